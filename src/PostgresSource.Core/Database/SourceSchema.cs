@@ -1,0 +1,107 @@
+using System.Text;
+using Npgsql;
+using PostgresSource.Core.Sources;
+
+namespace PostgresSource.Core.Database;
+
+/// <summary>Entry point for installing and removing a source's database objects, whatever its mode.</summary>
+public static class SourceSchema
+{
+    /// <summary>Opens a transaction, takes the source's advisory lock, checks every table and plans the install.</summary>
+    /// <exception cref="MissingTablesException">A table does not exist; nothing was changed.</exception>
+    public static async Task<SchemaSession> PlanInstallAsync(
+        SourceDefinition source, ConnectionSettings connection, InstallOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= InstallOptions.Default;
+        var (npgsql, transaction) = await BeginAsync(source, connection, options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var tables = await TableResolver.ResolveAllAsync(npgsql, source.Tables, cancellationToken).ConfigureAwait(false);
+            var changes = await CaptureInstallers.For(source.Mode)
+                .PlanInstallAsync(npgsql, source, tables, options, cancellationToken).ConfigureAwait(false);
+            return new SchemaSession(npgsql, transaction, source, tables, changes);
+        }
+        catch
+        {
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            await npgsql.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Plans the removal of everything the source has in the database, in every mode.</summary>
+    public static async Task<SchemaSession> PlanUninstallAsync(
+        SourceDefinition source, ConnectionSettings connection, InstallOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= InstallOptions.Default;
+        var (npgsql, transaction) = await BeginAsync(source, connection, options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var changes = new List<SchemaChange>();
+            foreach (var installer in CaptureInstallers.All)
+            {
+                changes.AddRange(await installer.PlanUninstallAsync(npgsql, source, cancellationToken).ConfigureAwait(false));
+            }
+            return new SchemaSession(npgsql, transaction, source, [], changes);
+        }
+        catch
+        {
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            await npgsql.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>The install as an idempotent SQL script for review, made without a database. Holds no secrets.</summary>
+    public static string ScriptInstall(SourceDefinition source, InstallOptions? options = null) =>
+        Script(source, "install", CaptureInstallers.For(source.Mode).ScriptInstall(source, options ?? InstallOptions.Default));
+
+    public static string ScriptUninstall(SourceDefinition source, InstallOptions? options = null) =>
+        Script(source, "uninstall", CaptureInstallers.For(source.Mode).ScriptUninstall(source, options ?? InstallOptions.Default));
+
+    private static string Script(SourceDefinition source, string verb, IReadOnlyList<SchemaChange> changes)
+    {
+        var text = new StringBuilder();
+        text.AppendLine($"-- PostgresSource {verb} for source {source.EventSource} ({source.Mode} mode)");
+        text.AppendLine($"-- function, triggers and channel: {source.DatabaseObjectName}");
+        var inTransaction = changes.Where(c => !c.OutsideTransaction).ToList();
+        text.AppendLine("BEGIN;");
+        foreach (var change in inTransaction)
+        {
+            text.AppendLine($"-- {change.Describe()}");
+            text.Append(change.Sql).AppendLine(";");
+        }
+        text.AppendLine("COMMIT;");
+        foreach (var change in changes.Where(c => c.OutsideTransaction))
+        {
+            text.AppendLine($"-- {change.Describe()}");
+            text.Append(change.Sql).AppendLine(";");
+        }
+        return text.ToString();
+    }
+
+    private static async Task<(NpgsqlConnection, NpgsqlTransaction)> BeginAsync(
+        SourceDefinition source, ConnectionSettings connection, InstallOptions options, CancellationToken cancellationToken)
+    {
+        var npgsql = new NpgsqlConnection(connection.ToNpgsqlConnectionString());
+        try
+        {
+            await npgsql.OpenAsync(cancellationToken).ConfigureAwait(false);
+            var transaction = await npgsql.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (var command = new NpgsqlCommand(
+                "SELECT pg_catalog.set_config('lock_timeout', @timeout, true), pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext(@name))",
+                npgsql, transaction))
+            {
+                command.Parameters.AddWithValue("timeout", $"{(int)options.LockTimeout.TotalMilliseconds}ms");
+                command.Parameters.AddWithValue("name", "pgsource:" + source.DatabaseObjectName);
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+            return (npgsql, transaction);
+        }
+        catch
+        {
+            await npgsql.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+}

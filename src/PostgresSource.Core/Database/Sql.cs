@@ -1,0 +1,31 @@
+namespace PostgresSource.Core.Database;
+
+/// <summary>Quoting for the few places where a name must be part of SQL text (DDL cannot take parameters).</summary>
+public static class Sql
+{
+    /// <summary>A double-quoted identifier; embedded quotes doubled. Never fold or trust the input.</summary>
+    public static string Identifier(string name)
+    {
+        if (string.IsNullOrEmpty(name))
+        {
+            throw new ArgumentException("An SQL identifier must not be empty.", nameof(name));
+        }
+        if (name.Contains('\0'))
+        {
+            throw new ArgumentException("An SQL identifier must not contain a NUL character.", nameof(name));
+        }
+        return "\"" + name.Replace("\"", "\"\"") + "\"";
+    }
+
+    public static string Qualified(string schema, string name) => Identifier(schema) + "." + Identifier(name);
+
+    /// <summary>A standard-conforming string literal; embedded single quotes doubled.</summary>
+    public static string Literal(string value)
+    {
+        if (value.Contains('\0'))
+        {
+            throw new ArgumentException("An SQL literal must not contain a NUL character.", nameof(value));
+        }
+        return "'" + value.Replace("'", "''") + "'";
+    }
+}

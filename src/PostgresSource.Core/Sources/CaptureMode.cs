@@ -1,0 +1,12 @@
+namespace PostgresSource.Core.Sources;
+
+/// <summary>How a source captures changes (DESIGN.md section 3).</summary>
+public enum CaptureMode
+{
+    /// <summary>Seed-compatible trigger + pg_notify; at most once.</summary>
+    Notify,
+    /// <summary>Trigger writes a journal; NOTIFY only wakes the listener; at least once.</summary>
+    Durable,
+    /// <summary>Logical replication (pgoutput) through a publication and a slot; at least once.</summary>
+    Logical,
+}

@@ -1,0 +1,90 @@
+using System.Text.RegularExpressions;
+using PostgresSource.Core.Database;
+using PostgresSource.Core.Naming;
+
+namespace PostgresSource.Core.Sources;
+
+/// <summary>
+/// Everything that defines one PostgresSource, whether it came from New-PgSource, a seed YAML file,
+/// or adapter environment variables. Immutable; validated on creation.
+/// </summary>
+public sealed partial record SourceDefinition
+{
+    public const string DefaultEventType = "dev.vaikas.postgres";
+    public const string DefaultNamespace = "default";
+
+    public required string Name { get; init; }
+    public string Namespace { get; init; } = DefaultNamespace;
+    public string? Uid { get; init; }
+    public required IReadOnlyList<TableName> Tables { get; init; }
+    public CaptureMode Mode { get; init; } = CaptureMode.Notify;
+    public SinkReference? Sink { get; init; }
+    public string EventType { get; init; } = DefaultEventType;
+    public string? SecretName { get; init; }
+    public string? ServiceAccountName { get; init; }
+    public IReadOnlyDictionary<string, string> CeOverrideExtensions { get; init; } = new Dictionary<string, string>();
+    public long? Generation { get; init; }
+
+    /// <summary>The connection (never printed as is: use <see cref="ConnectionSettings.ToDisplayString"/>).</summary>
+    public ConnectionSettings? Connection { get; init; }
+
+    /// <summary>The name shared by the function, the triggers and the NOTIFY channel.</summary>
+    public string DatabaseObjectName => SourceObjectNames.DatabaseName(Name, Uid);
+
+    /// <summary>The seed's EVENT_SOURCE: namespace/name.</summary>
+    public string EventSource => $"{Namespace}/{Name}";
+
+    /// <summary>Throws <see cref="SourceValidationException"/> naming the first bad field.</summary>
+    public SourceDefinition Validate()
+    {
+        ValidateIdentity();
+        if (Tables.Count == 0)
+        {
+            throw new SourceValidationException("tables", "A source needs at least one table.");
+        }
+        if (string.IsNullOrWhiteSpace(EventType))
+        {
+            throw new SourceValidationException("eventType", "The event type must not be empty.");
+        }
+        foreach (var key in CeOverrideExtensions.Keys)
+        {
+            if (!ExtensionName().IsMatch(key))
+            {
+                throw new SourceValidationException("ceOverrides.extensions",
+                    $"'{key}' is not a valid CloudEvents extension name (lowercase letters and digits, at most 20 characters).");
+            }
+        }
+        return this;
+    }
+
+    /// <summary>Checks only what names the source's objects: name, namespace and UID.</summary>
+    public SourceDefinition ValidateIdentity()
+    {
+        if (string.IsNullOrEmpty(Name) || Name.Length > 253 || !KubernetesName().IsMatch(Name))
+        {
+            throw new SourceValidationException("name",
+                $"'{Name}' is not a valid source name: use lowercase letters, digits and '-', starting and ending with a letter or digit (at most 253 characters).");
+        }
+        if (string.IsNullOrEmpty(Namespace) || Namespace.Length > 63 || !KubernetesName().IsMatch(Namespace))
+        {
+            throw new SourceValidationException("namespace", $"'{Namespace}' is not a valid Kubernetes namespace name.");
+        }
+        if (Uid is not null && !Guid.TryParse(Uid, out _))
+        {
+            throw new SourceValidationException("uid", $"'{Uid}' is not a UID (expected the form 01234567-89ab-cdef-0123-456789abcdef).");
+        }
+        return this;
+    }
+
+    [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
+    private static partial Regex KubernetesName();
+
+    [GeneratedRegex("^[a-z0-9]{1,20}$")]
+    private static partial Regex ExtensionName();
+}
+
+/// <summary>A source definition that cannot be used; <see cref="Field"/> names what is wrong.</summary>
+public sealed class SourceValidationException(string field, string message) : Exception(message)
+{
+    public string Field { get; } = field;
+}

@@ -1,0 +1,85 @@
+using System.Text;
+
+namespace PostgresSource.Core.Sources;
+
+/// <summary>
+/// A table as the user named it: "table", "schema.table", or either part in double quotes
+/// ("My Schema"."My Table"). The text is kept as data and is only ever quoted, never pasted into SQL.
+/// </summary>
+public sealed record TableName(string? Schema, string Name)
+{
+    public static TableName Parse(string text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            throw new ArgumentException("A table name must not be empty.", nameof(text));
+        }
+
+        var parts = SplitParts(text.Trim());
+        return parts.Count switch
+        {
+            1 => new TableName(null, parts[0]),
+            2 => new TableName(parts[0], parts[1]),
+            // Anything with more dots is kept whole: it names a (missing) table rather than guessing.
+            _ => new TableName(null, text.Trim()),
+        };
+    }
+
+    /// <summary>Splits on dots that are outside double quotes; quoted parts lose their quotes ("" becomes ").</summary>
+    private static List<string> SplitParts(string text)
+    {
+        var parts = new List<string>();
+        var current = new StringBuilder();
+        var inQuotes = false;
+        var wasQuoted = false;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '"')
+            {
+                if (inQuotes && i + 1 < text.Length && text[i + 1] == '"')
+                {
+                    current.Append('"');
+                    i++;
+                }
+                else if (!inQuotes && current.Length == 0)
+                {
+                    inQuotes = true;
+                    wasQuoted = true;
+                }
+                else if (inQuotes)
+                {
+                    inQuotes = false;
+                }
+                else
+                {
+                    // A quote in the middle of an unquoted name: not an identifier we split; keep the text whole.
+                    return [text];
+                }
+            }
+            else if (c == '.' && !inQuotes)
+            {
+                parts.Add(current.ToString());
+                current.Clear();
+                wasQuoted = false;
+            }
+            else
+            {
+                if (!inQuotes && wasQuoted)
+                {
+                    return [text];
+                }
+                current.Append(c);
+            }
+        }
+
+        if (inQuotes)
+        {
+            return [text];
+        }
+        parts.Add(current.ToString());
+        return parts.Any(string.IsNullOrEmpty) ? [text] : parts;
+    }
+
+    public override string ToString() => Schema is null ? Name : $"{Schema}.{Name}";
+}

@@ -1,0 +1,77 @@
+using System.Management.Automation;
+using PostgresSource.Core.Database;
+using PostgresSource.PowerShell.Infrastructure;
+
+namespace PostgresSource.PowerShell.Cmdlets;
+
+/// <summary>
+/// Lists the sources installed in a database, per source and table, including objects the original
+/// Go controller made (recognised by the name rule).
+/// </summary>
+[Cmdlet(VerbsCommon.Get, "PgSourceTrigger", DefaultParameterSetName = AllSet)]
+[OutputType(typeof(PgSourceTriggerInfo))]
+public sealed class GetPgSourceTriggerCommand : PgSourceCmdlet
+{
+    private const string AllSet = "All";
+    private const string SourceSet = "Source";
+
+    [Parameter(ParameterSetName = AllSet, Position = 0)]
+    [SupportsWildcards]
+    public string[]? Name { get; set; }
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = SourceSet)]
+    [ValidateNotNull]
+    public PgSource[] Source { get; set; } = [];
+
+    [Parameter]
+    public string? ConnectionString { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        if (ParameterSetName == SourceSet)
+        {
+            foreach (var source in Source)
+            {
+                Report(() => Run(ct => TriggerInspector.ForSourceAsync(source.Definition, RequireConnection(ConnectionString, source.Definition), ct)), source);
+            }
+            return;
+        }
+
+        var patterns = (Name ?? []).Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
+        Report(() => Run(ct => TriggerInspector.ListAsync(RequireConnection(ConnectionString), ct))
+            .Where(row => patterns.Count == 0 || patterns.Any(p => p.IsMatch(row.SourceName ?? string.Empty) || p.IsMatch(row.ObjectName)))
+            .ToList(), Name);
+    }
+
+    private void Report(Func<IReadOnlyList<InstalledSourceObject>> read, object? target)
+    {
+        try
+        {
+            foreach (var row in read())
+            {
+                WriteObject(new PgSourceTriggerInfo
+                {
+                    SourceName = row.SourceName,
+                    Uid = row.Uid,
+                    ObjectName = row.ObjectName,
+                    Schema = row.TableSchema,
+                    Table = row.Table,
+                    FunctionPresent = row.FunctionPresent,
+                    FunctionSchema = row.FunctionSchema,
+                    TriggerPresent = row.TriggerPresent,
+                    Enabled = row.TriggerEnabled,
+                    Operations = row.Operations.ToArray(),
+                    Flavor = row.Flavor,
+                });
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
+        catch (Exception ex) when (ex is not PipelineStoppedException)
+        {
+            WriteFailure(ex, target);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+using System.Collections;
+using System.Management.Automation;
+using PostgresSource.Core.Database;
+using PostgresSource.Core.Sources;
+using PostgresSource.PowerShell.Infrastructure;
+
+namespace PostgresSource.PowerShell.Cmdlets;
+
+/// <summary>Creates a source object (in memory only) to pipe into the other cmdlets.</summary>
+[Cmdlet(VerbsCommon.New, "PgSource")]
+[OutputType(typeof(PgSource))]
+public sealed class NewPgSourceCommand : PgSourceCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0)]
+    [ValidateNotNullOrEmpty]
+    public string Name { get; set; } = string.Empty;
+
+    [Parameter(Mandatory = true, Position = 1)]
+    [ValidateNotNullOrEmpty]
+    public string[] Table { get; set; } = [];
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string Namespace { get; set; } = SourceDefinition.DefaultNamespace;
+
+    [Parameter]
+    public string? Uid { get; set; }
+
+    [Parameter]
+    public string? ConnectionString { get; set; }
+
+    [Parameter]
+    public Uri? Sink { get; set; }
+
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string EventType { get; set; } = SourceDefinition.DefaultEventType;
+
+    [Parameter]
+    public PgSourceMode Mode { get; set; } = PgSourceMode.Notify;
+
+    [Parameter]
+    public Hashtable? CeOverride { get; set; }
+
+    [Parameter]
+    public string? SecretName { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        try
+        {
+            if (Sink is not null && !Sink.IsAbsoluteUri)
+            {
+                throw new SourceValidationException("sink", $"The sink '{Sink}' is not an absolute URI (for example http://broker-ingress.knative-eventing.svc.cluster.local/default/default).");
+            }
+            var definition = new SourceDefinition
+            {
+                Name = Name,
+                Namespace = Namespace,
+                Uid = string.IsNullOrWhiteSpace(Uid) ? null : Uid,
+                Tables = Table.Select(TableName.Parse).ToList(),
+                Mode = (CaptureMode)(int)Mode,
+                Sink = Sink is null ? null : SinkReference.FromUri(Sink),
+                EventType = EventType,
+                SecretName = SecretName,
+                CeOverrideExtensions = CeOverride?.Cast<DictionaryEntry>()
+                    .ToDictionary(e => e.Key.ToString() ?? string.Empty, e => e.Value?.ToString() ?? string.Empty)
+                    ?? new Dictionary<string, string>(),
+                Connection = string.IsNullOrWhiteSpace(ConnectionString) ? null : ConnectionSettings.Parse(ConnectionString),
+            }.Validate();
+            WriteObject(new PgSource(definition));
+        }
+        catch (Exception ex) when (ex is SourceValidationException or ConnectionStringException or ArgumentException)
+        {
+            WriteFailure(ex, Name);
+        }
+    }
+}

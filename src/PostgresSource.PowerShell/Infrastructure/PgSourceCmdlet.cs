@@ -1,0 +1,78 @@
+using System.Management.Automation;
+using Npgsql;
+using PostgresSource.Core.Database;
+using PostgresSource.Core.Manifests;
+using PostgresSource.Core.Sources;
+
+namespace PostgresSource.PowerShell.Infrastructure;
+
+/// <summary>
+/// What every cmdlet here shares: cancellation tied to StopProcessing (Ctrl+C), waiting on the core's
+/// async work from the pipeline thread, connection defaults, and turning core exceptions into error
+/// records with a stable id, the right category, the item as target and a recommended action.
+/// </summary>
+public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+
+    protected CancellationToken StopToken => _stopping.Token;
+
+    protected override void StopProcessing() => _stopping.Cancel();
+
+    /// <summary>Runs core work and waits for it on the pipeline thread, so Write* stays on that thread.</summary>
+    protected T Run<T>(Func<CancellationToken, Task<T>> work) => work(StopToken).GetAwaiter().GetResult();
+
+    protected void Run(Func<CancellationToken, Task> work) => work(StopToken).GetAwaiter().GetResult();
+
+    /// <summary>-ConnectionString, else the source's own, else PGSOURCE_CONNECTION, else PG* variables.</summary>
+    internal ConnectionSettings RequireConnection(string? connectionString, SourceDefinition? source = null)
+    {
+        if (string.IsNullOrWhiteSpace(connectionString) && source?.Connection is { } own)
+        {
+            return own;
+        }
+        return ConnectionResolver.Require(connectionString);
+    }
+
+    /// <summary>Maps a failure to an error record. The message never contains a password.</summary>
+    internal static ErrorRecord ToErrorRecord(Exception exception, object? target)
+    {
+        var (id, category, action) = Classify(exception);
+        var record = new ErrorRecord(exception, id, category, target);
+        if (action is not null)
+        {
+            record.ErrorDetails = new ErrorDetails(record.Exception.Message) { RecommendedAction = action };
+        }
+        return record;
+    }
+
+    protected void WriteFailure(Exception exception, object? target) => WriteError(ToErrorRecord(exception, target));
+
+    private static (string Id, ErrorCategory Category, string? Action) Classify(Exception exception) => exception switch
+    {
+        MissingTablesException => (ErrorIds.TableNotFound, ErrorCategory.ObjectNotFound,
+            "Check the table names (schema.table; names are case-sensitive when quoted) and that the user can see them."),
+        SourceValidationException => (ErrorIds.InvalidSource, ErrorCategory.InvalidArgument, null),
+        ConnectionStringException ex when ex.Message.StartsWith("No database connection", StringComparison.Ordinal) =>
+            (ErrorIds.NoConnection, ErrorCategory.InvalidArgument, "Pass -ConnectionString or set PGSOURCE_CONNECTION."),
+        ConnectionStringException => (ErrorIds.InvalidConnectionString, ErrorCategory.InvalidArgument, null),
+        ManifestException => (ErrorIds.ManifestInvalid, ErrorCategory.InvalidData, "Fix the field named in the message and import again."),
+        PostgresException { SqlState: "28P01" or "28000" } => (ErrorIds.AuthenticationFailed, ErrorCategory.AuthenticationError,
+            "Check the user name and password in the connection string."),
+        PostgresException { SqlState: "42501" } => (ErrorIds.PermissionDenied, ErrorCategory.PermissionDenied,
+            "Connect as the table owner, or a role allowed to create functions and triggers on these tables."),
+        PostgresException { SqlState: "55P03" } => (ErrorIds.LockTimeout, ErrorCategory.ResourceBusy,
+            "Another session holds a lock on a table; try again when it has finished."),
+        PostgresException => (ErrorIds.DatabaseError, ErrorCategory.InvalidOperation, null),
+        TimeoutException or NpgsqlException { InnerException: TimeoutException } => (ErrorIds.OperationTimeout, ErrorCategory.OperationTimeout, null),
+        NpgsqlException => (ErrorIds.ConnectionFailed, ErrorCategory.ConnectionError,
+            "Check that the server is running and reachable, and the host and port in the connection string."),
+        _ => ("PgSource.Unexpected", ErrorCategory.NotSpecified, null),
+    };
+
+    public void Dispose()
+    {
+        _stopping.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

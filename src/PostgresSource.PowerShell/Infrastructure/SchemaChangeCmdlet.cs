@@ -1,0 +1,108 @@
+using System.Management.Automation;
+using PostgresSource.Core.Database;
+using PostgresSource.Core.Sources;
+
+namespace PostgresSource.PowerShell.Infrastructure;
+
+/// <summary>
+/// Install- and Uninstall-PgSourceTrigger: per source, plan in a transaction, confirm with
+/// ShouldProcess once, apply all or nothing, and report what changed. -Script writes the SQL instead.
+/// </summary>
+public abstract class SchemaChangeCmdlet : PgSourceCmdlet
+{
+    [Parameter(Mandatory = true, ValueFromPipeline = true, Position = 0, ParameterSetName = "Source")]
+    [ValidateNotNull]
+    public PgSource[] Source { get; set; } = [];
+
+    [Parameter]
+    public string? ConnectionString { get; set; }
+
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    /// <summary>Write the SQL for review instead of running it (no database needed).</summary>
+    [Parameter]
+    public SwitchParameter Script { get; set; }
+
+    /// <summary>"install" or "uninstall", for messages.</summary>
+    private protected abstract string Verb { get; }
+
+    private protected abstract string ScriptFor(SourceDefinition source);
+
+    private protected abstract Task<SchemaSession> PlanAsync(SourceDefinition source, ConnectionSettings connection, CancellationToken cancellationToken);
+
+    /// <summary>Status words for a change that ran, and for nothing to do.</summary>
+    private protected abstract (string Done, string NothingToDo) StatusWords(SchemaSession session);
+
+    /// <summary>The sources this record names; a cmdlet with more parameter sets adds its own.</summary>
+    private protected virtual IEnumerable<PgSource> SourcesOfRecord() => Source;
+
+    protected override void ProcessRecord()
+    {
+        foreach (var source in SourcesOfRecord())
+        {
+            if (Script)
+            {
+                WriteObject(ScriptFor(source.Definition));
+                continue;
+            }
+            ProcessSource(source);
+        }
+    }
+
+    private void ProcessSource(PgSource source)
+    {
+        try
+        {
+            var connection = RequireConnection(ConnectionString, source.Definition);
+            using var session = Run(ct => PlanAsync(source.Definition, connection, ct));
+            var (done, nothingToDo) = StatusWords(session);
+            var changes = session.Changes.Select(c => c.Describe()).ToArray();
+            string status;
+            if (!session.HasChanges)
+            {
+                WriteVerbose($"{Verb} {source}: {session.Source.DatabaseObjectName} is already as it should be in {connection.ToDisplayString()}; nothing changed.");
+                status = nothingToDo;
+            }
+            else if (ShouldProcess($"{source} in {connection.ToDisplayString()}", $"{Verb}: {string.Join("; ", changes)}"))
+            {
+                foreach (var change in changes)
+                {
+                    WriteVerbose($"{Verb} {source}: {change}");
+                }
+                Run(session.ApplyAsync);
+                status = done;
+            }
+            else
+            {
+                status = "Skipped";
+            }
+
+            if (PassThru)
+            {
+                WriteObject(source);
+            }
+            else
+            {
+                WriteObject(new PgSourceChangeResult
+                {
+                    Source = source.ToString(),
+                    ObjectName = source.ObjectName,
+                    Status = status,
+                    Changed = status == done,
+                    Changes = changes,
+                    Tables = session.Tables.Select(t => t.ToString()).ToArray(),
+                    Database = connection.ToDisplayString(),
+                });
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            throw new PipelineStoppedException();
+        }
+        catch (Exception ex) when (ex is not PipelineStoppedException)
+        {
+            WriteFailure(ex, source);
+        }
+    }
+}

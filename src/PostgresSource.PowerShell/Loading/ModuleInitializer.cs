@@ -1,0 +1,35 @@
+using System.Management.Automation;
+using System.Reflection;
+using System.Runtime.Loader;
+
+namespace PostgresSource.PowerShell.Loading;
+
+/// <summary>
+/// Runs when the module is imported: routes the one assembly the cmdlets reference directly
+/// (PostgresSource.Core) into the private context. Removed again when the module is removed.
+/// </summary>
+public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssemblyCleanup
+{
+    private const string CoreAssemblyName = "PostgresSource.Core";
+
+    private static readonly string DependencyDirectory = Path.Combine(
+        Path.GetDirectoryName(typeof(ModuleInitializer).Assembly.Location)!, "dependencies");
+
+    private static readonly Lazy<ModuleLoadContext> LoadContext = new(() => new ModuleLoadContext(DependencyDirectory));
+
+    public void OnImport() => AssemblyLoadContext.Default.Resolving += ResolveCore;
+
+    public void OnRemove(PSModuleInfo psModuleInfo) => AssemblyLoadContext.Default.Resolving -= ResolveCore;
+
+    private static Assembly? ResolveCore(AssemblyLoadContext context, AssemblyName name)
+    {
+        // Answer only for the core, and only if the file is there: answering for anything else, or
+        // asking the private context for a file it cannot find, would recurse into this handler.
+        if (!string.Equals(name.Name, CoreAssemblyName, StringComparison.Ordinal) ||
+            !File.Exists(Path.Combine(DependencyDirectory, CoreAssemblyName + ".dll")))
+        {
+            return null;
+        }
+        return LoadContext.Value.LoadFromAssemblyName(name);
+    }
+}

@@ -1,0 +1,36 @@
+using System.Collections;
+using PostgresSource.Core.Sources;
+
+namespace PostgresSource.PowerShell;
+
+/// <summary>
+/// A PostgresSource as it flows through the pipeline. The connection is shown masked; the real
+/// connection string is kept out of every public property, so it never reaches output or Export-Clixml.
+/// </summary>
+public sealed class PgSource
+{
+    internal PgSource(SourceDefinition definition)
+    {
+        Definition = definition;
+    }
+
+    internal SourceDefinition Definition { get; }
+
+    public string Name => Definition.Name;
+    public string Namespace => Definition.Namespace;
+    public string? Uid => Definition.Uid;
+    public string[] Tables => Definition.Tables.Select(t => t.ToString()).ToArray();
+    public PgSourceMode Mode => (PgSourceMode)(int)Definition.Mode;
+    public string? Sink => Definition.Sink?.ToString();
+    public string EventType => Definition.EventType;
+    public string? SecretName => Definition.SecretName;
+    public Hashtable CeOverrides => new(Definition.CeOverrideExtensions.ToDictionary(p => (object)p.Key, p => (object?)p.Value));
+
+    /// <summary>The connection with its password masked, or empty when the environment will supply it.</summary>
+    public string Connection => Definition.Connection?.ToDisplayString() ?? string.Empty;
+
+    /// <summary>The name of the function, the triggers and the NOTIFY channel in the database.</summary>
+    public string ObjectName => Definition.DatabaseObjectName;
+
+    public override string ToString() => Definition.EventSource;
+}

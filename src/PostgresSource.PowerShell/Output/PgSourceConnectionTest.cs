@@ -1,0 +1,16 @@
+namespace PostgresSource.PowerShell;
+
+/// <summary>The details Test-PgSourceConnection -Detailed returns. Target has its password masked.</summary>
+public sealed class PgSourceConnectionTest
+{
+    public required bool Success { get; init; }
+    public required string Target { get; init; }
+    public string? ServerVersion { get; init; }
+    public string? Database { get; init; }
+    public string? User { get; init; }
+    public string? WalLevel { get; init; }
+    public bool CanReplicate { get; init; }
+    public TimeSpan Elapsed { get; init; }
+    public string? FailureKind { get; init; }
+    public string? Reason { get; init; }
+}
