@@ -31,6 +31,11 @@ public static class SourceManifestReader
             throw new ManifestException(fileName, 0, null,
                 $"not valid YAML at line {ex.Start.Line}, column {ex.Start.Column}: {ex.InnerException?.Message ?? ex.Message}", ex);
         }
+        catch (InvalidOperationException ex)
+        {
+            // YamlDotNet's scanner throws this instead of a YamlException for some malformed input.
+            throw new ManifestException(fileName, 0, null, "not valid YAML (the parser could not read it).", ex);
+        }
 
         var sources = new List<SourceDefinition>();
         var warnings = new List<string>();

@@ -1,0 +1,83 @@
+using System.Collections;
+using System.Collections.ObjectModel;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+
+namespace PostgresSource.PowerShell.Tests;
+
+/// <summary>
+/// A real PowerShell engine in this process with the built module imported, as a user's session
+/// would have it. Each test opens its own so state cannot leak between tests.
+/// </summary>
+internal sealed class PowerShellSession : IDisposable
+{
+    private readonly Runspace _runspace;
+
+    private PowerShellSession(Runspace runspace) => _runspace = runspace;
+
+    public static PowerShellSession Open(bool importModule = true)
+    {
+        var state = InitialSessionState.CreateDefault2();
+        var runspace = RunspaceFactory.CreateRunspace(state);
+        runspace.Open();
+        var session = new PowerShellSession(runspace);
+        if (importModule)
+        {
+            var result = session.Run("Import-Module -Name $path -ErrorAction Stop -PassThru", new Hashtable { ["path"] = ModuleLayout.ManifestPath });
+            if (result.Errors.Count > 0)
+            {
+                throw new InvalidOperationException("Import-Module failed: " + result.Errors[0]);
+            }
+        }
+        return session;
+    }
+
+    public sealed record Result(Collection<PSObject> Output, IReadOnlyList<ErrorRecord> Errors, IReadOnlyList<string> Warnings, IReadOnlyList<string> Verbose, Exception? Terminating)
+    {
+        public T Single<T>() => (T)Assert.Single(Output).BaseObject;
+        public IEnumerable<T> All<T>() => Output.Select(o => (T)o.BaseObject);
+        public dynamic? Property(int index, string name) => Output[index].Properties[name]?.Value;
+    }
+
+    /// <summary>Runs a script with the given variables set; terminating errors are returned, not thrown.</summary>
+    public Result Run(string script, IDictionary? variables = null)
+    {
+        using var shell = System.Management.Automation.PowerShell.Create();
+        shell.Runspace = _runspace;
+        if (variables is not null)
+        {
+            foreach (DictionaryEntry variable in variables)
+            {
+                _runspace.SessionStateProxy.SetVariable((string)variable.Key, variable.Value);
+            }
+        }
+        shell.AddScript(script);
+        Collection<PSObject> output = [];
+        Exception? terminating = null;
+        try
+        {
+            output = shell.Invoke();
+        }
+        catch (RuntimeException ex)
+        {
+            terminating = ex;
+        }
+        return new Result(
+            output,
+            shell.Streams.Error.ToList(),
+            shell.Streams.Warning.Select(w => w.Message).ToList(),
+            shell.Streams.Verbose.Select(v => v.Message).ToList(),
+            terminating);
+    }
+
+    /// <summary>Everything the session printed or kept, for "the password never appears" checks.</summary>
+    public static string AllText(Result result) => string.Join('\n',
+        result.Output.Select(o => o?.ToString() ?? string.Empty)
+            .Concat(result.Output.SelectMany(o => o?.Properties.Select(p => p.Value?.ToString() ?? string.Empty) ?? []))
+            .Concat(result.Errors.Select(e => e.ToString() + " " + e.ErrorDetails?.Message + " " + e.Exception))
+            .Concat(result.Warnings)
+            .Concat(result.Verbose)
+            .Append(result.Terminating?.ToString() ?? string.Empty));
+
+    public void Dispose() => _runspace.Dispose();
+}
