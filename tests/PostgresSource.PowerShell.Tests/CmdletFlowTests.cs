@@ -125,7 +125,7 @@ public sealed class CmdletFlowTests(DatabaseFixture database)
         var result = ps.Run("""
             $s = New-PgSource -Name mypostgres -Table orders,nosuch -ConnectionString $cs
             $s
-            $s | Format-Table | Out-String
+            $s | Out-Host
             $s | Install-PgSourceTrigger -Script
             $s | Install-PgSourceTrigger -Confirm:$false -Verbose
             New-PgSource -Name ok -Table orders -ConnectionString $cs | Install-PgSourceTrigger -Confirm:$false -Verbose
@@ -134,8 +134,8 @@ public sealed class CmdletFlowTests(DatabaseFixture database)
             """, Vars(db));
         Assert.Null(result.Terminating);
         Assert.NotEmpty(result.Verbose);
-        var text = PowerShellSession.AllText(result);
-        Assert.Contains("Password=********", text);
+        var text = PowerShellSession.AllText(result) + ps.HostText;
+        Assert.Contains("Password=********", ps.HostText);
         Assert.DoesNotContain(password, text);
         Assert.Contains("CREATE OR REPLACE FUNCTION", text);
     }

@@ -12,15 +12,23 @@ namespace PostgresSource.PowerShell.Tests;
 internal sealed class PowerShellSession : IDisposable
 {
     private readonly Runspace _runspace;
+    private readonly CapturingHost _host;
 
-    private PowerShellSession(Runspace runspace) => _runspace = runspace;
+    private PowerShellSession(Runspace runspace, CapturingHost host)
+    {
+        _runspace = runspace;
+        _host = host;
+    }
+
+    /// <summary>What Out-Host/Out-Default printed so far, rendered with the module's views.</summary>
+    public string HostText => _host.Text;
 
     public static PowerShellSession Open(bool importModule = true)
     {
-        var state = InitialSessionState.CreateDefault2();
-        var runspace = RunspaceFactory.CreateRunspace(state);
+        var host = new CapturingHost();
+        var runspace = RunspaceFactory.CreateRunspace(host, InitialSessionState.CreateDefault2());
         runspace.Open();
-        var session = new PowerShellSession(runspace);
+        var session = new PowerShellSession(runspace, host);
         if (importModule)
         {
             var result = session.Run("Import-Module -Name $path -ErrorAction Stop -PassThru", new Hashtable { ["path"] = ModuleLayout.ManifestPath });
