@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using PostgresSource.Core.Database;
+using PostgresSource.PowerShell.Completion;
 using PostgresSource.PowerShell.Infrastructure;
 
 namespace PostgresSource.PowerShell.Cmdlets;
@@ -17,6 +18,7 @@ public sealed class GetPgSourceTriggerCommand : PgSourceCmdlet
 
     [Parameter(ParameterSetName = AllSet, Position = 0)]
     [SupportsWildcards]
+    [ArgumentCompleter(typeof(InstalledSourceNameCompleter))]
     public string[]? Name { get; set; }
 
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = SourceSet)]

@@ -2,6 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
+using PostgresSource.PowerShell.Completion;
 using PostgresSource.PowerShell.Infrastructure;
 
 namespace PostgresSource.PowerShell.Cmdlets;
@@ -17,6 +18,7 @@ public sealed class NewPgSourceCommand : PgSourceCmdlet
 
     [Parameter(Mandatory = true, Position = 1)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(TableNameCompleter))]
     public string[] Table { get; set; } = [];
 
     [Parameter]

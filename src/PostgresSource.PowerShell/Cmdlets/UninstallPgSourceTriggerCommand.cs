@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
+using PostgresSource.PowerShell.Completion;
 using PostgresSource.PowerShell.Infrastructure;
 
 namespace PostgresSource.PowerShell.Cmdlets;
@@ -18,6 +19,7 @@ public sealed class UninstallPgSourceTriggerCommand : SchemaChangeCmdlet
     [Parameter(Mandatory = true, ParameterSetName = ByNameSet, ValueFromPipelineByPropertyName = true)]
     [Alias("SourceName")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(InstalledSourceNameCompleter))]
     public string Name { get; set; } = string.Empty;
 
     [Parameter(ParameterSetName = ByNameSet, ValueFromPipelineByPropertyName = true)]
