@@ -7,7 +7,7 @@
       Build   - dotnet build PostgresSource.sln; assembles out/PostgresSource/ and out/adapter/
       Test    - dotnet test PostgresSource.sln, then the Pester suite when Pester 5 is installed
       Pester  - only the Pester suite (needs PGSOURCE_TEST_CONNECTION)
-      Package - a Gallery .nupkg of out/PostgresSource in out/package/
+      Package - a Gallery .nupkg of out/PostgresSource in out/package/ (plain: dotnet pack src/PostgresSource.PowerShell)
       Publish - Publish-PSResource of out/PostgresSource (needs -ApiKey)
 .EXAMPLE
     ./build.ps1 -Task Build
@@ -58,16 +58,10 @@ foreach ($step in $Task) {
         }
         'Pester' { Invoke-PesterSuite }
         'Package' {
-            Invoke-Dotnet @('build', (Join-Path $root 'PostgresSource.sln'), '-c', $Configuration)
+            # dotnet pack builds, assembles out/PostgresSource/ and packs it with module/PostgresSource.nuspec.
+            Invoke-Dotnet @('pack', (Join-Path $root 'src/PostgresSource.PowerShell/PostgresSource.PowerShell.csproj'), '-c', $Configuration)
             $manifest = Test-ModuleManifest -Path (Join-Path $moduleDir 'PostgresSource.psd1')
-            $packageDir = Join-Path $root 'out/package'
-            New-Item -ItemType Directory -Force -Path $packageDir | Out-Null
-            $repoName = 'PostgresSourceLocal'
-            if (-not (Get-PSResourceRepository -Name $repoName -ErrorAction SilentlyContinue)) {
-                Register-PSResourceRepository -Name $repoName -Uri $packageDir -Trusted
-            }
-            Publish-PSResource -Path $moduleDir -Repository $repoName
-            Write-Host "Packaged PostgresSource $($manifest.Version) -> $packageDir"
+            Write-Host "Packaged PostgresSource $($manifest.Version) -> $(Join-Path $root 'out/package')"
         }
         'Publish' {
             if (-not $ApiKey) { throw 'Publish needs -ApiKey.' }

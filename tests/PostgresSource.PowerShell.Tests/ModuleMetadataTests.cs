@@ -6,7 +6,7 @@ namespace PostgresSource.PowerShell.Tests;
 
 public sealed class ModuleMetadataTests
 {
-    private static IReadOnlyList<string> ManifestCmdlets()
+    internal static IReadOnlyList<string> ManifestCmdlets()
     {
         using var session = PowerShellSession.Open(importModule: false);
         var result = session.Run("(Import-PowerShellDataFile -Path $p).CmdletsToExport", new Hashtable { ["p"] = ModuleLayout.ManifestPath });
