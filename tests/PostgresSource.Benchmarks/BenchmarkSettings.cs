@@ -1,0 +1,24 @@
+namespace PostgresSource.Benchmarks;
+
+/// <summary>Knobs of one benchmark run; --quick makes a smoke run that only proves the harness works.</summary>
+internal sealed record BenchmarkSettings
+{
+    public int Rounds { get; init; } = 3;
+    public int P3Seconds { get; init; } = 10;
+    public int WriterClients { get; init; } = 2;
+    public int P1Events { get; init; } = 50_000;
+    public int P2Rate { get; init; } = 1_000;
+    public int P2Seconds { get; init; } = 15;
+    public int P4Events { get; init; } = 100_000;
+    public bool Quick { get; init; }
+
+    public static BenchmarkSettings Parse(string[] args)
+    {
+        var settings = new BenchmarkSettings();
+        if (args.Contains("--quick"))
+        {
+            settings = new BenchmarkSettings { Rounds = 1, P3Seconds = 2, P1Events = 2_000, P2Seconds = 2, P4Events = 5_000, Quick = true };
+        }
+        return settings;
+    }
+}

@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Npgsql;
+using PostgresSource.Core.Database;
+using PostgresSource.Core.Sources;
+using PostgresSource.TestSupport;
+
+namespace PostgresSource.Benchmarks;
+
+/// <summary>
+/// P3: pgbench single-row INSERT transactions per second with the source installed, divided by the
+/// same without it. Runs alternate (without, with, without, with, ...) so drift on a busy machine
+/// hits both sides alike; the ratio is of the medians.
+/// </summary>
+internal sealed partial class WriteOverheadBenchmark(BenchmarkSettings settings)
+{
+    public sealed record Result(CaptureMode Mode, double BaselineTps, double WithSourceTps, IReadOnlyList<double> BaselineRuns, IReadOnlyList<double> WithSourceRuns)
+    {
+        public double Ratio => WithSourceTps / BaselineTps;
+    }
+
+    public async Task<Result> RunAsync(string connectionString, CaptureMode mode, Func<SourceDefinition, IAsyncDisposable?> startConsumer)
+    {
+        var table = $"bench_p3_{mode.ToString().ToLowerInvariant()}";
+        await TestSql.ExecuteAsync(connectionString, $"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id bigserial PRIMARY KEY, customer int NOT NULL, item text NOT NULL, qty int NOT NULL, created timestamptz NOT NULL DEFAULT now())");
+        var source = new SourceDefinition { Name = $"bench-p3-{mode.ToString().ToLowerInvariant()}", Tables = [TableName.Parse(table)], Mode = mode }.Validate();
+        var script = Path.Combine(Path.GetTempPath(), $"pgsource-p3-{Guid.NewGuid():N}.sql");
+        await File.WriteAllTextAsync(script, $"\\set c random(1, 100000)\nINSERT INTO {table} (customer, item, qty) VALUES (:c, 'widget-' || :c, :c % 7 + 1);\n");
+
+        var baseline = new List<double>();
+        var withSource = new List<double>();
+        try
+        {
+            for (var round = 0; round < settings.Rounds; round++)
+            {
+                baseline.Add(await PgbenchAsync(connectionString, script));
+
+                await using (var install = await SourceSchema.PlanInstallAsync(source, ConnectionSettings.Parse(connectionString)))
+                {
+                    await install.ApplyAsync();
+                }
+                var consumer = startConsumer(source);
+                try
+                {
+                    withSource.Add(await PgbenchAsync(connectionString, script));
+                }
+                finally
+                {
+                    if (consumer is not null)
+                    {
+                        await consumer.DisposeAsync();
+                    }
+                    await using var uninstall = await SourceSchema.PlanUninstallAsync(source, ConnectionSettings.Parse(connectionString));
+                    await uninstall.ApplyAsync();
+                }
+                await TestSql.ExecuteAsync(connectionString, $"TRUNCATE {table}");
+            }
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+        return new Result(mode, Median(baseline), Median(withSource), baseline, withSource);
+    }
+
+    private async Task<double> PgbenchAsync(string connectionString, string script)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var start = new ProcessStartInfo("pgbench") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "-n", "-f", script, "-c", settings.WriterClients.ToString(CultureInfo.InvariantCulture), "-j", "1",
+                     "-T", settings.P3Seconds.ToString(CultureInfo.InvariantCulture), "-h", builder.Host!, "-p", builder.Port.ToString(CultureInfo.InvariantCulture),
+                     "-U", builder.Username!, builder.Database! })
+        {
+            start.ArgumentList.Add(argument);
+        }
+        start.Environment["PGPASSWORD"] = builder.Password;
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        var match = TpsLine().Match(output);
+        if (process.ExitCode != 0 || !match.Success)
+        {
+            throw new InvalidOperationException($"pgbench failed ({process.ExitCode}): {error}\n{output}");
+        }
+        return double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+
+    internal static double Median(IReadOnlyList<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    [GeneratedRegex(@"tps = ([0-9.]+) \(without initial connection time\)")]
+    private static partial Regex TpsLine();
+}
