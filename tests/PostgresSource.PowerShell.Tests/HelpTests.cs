@@ -78,3 +78,21 @@ public sealed class HelpTests
         Assert.Contains("Password=********", text);
     }
 }
+
+/// <summary>Every stable error id the module can raise is documented in about_PostgresSource.</summary>
+public sealed class ErrorIdDocumentationTests
+{
+    [Fact]
+    public void EveryErrorIdIsInTheAboutTopic()
+    {
+        var assembly = System.Reflection.Assembly.LoadFile(Path.Combine(ModuleLayout.ModuleDirectory, "PostgresSource.PowerShell.dll"));
+        var ids = assembly.GetType("PostgresSource.PowerShell.Infrastructure.ErrorIds", throwOnError: true)!
+            .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
+            .Where(f => f.IsLiteral)
+            .Select(f => (string)f.GetRawConstantValue()!)
+            .ToList();
+        Assert.NotEmpty(ids);
+        var about = File.ReadAllText(Path.Combine(ModuleLayout.ModuleDirectory, "en-US", "about_PostgresSource.help.txt"));
+        Assert.All(ids, id => Assert.Contains(id, about));
+    }
+}

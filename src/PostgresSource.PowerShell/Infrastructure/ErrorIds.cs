@@ -18,4 +18,5 @@ internal static class ErrorIds
     public const string ManifestNotFound = "PgSource.ManifestNotFound";
     public const string ManifestInvalid = "PgSource.ManifestInvalid";
     public const string OperationTimeout = "PgSource.OperationTimeout";
+    public const string Unexpected = "PgSource.Unexpected";
 }

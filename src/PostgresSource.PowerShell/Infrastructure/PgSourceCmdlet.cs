@@ -67,7 +67,7 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
         TimeoutException or NpgsqlException { InnerException: TimeoutException } => (ErrorIds.OperationTimeout, ErrorCategory.OperationTimeout, null),
         NpgsqlException => (ErrorIds.ConnectionFailed, ErrorCategory.ConnectionError,
             "Check that the server is running and reachable, and the host and port in the connection string."),
-        _ => ("PgSource.Unexpected", ErrorCategory.NotSpecified, null),
+        _ => (ErrorIds.Unexpected, ErrorCategory.NotSpecified, null),
     };
 
     public void Dispose()
