@@ -300,17 +300,18 @@ public sealed class ClusterSynchronizer
             : new("SinkProvided", "False", "SinkNotFound", sinkError.Message);
 
         Condition deployed;
+        var progressing = new Condition("Deployed", "Unknown", "DeploymentProgressing", $"The adapter Deployment {objectName} is not available yet.");
         if (!deploymentWanted)
         {
             deployed = new("Deployed", "Unknown", "NotDeployed", "The adapter is deployed once the sink resolves.");
         }
-        else if (liveDeployment is null)
+        else if (liveDeployment is null || deploymentChanges || FindCondition(liveDeployment, "Available") is null ||
+                 (JsonTree.GetInt64(liveDeployment, "status", "observedGeneration") ?? 0) < (JsonTree.GetInt64(liveDeployment, "metadata", "generation") ?? 0))
         {
-            deployed = new("Deployed", "Unknown", "DeploymentCreating", $"The adapter Deployment {objectName} is being created.");
-        }
-        else if (deploymentChanges)
-        {
-            deployed = new("Deployed", "Unknown", "DeploymentUpdating", $"The adapter Deployment {objectName} is being updated.");
+            // Being created or updated, or its controller has not looked at it yet.
+            deployed = (JsonTree.GetInt64(liveDeployment, "status", "availableReplicas") ?? 0) > 0 && !deploymentChanges
+                ? new("Deployed", "True", null, null)
+                : progressing;
         }
         else if ((JsonTree.GetInt64(liveDeployment, "status", "availableReplicas") ?? 0) > 0)
         {
