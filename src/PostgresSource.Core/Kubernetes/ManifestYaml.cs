@@ -158,7 +158,7 @@ public static partial class ManifestYaml
     {
         var text = scalar.Value ?? string.Empty;
         if (scalar.Style is ScalarStyle.SingleQuoted or ScalarStyle.DoubleQuoted or ScalarStyle.Literal or ScalarStyle.Folded ||
-            scalar.Tag.Value == "tag:yaml.org,2002:str")
+            (scalar.Tag.IsGlobal && scalar.Tag.Value == "tag:yaml.org,2002:str"))
         {
             return JsonValue.Create(text);
         }
