@@ -27,6 +27,17 @@ public sealed class KubernetesClusterApi : IClusterApi
     public static KubernetesClusterApi Connect(string? kubeconfigPath, string? context) =>
         new(Kubeconfig.Load(kubeconfigPath, context).Configuration);
 
+    /// <summary>
+    /// Connects as <see cref="Kubeconfig.Load"/> finds, and says how ("https://... from ~/.kube/config, context x").
+    /// Callers outside the core's load context use this overload: it exposes no KubernetesClient type.
+    /// </summary>
+    public static IClusterApi Connect(string? kubeconfigPath, string? context, out string description)
+    {
+        var loaded = Kubeconfig.Load(kubeconfigPath, context);
+        description = $"{loaded.Configuration.Host} from {loaded.Origin}" + (loaded.Context is null ? string.Empty : $", context {loaded.Context}");
+        return new KubernetesClusterApi(loaded.Configuration);
+    }
+
     public string Server { get; }
 
     public string DefaultNamespace { get; }
