@@ -351,6 +351,29 @@ public sealed class ClusterSyncContractTests : IDisposable
     }
 
     [Fact]
+    public void WhatIfPruneWithUninstallListsEverythingAndWritesNothing()
+    {
+        _harness.Sync([SyncHarness.Source("invoices")]);
+        Server.ClearRequests();
+
+        var whatIf = _harness.Sync([], new SyncOptions { Prune = true, RunUninstallJob = true }, Approval.WhatIf);
+
+        Assert.Empty(Server.Writes);
+        Assert.Equal(["Deployment WouldDelete", "Job WouldCreate", "RoleBinding WouldDelete", "ServiceAccount WouldDelete", "PostgresSource WouldDelete"],
+            whatIf.Changes.Where(c => c.Source is not null).Select(c => $"{c.Kind} {c.Action}"));
+    }
+
+    [Fact]
+    public void MissingCrdWithoutClusterResourcesSaysWhatToDo()
+    {
+        var observer = _harness.Sync([SyncHarness.Source()], new SyncOptions { ManageClusterResources = false });
+
+        var (_, error) = Assert.Single(observer.Failures);
+        Assert.StartsWith("The cluster does not serve sources.vaikas.dev/v1alpha1 PostgresSource: the CRD postgressources.sources.vaikas.dev is not installed.", error.Message);
+        Assert.Empty(Server.Writes);
+    }
+
+    [Fact]
     public void FailedUninstallKeepsTheSourceForARetry()
     {
         _harness.Sync([SyncHarness.Source("invoices")]);

@@ -185,7 +185,20 @@ public sealed class ClusterSynchronizer
         }
 
         var crType = ResourceType.PostgresSource;
-        var liveCr = crdServed ? await _api.GetAsync(crType, source.Namespace, source.Name, cancellationToken) : null;
+        JsonObject? liveCr;
+        try
+        {
+            liveCr = crdServed ? await _api.GetAsync(crType, source.Namespace, source.Name, cancellationToken) : null;
+        }
+        catch (ClusterRequestException ex) when (ex.IsResourceTypeMissing)
+        {
+            throw new ClusterException(
+                $"The cluster does not serve {PgSourceKube.ApiVersion} {PgSourceKube.Kind}: the CRD {PgSourceKube.CrdName} is not installed. " +
+                "Run without -SkipClusterResources, or have an administrator apply: Export-PgSourceManifest -IncludeCrd -IncludeClusterRole", ex)
+            {
+                Operation = ex.Operation,
+            };
+        }
         var (appliedCr, crAction) = await ApplyObjectAsync(source.EventSource, crType, desiredCr, liveCr, cancellationToken);
         if (crAction == ChangeAction.Skipped && liveCr is null)
         {
@@ -590,9 +603,10 @@ public sealed class ClusterSynchronizer
 
         if (uninstall)
         {
-            var completed = await RunUninstallJobAsync(set, template.Object, template.Container!, waitForDeployments: allApproved ? deployments : [], cancellationToken);
-            if (!completed)
+            var ran = await RunUninstallJobAsync(set, template.Object, template.Container!, waitForDeployments: allApproved ? deployments : [], cancellationToken);
+            if (ran == Approval.Declined)
             {
+                // Without the uninstall, keep what it needs (ServiceAccount, PostgresSource) for a later attempt.
                 return;
             }
         }
@@ -610,8 +624,8 @@ public sealed class ClusterSynchronizer
         }
     }
 
-    /// <summary>Runs the adapter's "uninstall" mode as a Job; false when it was not run (WhatIf, declined).</summary>
-    private async Task<bool> RunUninstallJobAsync(PruneSet set, JsonObject from, JsonObject container, IReadOnlyList<JsonObject> waitForDeployments, CancellationToken cancellationToken)
+    /// <summary>Runs the adapter's "uninstall" mode as a Job and waits for it; the answer to running it (WhatIf and Declined: not run).</summary>
+    private async Task<Approval> RunUninstallJobAsync(PruneSet set, JsonObject from, JsonObject container, IReadOnlyList<JsonObject> waitForDeployments, CancellationToken cancellationToken)
     {
         var source = set.Display;
         var image = JsonTree.GetString(container, "image") ?? _options.Image;
@@ -624,7 +638,7 @@ public sealed class ClusterSynchronizer
         if (approval != Approval.Approved)
         {
             ReportNotApplied(source, ResourceType.Job.Kind, set.Namespace, jobName, ChangeVerb.Create, approval, ["run the adapter with 'uninstall'"]);
-            return false;
+            return approval;
         }
 
         // The adapter must be stopped first: a Logical source's replication slot cannot be dropped while it is in use.
@@ -664,7 +678,7 @@ public sealed class ClusterSynchronizer
             {
                 _observer.Report(new ObjectChange(source, ResourceType.Job.Kind, set.Namespace, jobName, ChangeAction.Created, ["run the adapter with 'uninstall'"],
                     Message: "Completed: the adapter removed the source's database objects."));
-                return true;
+                return Approval.Approved;
             }
             if (ConditionStatus(live, "Failed") == "True")
             {
