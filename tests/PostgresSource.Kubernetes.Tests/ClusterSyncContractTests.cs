@@ -545,14 +545,14 @@ public sealed class ClusterSyncContractTests : IDisposable
     }
 
     [Fact]
-    public void RejectedCredentialsStopTheSync()
+    public async Task RejectedCredentialsStopTheSync()
     {
         var kubeconfig = Server.WriteKubeconfig(_harness.Directory, token: "expired");
         var observer = new RecordingObserver();
         using var api = KubernetesClusterApi.Connect(kubeconfig, null);
         var engine = new ClusterSynchronizer(api, new SyncOptions(), observer);
 
-        var error = Assert.ThrowsAsync<ClusterRequestException>(() => engine.SyncAsync([SyncHarness.Source()], CancellationToken.None)).GetAwaiter().GetResult();
+        var error = await Assert.ThrowsAsync<ClusterRequestException>(() => engine.SyncAsync([SyncHarness.Source()], CancellationToken.None));
         Assert.Equal(HttpStatusCode.Unauthorized, error.StatusCode);
         Assert.Contains("did not accept the kubeconfig credentials (401 Unauthorized) for: get customresourcedefinitions.apiextensions.k8s.io", error.Message);
     }

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Npgsql;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
 

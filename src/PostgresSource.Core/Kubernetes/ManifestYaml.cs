@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -190,15 +189,4 @@ public static partial class ManifestYaml
 
     /// <summary>Compact one-line JSON (for messages and comparisons).</summary>
     public static string Compact(JsonNode? node) => node?.ToJsonString(new JsonSerializerOptions { WriteIndented = false }) ?? "null";
-
-    internal static string Indent(string text, int spaces)
-    {
-        var pad = new string(' ', spaces);
-        var builder = new StringBuilder();
-        foreach (var line in text.Split('\n'))
-        {
-            builder.Append(pad).Append(line).Append('\n');
-        }
-        return builder.ToString();
-    }
 }

@@ -1,8 +1,6 @@
 using System.Management.Automation;
 using System.Text;
-using PostgresSource.Core.Database;
 using PostgresSource.Core.Kubernetes;
-using PostgresSource.Core.Sources;
 using PostgresSource.PowerShell.Infrastructure;
 
 namespace PostgresSource.PowerShell.Cmdlets;

@@ -1,6 +1,5 @@
 using System.Management.Automation;
 using PostgresSource.Core.Kubernetes;
-using PostgresSource.Core.Sources;
 using PostgresSource.PowerShell.Infrastructure;
 
 namespace PostgresSource.PowerShell.Cmdlets;
