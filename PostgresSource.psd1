@@ -10,10 +10,12 @@
     PowerShellVersion      = '7.4'
     FormatsToProcess       = @('PostgresSource.Format.ps1xml')
     CmdletsToExport        = @(
+        'Export-PgSourceManifest'
         'Get-PgSourceTrigger'
         'Import-PgSource'
         'Install-PgSourceTrigger'
         'New-PgSource'
+        'Sync-PgSourceCluster'
         'Test-PgSourceConnection'
         'Uninstall-PgSourceTrigger'
     )

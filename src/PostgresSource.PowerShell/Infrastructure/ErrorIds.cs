@@ -19,4 +19,16 @@ internal static class ErrorIds
     public const string ManifestInvalid = "PgSource.ManifestInvalid";
     public const string OperationTimeout = "PgSource.OperationTimeout";
     public const string Unexpected = "PgSource.Unexpected";
+
+    // Kubernetes (Export-PgSourceManifest, Sync-PgSourceCluster).
+    public const string KubeconfigInvalid = "PgSource.KubeconfigInvalid";
+    public const string ClusterUnreachable = "PgSource.ClusterUnreachable";
+    public const string ClusterUnauthorized = "PgSource.ClusterUnauthorized";
+    public const string ClusterForbidden = "PgSource.ClusterForbidden";
+    public const string ClusterConflict = "PgSource.ClusterConflict";
+    public const string ClusterRequestFailed = "PgSource.ClusterRequestFailed";
+    public const string SinkNotResolved = "PgSource.SinkNotResolved";
+    public const string UninstallJobFailed = "PgSource.UninstallJobFailed";
+    public const string FileExists = "PgSource.FileExists";
+    public const string ManifestWriteFailed = "PgSource.ManifestWriteFailed";
 }

@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using Npgsql;
 using PostgresSource.Core.Database;
+using PostgresSource.Core.Kubernetes;
 using PostgresSource.Core.Manifests;
 using PostgresSource.Core.Sources;
 
@@ -57,6 +58,23 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
             (ErrorIds.NoConnection, ErrorCategory.InvalidArgument, "Pass -ConnectionString or set PGSOURCE_CONNECTION."),
         ConnectionStringException => (ErrorIds.InvalidConnectionString, ErrorCategory.InvalidArgument, null),
         ManifestException => (ErrorIds.ManifestInvalid, ErrorCategory.InvalidData, "Fix the field named in the message and import again."),
+        KubeconfigException => (ErrorIds.KubeconfigInvalid, ErrorCategory.InvalidArgument,
+            "Pass -Kubeconfig, set KUBECONFIG, or choose one of the kubeconfig's contexts with -Context."),
+        ClusterUnreachableException => (ErrorIds.ClusterUnreachable, ErrorCategory.ConnectionError,
+            "Check the kubeconfig context (-Context), the network, and that the cluster is running."),
+        ClusterRequestException { StatusCode: System.Net.HttpStatusCode.Unauthorized } => (ErrorIds.ClusterUnauthorized, ErrorCategory.AuthenticationError,
+            "Log in to the cluster again (the token or certificate may have expired), or choose another -Context."),
+        ClusterRequestException { StatusCode: System.Net.HttpStatusCode.Forbidden } => (ErrorIds.ClusterForbidden, ErrorCategory.PermissionDenied,
+            "Ask for RBAC permission for the verb and resource named in the message, or use a -Context whose identity has it."),
+        ClusterRequestException { StatusCode: System.Net.HttpStatusCode.Conflict } => (ErrorIds.ClusterConflict, ErrorCategory.WriteError,
+            "Run again with -Force to take over the conflicting fields, or change them through the field manager that owns them."),
+        ClusterRequestException { StatusCode: System.Net.HttpStatusCode.NotFound } => (ErrorIds.ClusterRequestFailed, ErrorCategory.ObjectNotFound, null),
+        ClusterRequestException { StatusCode: System.Net.HttpStatusCode.UnprocessableEntity } => (ErrorIds.ClusterRequestFailed, ErrorCategory.InvalidData, null),
+        SinkResolutionException => (ErrorIds.SinkNotResolved, ErrorCategory.ObjectNotFound,
+            "Create the sink (or fix spec.sink), wait until it is ready, and run Sync-PgSourceCluster again."),
+        UninstallJobException => (ErrorIds.UninstallJobFailed, ErrorCategory.InvalidResult,
+            "Read the Job's logs (kubectl logs job/<name>), fix the cause, and prune again with -RunUninstallJob."),
+        ClusterException => (ErrorIds.ClusterRequestFailed, ErrorCategory.InvalidOperation, null),
         PostgresException { SqlState: "28P01" or "28000" } => (ErrorIds.AuthenticationFailed, ErrorCategory.AuthenticationError,
             "Check the user name and password in the connection string."),
         PostgresException { SqlState: "42501" } => (ErrorIds.PermissionDenied, ErrorCategory.PermissionDenied,

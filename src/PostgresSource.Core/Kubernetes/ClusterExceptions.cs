@@ -1,0 +1,45 @@
+using System.Net;
+using System.Text.Json.Nodes;
+
+namespace PostgresSource.Core.Kubernetes;
+
+/// <summary>A cluster operation that failed. The message names the verb, the resource and the object.</summary>
+public class ClusterException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>"patch deployments.apps \"x\" in namespace default": what was being done.</summary>
+    public string? Operation { get; init; }
+}
+
+/// <summary>The API server could not be reached (connection refused, DNS, TLS, timeout).</summary>
+public sealed class ClusterUnreachableException(string message, Exception? inner = null) : ClusterException(message, inner);
+
+/// <summary>The API server answered with an error status.</summary>
+public sealed class ClusterRequestException(string message, HttpStatusCode statusCode, string? reason, JsonObject? status, Exception? inner = null)
+    : ClusterException(message, inner)
+{
+    public HttpStatusCode StatusCode { get; } = statusCode;
+
+    /// <summary>The Status object's reason (Forbidden, Conflict, NotFound, Invalid, ...).</summary>
+    public string? Reason { get; } = reason;
+
+    /// <summary>The Status object the server sent, when it sent one.</summary>
+    public JsonObject? Status { get; } = status;
+
+    public string Verb { get; init; } = string.Empty;
+    public string Resource { get; init; } = string.Empty;
+    public string? ObjectName { get; init; }
+    public string? Namespace { get; init; }
+
+    /// <summary>A 404 for the resource type itself (an apiVersion or kind the server does not serve), not for one object.</summary>
+    public bool IsResourceTypeMissing => StatusCode == HttpStatusCode.NotFound &&
+        (Status is null || JsonTree.GetString(Status, "details", "name") is null);
+}
+
+/// <summary>A sink reference that does not resolve to a URL.</summary>
+public sealed class SinkResolutionException(string message, Exception? inner = null) : ClusterException(message, inner);
+
+/// <summary>No usable kubeconfig, or the context asked for is not in it.</summary>
+public sealed class KubeconfigException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The uninstall Job of a pruned source failed or did not finish in time.</summary>
+public sealed class UninstallJobException(string message) : ClusterException(message);

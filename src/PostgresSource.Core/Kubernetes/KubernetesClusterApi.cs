@@ -1,0 +1,238 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+
+namespace PostgresSource.Core.Kubernetes;
+
+/// <summary>
+/// <see cref="IClusterApi"/> over KubernetesClient: core/v1 kinds through the typed CoreV1 operations, every
+/// other group through the generic object operations (same paths), writes as server-side apply.
+/// </summary>
+public sealed class KubernetesClusterApi : IClusterApi
+{
+    private readonly IKubernetes _client;
+
+    public KubernetesClusterApi(KubernetesClientConfiguration configuration)
+    {
+        Server = configuration.Host ?? "(unknown server)";
+        DefaultNamespace = string.IsNullOrEmpty(configuration.Namespace) ? "default" : configuration.Namespace;
+        _client = new k8s.Kubernetes(configuration) { HttpClientTimeout = TimeSpan.FromSeconds(60) };
+    }
+
+    public static KubernetesClusterApi Connect(string? kubeconfigPath, string? context) =>
+        new(Kubeconfig.Load(kubeconfigPath, context).Configuration);
+
+    /// <summary>
+    /// Connects as <see cref="Kubeconfig.Load"/> finds, and says how ("https://... from ~/.kube/config, context x").
+    /// Callers outside the core's load context use this overload: it exposes no KubernetesClient type.
+    /// </summary>
+    public static IClusterApi Connect(string? kubeconfigPath, string? context, out string description)
+    {
+        var loaded = Kubeconfig.Load(kubeconfigPath, context);
+        description = $"{loaded.Configuration.Host} from {loaded.Origin}" + (loaded.Context is null ? string.Empty : $", context {loaded.Context}");
+        return new KubernetesClusterApi(loaded.Configuration);
+    }
+
+    public string Server { get; }
+
+    public string DefaultNamespace { get; }
+
+    public Task<JsonObject?> GetAsync(ResourceType type, string? @namespace, string name, CancellationToken cancellationToken) =>
+        Call("get", type, @namespace, name, async () =>
+        {
+            try
+            {
+                object result = type switch
+                {
+                    { Group: "", Kind: "ServiceAccount" } => await _client.CoreV1.ReadNamespacedServiceAccountAsync(name, @namespace, cancellationToken: cancellationToken).ConfigureAwait(false),
+                    { Group: "", Kind: "Service" } => await _client.CoreV1.ReadNamespacedServiceAsync(name, @namespace, cancellationToken: cancellationToken).ConfigureAwait(false),
+                    { Group: "" } => throw Unsupported(type),
+                    { Namespaced: true } => await _client.CustomObjects.GetNamespacedCustomObjectAsync(type.Group, type.Version, @namespace, type.Plural, name, cancellationToken).ConfigureAwait(false),
+                    _ => await _client.CustomObjects.GetClusterCustomObjectAsync(type.Group, type.Version, type.Plural, name, cancellationToken).ConfigureAwait(false),
+                };
+                return (JsonObject?)JsonTree.ToJson(result);
+            }
+            catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound && IsObjectNotFound(ex, name))
+            {
+                return null;
+            }
+        });
+
+    public Task<IReadOnlyList<JsonObject>> ListAsync(ResourceType type, string? @namespace, string labelSelector, CancellationToken cancellationToken) =>
+        Call("list", type, @namespace, null, async () =>
+        {
+            object result = type switch
+            {
+                { Group: "", Kind: "ServiceAccount" } => await _client.CoreV1.ListNamespacedServiceAccountAsync(@namespace, labelSelector: labelSelector, cancellationToken: cancellationToken).ConfigureAwait(false),
+                { Group: "" } => throw Unsupported(type),
+                { Namespaced: true } => await _client.CustomObjects.ListNamespacedCustomObjectAsync(type.Group, type.Version, @namespace, type.Plural, labelSelector: labelSelector, cancellationToken: cancellationToken).ConfigureAwait(false),
+                _ => await _client.CustomObjects.ListClusterCustomObjectAsync(type.Group, type.Version, type.Plural, labelSelector: labelSelector, cancellationToken: cancellationToken).ConfigureAwait(false),
+            };
+            var list = JsonTree.ToJson(result);
+            return (IReadOnlyList<JsonObject>)(list["items"] as JsonArray ?? []).OfType<JsonObject>().Select(item => (JsonObject)item.DeepClone()).ToList();
+        });
+
+    public Task<JsonObject> ApplyAsync(ResourceType type, JsonObject body, bool force, CancellationToken cancellationToken)
+    {
+        var (name, @namespace) = NameOf(body);
+        return Call("patch", type, @namespace, name, async () =>
+        {
+            var patch = ApplyPatch(body);
+            object result = type switch
+            {
+                { Group: "", Kind: "ServiceAccount" } => await _client.CoreV1.PatchNamespacedServiceAccountAsync(patch, name, @namespace, fieldManager: PgSourceKube.FieldManager, force: force, cancellationToken: cancellationToken).ConfigureAwait(false),
+                { Group: "", Kind: "Secret" } => await _client.CoreV1.PatchNamespacedSecretAsync(patch, name, @namespace, fieldManager: PgSourceKube.FieldManager, force: force, cancellationToken: cancellationToken).ConfigureAwait(false),
+                { Group: "" } => throw Unsupported(type),
+                { Namespaced: true } => await _client.CustomObjects.PatchNamespacedCustomObjectAsync(patch, type.Group, type.Version, @namespace, type.Plural, name, fieldManager: PgSourceKube.FieldManager, force: force, cancellationToken: cancellationToken).ConfigureAwait(false),
+                _ => await _client.CustomObjects.PatchClusterCustomObjectAsync(patch, type.Group, type.Version, type.Plural, name, fieldManager: PgSourceKube.FieldManager, force: force, cancellationToken: cancellationToken).ConfigureAwait(false),
+            };
+            return JsonTree.ToJson(result);
+        });
+    }
+
+    public Task<JsonObject> ApplyStatusAsync(ResourceType type, JsonObject body, CancellationToken cancellationToken)
+    {
+        var (name, @namespace) = NameOf(body);
+        return Call("patch", type with { Plural = type.Plural + "/status" }, @namespace, name, async () =>
+        {
+            var patch = ApplyPatch(body);
+            object result = type.Namespaced
+                ? await _client.CustomObjects.PatchNamespacedCustomObjectStatusAsync(patch, type.Group, type.Version, @namespace, type.Plural, name, fieldManager: PgSourceKube.FieldManager, force: true, cancellationToken: cancellationToken).ConfigureAwait(false)
+                : await _client.CustomObjects.PatchClusterCustomObjectStatusAsync(patch, type.Group, type.Version, type.Plural, name, fieldManager: PgSourceKube.FieldManager, force: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return JsonTree.ToJson(result);
+        });
+    }
+
+    public Task<bool> DeleteAsync(ResourceType type, string? @namespace, string name, bool foreground, CancellationToken cancellationToken) =>
+        Call("delete", type, @namespace, name, async () =>
+        {
+            var propagation = foreground ? "Foreground" : "Background";
+            try
+            {
+                _ = type switch
+                {
+                    { Group: "", Kind: "ServiceAccount" } => await _client.CoreV1.DeleteNamespacedServiceAccountAsync(name, @namespace, propagationPolicy: propagation, cancellationToken: cancellationToken).ConfigureAwait(false),
+                    { Group: "" } => throw Unsupported(type),
+                    { Namespaced: true } => await _client.CustomObjects.DeleteNamespacedCustomObjectAsync(type.Group, type.Version, @namespace, type.Plural, name, propagationPolicy: propagation, cancellationToken: cancellationToken).ConfigureAwait(false),
+                    _ => await _client.CustomObjects.DeleteClusterCustomObjectAsync(type.Group, type.Version, type.Plural, name, propagationPolicy: propagation, cancellationToken: cancellationToken).ConfigureAwait(false),
+                };
+                return true;
+            }
+            catch (HttpOperationException ex) when (ex.Response.StatusCode == HttpStatusCode.NotFound && IsObjectNotFound(ex, name))
+            {
+                return false;
+            }
+        });
+
+    public Task<IReadOnlyDictionary<string, string>> GetPreferredVersionsAsync(CancellationToken cancellationToken) =>
+        Call("get", new ResourceType(string.Empty, string.Empty, "APIGroupList", "/apis", false), null, null, async () =>
+        {
+            var groups = await _client.Apis.GetAPIVersionsAsync(cancellationToken).ConfigureAwait(false);
+            return (IReadOnlyDictionary<string, string>)(groups.Groups ?? [])
+                .Where(g => g.PreferredVersion is not null)
+                .ToDictionary(g => g.Name, g => g.PreferredVersion.Version, StringComparer.Ordinal);
+        });
+
+    public void Dispose() => _client.Dispose();
+
+    private static V1Patch ApplyPatch(JsonObject body) =>
+        // JSON is YAML: the body goes as is, with content type application/apply-patch+yaml.
+        new(body.ToJsonString(), V1Patch.PatchType.ApplyPatch);
+
+    private static (string Name, string? Namespace) NameOf(JsonObject body) =>
+        (JsonTree.GetString(body, "metadata", "name") ?? throw new ArgumentException("The object has no metadata.name."),
+         JsonTree.GetString(body, "metadata", "namespace"));
+
+    private static NotSupportedException Unsupported(ResourceType type) => new($"{type.Resource} is not a kind this module reads or writes.");
+
+    private static bool IsObjectNotFound(HttpOperationException ex, string name)
+    {
+        var status = ParseStatus(ex.Response.Content);
+        return status is not null && JsonTree.GetString(status, "details", "name") == name;
+    }
+
+    private async Task<T> Call<T>(string verb, ResourceType type, string? @namespace, string? name, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (HttpOperationException ex)
+        {
+            throw ClusterErrors.FromResponse(ex.Response.StatusCode, ex.Response.ReasonPhrase, ParseStatus(ex.Response.Content), verb, type, @namespace, name, Server, ex);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or SocketException or AuthenticationException or IOException or TaskCanceledException { InnerException: TimeoutException })
+        {
+            throw ClusterErrors.Unreachable(Server, ex);
+        }
+        catch (k8s.Exceptions.KubeConfigException ex)
+        {
+            throw new KubeconfigException("The kubeconfig cannot be used: " + ex.Message, ex);
+        }
+    }
+
+    private static JsonObject? ParseStatus(string? content)
+    {
+        if (string.IsNullOrWhiteSpace(content))
+        {
+            return null;
+        }
+        try
+        {
+            return JsonNode.Parse(content) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}
+
+/// <summary>Clear messages for API failures: which verb on which resource, and what to do.</summary>
+public static class ClusterErrors
+{
+    public static ClusterUnreachableException Unreachable(string server, Exception inner) =>
+        new($"Cannot reach the Kubernetes API server at {server}: {Innermost(inner).Message} Check the kubeconfig context, the network and that the cluster is running.", inner);
+
+    public static ClusterRequestException FromResponse(HttpStatusCode code, string? reasonPhrase, JsonObject? status, string verb, ResourceType type, string? @namespace, string? name, string server, Exception? inner = null)
+    {
+        var serverMessage = JsonTree.GetString(status, "message") ?? reasonPhrase ?? code.ToString();
+        var reason = JsonTree.GetString(status, "reason");
+        var target = type.Resource + (name is null ? string.Empty : $" \"{name}\"") + (@namespace is null ? string.Empty : $" in namespace {@namespace}");
+        var numeric = (int)code;
+        var message = code switch
+        {
+            HttpStatusCode.Unauthorized =>
+                $"The API server at {server} did not accept the kubeconfig credentials (401 Unauthorized) for: {verb} {target}. The token or client certificate may have expired; log in again or pick another -Context.",
+            HttpStatusCode.Forbidden =>
+                $"Forbidden (403): the cluster does not allow this user to {verb} {target}. Server said: {serverMessage} Ask for RBAC permission to '{verb}' {type.Resource}, or use another -Context.",
+            HttpStatusCode.Conflict =>
+                $"Conflict (409) when trying to {verb} {target}: {serverMessage} Another field manager owns these fields; run again with -Force to take them over, or change them through that manager.",
+            HttpStatusCode.NotFound when status is null || JsonTree.GetString(status, "details", "name") is null =>
+                $"The cluster does not serve {type.Resource} ({type.ApiVersion}) (404) for: {verb} {target}. {serverMessage}",
+            _ => $"The API server refused to {verb} {target} ({numeric} {reason ?? reasonPhrase}): {serverMessage}",
+        };
+        return new ClusterRequestException(message, code, reason, status, inner)
+        {
+            Verb = verb,
+            Resource = type.Resource,
+            ObjectName = name,
+            Namespace = @namespace,
+            Operation = $"{verb} {target}",
+        };
+    }
+
+    private static Exception Innermost(Exception exception)
+    {
+        while (exception.InnerException is not null)
+        {
+            exception = exception.InnerException;
+        }
+        return exception;
+    }
+}

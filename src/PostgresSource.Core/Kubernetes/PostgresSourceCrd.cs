@@ -1,0 +1,203 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
+
+namespace PostgresSource.Core.Kubernetes;
+
+/// <summary>
+/// The CustomResourceDefinition for postgressources.sources.vaikas.dev in apiextensions.k8s.io/v1 (the seed's
+/// v1beta1 CRD no longer installs): v1alpha1 served and stored, a structural schema covering every spec and
+/// status field (the seed's plus mode and eventType), the status subresource, Knative source categories,
+/// printer columns, the Knative source label and the event-type registry annotation.
+/// </summary>
+public static class PostgresSourceCrd
+{
+    public static V1CustomResourceDefinition Build() => new()
+    {
+        ApiVersion = "apiextensions.k8s.io/v1",
+        Kind = "CustomResourceDefinition",
+        Metadata = new V1ObjectMeta
+        {
+            Name = PgSourceKube.CrdName,
+            Labels = new Dictionary<string, string>
+            {
+                [PgSourceKube.KnativeSourceLabel] = "true",
+                ["duck.knative.dev/source"] = "true",
+                [PgSourceKube.ManagedByLabel] = PgSourceKube.ManagedByValue,
+                [PgSourceKube.PartOfLabel] = "postgressource",
+            },
+            Annotations = new Dictionary<string, string>
+            {
+                [PgSourceKube.EventTypesAnnotation] = EventTypesAnnotationValue(),
+            },
+        },
+        Spec = new V1CustomResourceDefinitionSpec
+        {
+            Group = PgSourceKube.Group,
+            Scope = "Namespaced",
+            Names = new V1CustomResourceDefinitionNames
+            {
+                Kind = PgSourceKube.Kind,
+                ListKind = PgSourceKube.Kind + "List",
+                Plural = PgSourceKube.Plural,
+                Singular = PgSourceKube.Singular,
+                Categories = ["all", "knative", "eventing", "sources"],
+            },
+            Versions =
+            [
+                new V1CustomResourceDefinitionVersion
+                {
+                    Name = PgSourceKube.Version,
+                    Served = true,
+                    Storage = true,
+                    Subresources = new V1CustomResourceSubresources { Status = new Dictionary<string, object>() },
+                    AdditionalPrinterColumns =
+                    [
+                        new V1CustomResourceColumnDefinition { Name = "Ready", Type = "string", JsonPath = ".status.conditions[?(@.type==\"Ready\")].status" },
+                        new V1CustomResourceColumnDefinition { Name = "Reason", Type = "string", JsonPath = ".status.conditions[?(@.type==\"Ready\")].reason" },
+                        new V1CustomResourceColumnDefinition { Name = "Sink", Type = "string", JsonPath = ".status.sinkUri" },
+                        new V1CustomResourceColumnDefinition { Name = "Age", Type = "date", JsonPath = ".metadata.creationTimestamp" },
+                    ],
+                    Schema = new V1CustomResourceValidation { OpenAPIV3Schema = RootSchema() },
+                },
+            ],
+        },
+    };
+
+    /// <summary>The CRD's openAPIV3Schema as JSON, for validating resources before they are sent.</summary>
+    public static JsonObject SchemaJson() =>
+        JsonNode.Parse(KubernetesJson.Serialize(RootSchema()))!.AsObject();
+
+    /// <summary>The Knative event-type registry annotation: the one type this source emits by default.</summary>
+    public static string EventTypesAnnotationValue() =>
+        JsonSerializer.Serialize(new[]
+        {
+            new Dictionary<string, string>
+            {
+                ["type"] = PgSourceKube.DefaultEventType,
+                ["description"] = "A row was inserted, updated or deleted in a watched PostgreSQL table.",
+            },
+        });
+
+    private static V1JSONSchemaProps RootSchema() => Object(
+        "A PostgresSource turns row changes in PostgreSQL tables into CloudEvents sent to a sink.",
+        new()
+        {
+            ["apiVersion"] = String(null),
+            ["kind"] = String(null),
+            ["metadata"] = new V1JSONSchemaProps { Type = "object" },
+            ["spec"] = Spec(),
+            ["status"] = Status(),
+        });
+
+    private static V1JSONSchemaProps Spec() => Object(
+        "What to watch, where the connection string is, and where to send events.",
+        new()
+        {
+            ["tables"] = new V1JSONSchemaProps
+            {
+                Type = "array",
+                Description = "The tables to watch: table, schema.table, or quoted identifiers.",
+                MinItems = 1,
+                Items = Object(null, new() { ["name"] = MinLength(String("The table name as written in SQL (schema.table allowed)."), 1) }, required: ["name"]),
+            },
+            ["secret"] = Object(
+                "The Secret whose key 'connectionstr' holds the PostgreSQL connection string.",
+                new() { ["name"] = MinLength(String("The Secret's name, in the source's namespace."), 1) },
+                required: ["name"]),
+            ["sink"] = Sink(),
+            ["ceOverrides"] = Object(
+                "Overrides for the outbound CloudEvents (Knative CloudEventOverrides).",
+                new()
+                {
+                    ["extensions"] = new V1JSONSchemaProps
+                    {
+                        Type = "object",
+                        Description = "Extension attributes added to every event.",
+                        AdditionalProperties = String(null),
+                    },
+                }),
+            ["serviceAccountName"] = String("Run the adapter as this ServiceAccount instead of a dedicated one."),
+            ["mode"] = new V1JSONSchemaProps
+            {
+                Type = "string",
+                Description = "How changes are captured: Notify (default, at most once), Durable (journal, at least once) or Logical (logical replication).",
+                EnumProperty = ["Notify", "Durable", "Logical"],
+            },
+            ["eventType"] = String("The CloudEvents type; default dev.vaikas.postgres."),
+        },
+        required: ["tables", "secret", "sink"]);
+
+    private static V1JSONSchemaProps Sink() => Object(
+        "Where events go: a reference to an Addressable, a URI, or a reference plus a relative URI.",
+        new()
+        {
+            ["ref"] = Object(
+                "An Addressable (Broker, Channel, Knative Service, Kubernetes Service, ...).",
+                new()
+                {
+                    ["apiVersion"] = String(null),
+                    ["kind"] = String(null),
+                    ["name"] = String(null),
+                    ["namespace"] = String("Defaults to the source's namespace."),
+                },
+                required: ["apiVersion", "kind", "name"]),
+            ["uri"] = String("An absolute URI, or one relative to the reference's address."),
+            ["CACerts"] = String("PEM CA certificates for the sink."),
+            ["audience"] = String("The OIDC audience of the sink."),
+        });
+
+    private static V1JSONSchemaProps Status() => Object(
+        "The state Sync-PgSourceCluster (or an adapter) last observed.",
+        new()
+        {
+            ["observedGeneration"] = new V1JSONSchemaProps { Type = "integer", Format = "int64" },
+            ["conditions"] = new V1JSONSchemaProps
+            {
+                Type = "array",
+                XKubernetesListType = "map",
+                XKubernetesListMapKeys = ["type"],
+                Items = Object(null, new()
+                {
+                    ["type"] = String(null),
+                    ["status"] = new V1JSONSchemaProps { Type = "string", EnumProperty = ["True", "False", "Unknown"] },
+                    ["severity"] = String(null),
+                    ["reason"] = String(null),
+                    ["message"] = String(null),
+                    ["lastTransitionTime"] = String(null),
+                }, required: ["type", "status"]),
+            },
+            ["annotations"] = new V1JSONSchemaProps { Type = "object", AdditionalProperties = String(null) },
+            ["sinkUri"] = String(null),
+            ["sinkCACerts"] = String(null),
+            ["sinkAudience"] = String(null),
+            ["ceAttributes"] = new V1JSONSchemaProps
+            {
+                Type = "array",
+                Items = Object(null, new() { ["type"] = String(null), ["source"] = String(null) }),
+            },
+            ["tableStatuses"] = new V1JSONSchemaProps
+            {
+                Type = "array",
+                Description = "Per-table state reported by the adapter.",
+                Items = new V1JSONSchemaProps
+                {
+                    Type = "object",
+                    XKubernetesPreserveUnknownFields = true,
+                    Properties = new Dictionary<string, V1JSONSchemaProps> { ["name"] = String(null) },
+                },
+            },
+        });
+
+    private static V1JSONSchemaProps Object(string? description, Dictionary<string, V1JSONSchemaProps> properties, IList<string>? required = null) =>
+        new() { Type = "object", Description = description, Properties = properties, Required = required };
+
+    private static V1JSONSchemaProps String(string? description) => new() { Type = "string", Description = description };
+
+    private static V1JSONSchemaProps MinLength(V1JSONSchemaProps schema, long length)
+    {
+        schema.MinLength = length;
+        return schema;
+    }
+}

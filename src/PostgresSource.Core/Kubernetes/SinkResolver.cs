@@ -1,0 +1,123 @@
+using PostgresSource.Core.Sources;
+
+namespace PostgresSource.Core.Kubernetes;
+
+/// <summary>
+/// Turns a source's sink into the URL the adapter sends to (K_SINK), as Knative's resolver does: a URI as is;
+/// a Kubernetes Service to its cluster-local URL; any other reference to the Addressable's status.address.url.
+/// A relative sink.uri next to a reference is resolved against the reference's URL.
+/// </summary>
+public sealed class SinkResolver(IClusterApi api)
+{
+    private IReadOnlyDictionary<string, string>? _preferredVersions;
+
+    public sealed record Resolution(string Uri, string? Warning);
+
+    public async Task<Resolution> ResolveAsync(SourceDefinition source, CancellationToken cancellationToken)
+    {
+        var sink = source.Sink ?? throw NoSink(source);
+        if (!sink.IsRef)
+        {
+            return new Resolution(AbsoluteUri(source, sink), null);
+        }
+
+        var @namespace = sink.RefNamespace ?? source.Namespace;
+        var description = $"{sink.RefKind} {@namespace}/{sink.RefName} ({sink.RefApiVersion})";
+        if (IsCoreService(sink))
+        {
+            var service = await api.GetAsync(ResourceType.Service, @namespace, sink.RefName!, cancellationToken);
+            if (service is null)
+            {
+                throw new SinkResolutionException($"The sink of {source.EventSource} does not resolve: the Service {@namespace}/{sink.RefName} does not exist.");
+            }
+            return new Resolution(Combine(ServiceUrl(sink.RefName!, @namespace), sink.Uri), null);
+        }
+
+        var type = ResourceType.ForReference(sink.RefApiVersion!, sink.RefKind!);
+        string? warning = null;
+        System.Text.Json.Nodes.JsonObject? target;
+        try
+        {
+            target = await api.GetAsync(type, @namespace, sink.RefName!, cancellationToken);
+        }
+        catch (ClusterRequestException ex) when (ex.IsResourceTypeMissing)
+        {
+            // The seed's YAML names eventing.knative.dev/v1beta1, which current Knative no longer serves:
+            // the address is the same in the version the cluster prefers.
+            _preferredVersions ??= await api.GetPreferredVersionsAsync(cancellationToken);
+            if (type.Group.Length == 0 || !_preferredVersions.TryGetValue(type.Group, out var preferred) || preferred == type.Version)
+            {
+                throw new SinkResolutionException(
+                    $"The sink of {source.EventSource} does not resolve: the cluster does not serve {sink.RefKind} in {sink.RefApiVersion}" +
+                    (type.Group.StartsWith("eventing.knative.dev", StringComparison.Ordinal) || type.Group.EndsWith(".knative.dev", StringComparison.Ordinal)
+                        ? " (is Knative Eventing installed?)." : "."), ex);
+            }
+            warning = $"The sink of {source.EventSource} names {sink.RefApiVersion}, which the cluster does not serve; resolved it through {type.Group}/{preferred} instead.";
+            type = type with { Version = preferred };
+            target = await api.GetAsync(type, @namespace, sink.RefName!, cancellationToken);
+        }
+
+        if (target is null)
+        {
+            throw new SinkResolutionException($"The sink of {source.EventSource} does not resolve: {description} does not exist.");
+        }
+        var url = JsonTree.GetString(target, "status", "address", "url");
+        if (string.IsNullOrEmpty(url))
+        {
+            throw new SinkResolutionException(
+                $"The sink of {source.EventSource} does not resolve: {description} has no status.address.url (it is not ready yet, or not Addressable).");
+        }
+        return new Resolution(Combine(url, sink.Uri), warning);
+    }
+
+    /// <summary>
+    /// Resolution without a cluster (Export-PgSourceManifest): a URI; a Service's cluster-local URL; a Knative Broker's
+    /// ingress URL for the default (MT channel-based) broker class. Other references need a cluster.
+    /// </summary>
+    public static Resolution ResolveOffline(SourceDefinition source)
+    {
+        var sink = source.Sink ?? throw NoSink(source);
+        if (!sink.IsRef)
+        {
+            return new Resolution(AbsoluteUri(source, sink), null);
+        }
+        var @namespace = sink.RefNamespace ?? source.Namespace;
+        if (IsCoreService(sink))
+        {
+            return new Resolution(Combine(ServiceUrl(sink.RefName!, @namespace), sink.Uri), null);
+        }
+        if (sink.RefKind == "Broker" && sink.RefApiVersion?.StartsWith("eventing.knative.dev/", StringComparison.Ordinal) == true)
+        {
+            var url = $"http://broker-ingress.knative-eventing.svc.cluster.local/{@namespace}/{sink.RefName}";
+            return new Resolution(Combine(url, sink.Uri),
+                $"The sink of {source.EventSource} is Broker {@namespace}/{sink.RefName}: K_SINK is set to {url}, the ingress of the default (MT channel-based) broker class. Sync-PgSourceCluster reads the Broker's real address instead.");
+        }
+        throw new SinkResolutionException(
+            $"The sink of {source.EventSource} ({sink.RefKind} {@namespace}/{sink.RefName}) cannot be resolved without a cluster: pass -SinkUri, or use Sync-PgSourceCluster, which reads its status.address.url.");
+    }
+
+    private static bool IsCoreService(SinkReference sink) => sink.RefKind == "Service" && sink.RefApiVersion == "v1";
+
+    private static string ServiceUrl(string name, string @namespace) => $"http://{name}.{@namespace}.svc.cluster.local";
+
+    private static string AbsoluteUri(SourceDefinition source, SinkReference sink) =>
+        sink.Uri is { IsAbsoluteUri: true } uri
+            ? uri.OriginalString
+            : throw new SinkResolutionException($"The sink of {source.EventSource} needs a ref or an absolute uri.");
+
+    private static string Combine(string baseUrl, Uri? relative)
+    {
+        if (relative is null || relative.OriginalString.Length == 0)
+        {
+            return baseUrl;
+        }
+        if (relative.IsAbsoluteUri)
+        {
+            return relative.OriginalString;
+        }
+        return new Uri(new Uri(baseUrl), relative).ToString();
+    }
+
+    private static SinkResolutionException NoSink(SourceDefinition source) =>
+        new($"{source.EventSource} has no sink: give it a sink (New-PgSource -Sink, or spec.sink in YAML) before putting it in a cluster.");
+}

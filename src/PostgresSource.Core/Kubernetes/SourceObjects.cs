@@ -1,0 +1,376 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using k8s.Models;
+using PostgresSource.Core.Naming;
+using PostgresSource.Core.Sources;
+
+namespace PostgresSource.Core.Kubernetes;
+
+/// <summary>
+/// Builds the objects a source needs in a cluster, as the seed makes them: the PostgresSource itself, a
+/// ServiceAccount (unless spec.serviceAccountName), a RoleBinding to the adapter ClusterRole, and the adapter
+/// Deployment. Names follow the seed's ChildName rule from the source's name and UID; without a UID (offline)
+/// the names are "postgressource-&lt;name&gt;". Every object gets an owner reference to the PostgresSource when the
+/// UID is known, so deleting the source deletes them.
+/// </summary>
+public static class SourceObjects
+{
+    /// <summary>The name shared by the ServiceAccount, RoleBinding and Deployment of a source.</summary>
+    public static string ObjectName(SourceDefinition source) => SourceObjectNames.KubernetesName(source.Name, source.Uid);
+
+    /// <summary>The Secret used when the source names none: "postgressource-&lt;name&gt;" (independent of the UID).</summary>
+    public static string SecretName(SourceDefinition source) =>
+        source.SecretName ?? SourceObjectNames.KubernetesName(source.Name, null);
+
+    public static string ServiceAccountName(SourceDefinition source) => source.ServiceAccountName ?? ObjectName(source);
+
+    /// <summary>A label value for a source name (names longer than 63 characters are shortened by the ChildName rule).</summary>
+    public static string LabelValue(string sourceName) =>
+        sourceName.Length <= ChildName.Longest ? sourceName : ChildName.Make(sourceName, string.Empty);
+
+    /// <summary>The labels every per-source object carries; -Prune selects on the source and managed-by labels.</summary>
+    public static Dictionary<string, string> Labels(string sourceName, string component = PgSourceKube.AdapterComponent) => new()
+    {
+        [PgSourceKube.NameLabel] = "postgressource-adapter",
+        [PgSourceKube.InstanceLabel] = LabelValue(sourceName),
+        [PgSourceKube.ComponentLabel] = component,
+        [PgSourceKube.PartOfLabel] = "postgressource",
+        [PgSourceKube.ManagedByLabel] = PgSourceKube.ManagedByValue,
+        [PgSourceKube.SourceLabel] = LabelValue(sourceName),
+    };
+
+    public static IList<V1OwnerReference>? OwnerReferences(SourceDefinition source) =>
+        source.Uid is null
+            ? null
+            : [new V1OwnerReference
+            {
+                ApiVersion = PgSourceKube.ApiVersion,
+                Kind = PgSourceKube.Kind,
+                Name = source.Name,
+                Uid = source.Uid,
+                Controller = true,
+                BlockOwnerDeletion = true,
+            }];
+
+    /// <summary>The PostgresSource resource (apply body): seed-shaped spec, mode and eventType only when not the defaults.</summary>
+    public static JsonObject CustomResource(SourceDefinition source)
+    {
+        var spec = new JsonObject
+        {
+            ["tables"] = new JsonArray(source.Tables.Select(t => (JsonNode)new JsonObject { ["name"] = TableText(t) }).ToArray()),
+            ["secret"] = new JsonObject { ["name"] = SecretName(source) },
+        };
+        if (source.Sink is { } sink)
+        {
+            var sinkNode = new JsonObject();
+            if (sink.IsRef)
+            {
+                var reference = new JsonObject
+                {
+                    ["apiVersion"] = sink.RefApiVersion,
+                    ["kind"] = sink.RefKind,
+                    ["name"] = sink.RefName,
+                };
+                if (sink.RefNamespace is not null)
+                {
+                    reference["namespace"] = sink.RefNamespace;
+                }
+                sinkNode["ref"] = reference;
+            }
+            if (sink.Uri is not null)
+            {
+                sinkNode["uri"] = sink.Uri.OriginalString;
+            }
+            spec["sink"] = sinkNode;
+        }
+        if (source.CeOverrideExtensions.Count > 0)
+        {
+            var extensions = new JsonObject();
+            foreach (var (key, value) in source.CeOverrideExtensions.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                extensions[key] = value;
+            }
+            spec["ceOverrides"] = new JsonObject { ["extensions"] = extensions };
+        }
+        if (source.ServiceAccountName is not null)
+        {
+            spec["serviceAccountName"] = source.ServiceAccountName;
+        }
+        if (source.Mode != CaptureMode.Notify)
+        {
+            spec["mode"] = source.Mode.ToString();
+        }
+        if (source.EventType != SourceDefinition.DefaultEventType)
+        {
+            spec["eventType"] = source.EventType;
+        }
+
+        return new JsonObject
+        {
+            ["apiVersion"] = PgSourceKube.ApiVersion,
+            ["kind"] = PgSourceKube.Kind,
+            ["metadata"] = new JsonObject
+            {
+                ["name"] = source.Name,
+                ["namespace"] = source.Namespace,
+                ["labels"] = new JsonObject { [PgSourceKube.ManagedByLabel] = PgSourceKube.ManagedByValue },
+            },
+            ["spec"] = spec,
+        };
+    }
+
+    public static V1ServiceAccount? ServiceAccount(SourceDefinition source) =>
+        source.ServiceAccountName is not null
+            ? null
+            : new V1ServiceAccount
+            {
+                ApiVersion = "v1",
+                Kind = "ServiceAccount",
+                Metadata = Metadata(source, ObjectName(source)),
+            };
+
+    public static V1RoleBinding RoleBinding(SourceDefinition source) => new()
+    {
+        ApiVersion = "rbac.authorization.k8s.io/v1",
+        Kind = "RoleBinding",
+        Metadata = Metadata(source, ObjectName(source)),
+        RoleRef = new V1RoleRef { ApiGroup = "rbac.authorization.k8s.io", Kind = "ClusterRole", Name = PgSourceKube.AdapterClusterRole },
+        Subjects = [new Rbacv1Subject { Kind = "ServiceAccount", Name = ServiceAccountName(source), NamespaceProperty = source.Namespace }],
+    };
+
+    /// <summary>The ClusterRole the RoleBindings point at: the adapter may read ConfigMaps (logging, observability).</summary>
+    public static V1ClusterRole AdapterClusterRole() => new()
+    {
+        ApiVersion = "rbac.authorization.k8s.io/v1",
+        Kind = "ClusterRole",
+        Metadata = new V1ObjectMeta
+        {
+            Name = PgSourceKube.AdapterClusterRole,
+            Labels = new Dictionary<string, string>
+            {
+                [PgSourceKube.ManagedByLabel] = PgSourceKube.ManagedByValue,
+                [PgSourceKube.PartOfLabel] = "postgressource",
+            },
+        },
+        Rules = [new V1PolicyRule { ApiGroups = [""], Resources = ["configmaps"], Verbs = ["get", "list", "watch"] }],
+    };
+
+    /// <summary>
+    /// The adapter's environment (the adapter contract). The connection string is a reference to the Secret's
+    /// 'connectionstr' key, never its value.
+    /// </summary>
+    public static List<V1EnvVar> AdapterEnvironment(SourceDefinition source, string sinkUri)
+    {
+        var env = new List<V1EnvVar> { Env("K_SINK", sinkUri) };
+        if (source.CeOverrideExtensions.Count > 0)
+        {
+            env.Add(Env("K_CE_OVERRIDES", CeOverridesJson(source)));
+        }
+        env.Add(Env("NOTIFICATION_CHANNEL", source.DatabaseObjectName));
+        env.Add(Env("EVENT_SOURCE", source.EventSource));
+        env.Add(Env("NAMESPACE", source.Namespace));
+        env.Add(Env("NAME", source.Name));
+        if (source.Uid is not null)
+        {
+            env.Add(Env("PGSOURCE_UID", source.Uid));
+        }
+        env.Add(Env("PGSOURCE_TABLES", string.Join(",", source.Tables.Select(TableText))));
+        env.Add(Env("PGSOURCE_MODE", source.Mode.ToString()));
+        if (source.EventType != SourceDefinition.DefaultEventType)
+        {
+            env.Add(Env("PGSOURCE_EVENT_TYPE", source.EventType));
+        }
+        env.Add(new V1EnvVar
+        {
+            Name = "PGSOURCE_CONNECTION",
+            ValueFrom = new V1EnvVarSource
+            {
+                SecretKeyRef = new V1SecretKeySelector { Name = SecretName(source), Key = PgSourceKube.ConnectionSecretKey },
+            },
+        });
+        env.Add(Env("PGSOURCE_HTTP_PORT", PgSourceKube.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        return env;
+    }
+
+    /// <summary>K_CE_OVERRIDES as Knative sources read it: {"extensions":{...}}.</summary>
+    public static string CeOverridesJson(SourceDefinition source) =>
+        JsonSerializer.Serialize(new Dictionary<string, SortedDictionary<string, string>>
+        {
+            ["extensions"] = new(source.CeOverrideExtensions.ToDictionary(p => p.Key, p => p.Value), StringComparer.Ordinal),
+        });
+
+    public static V1Deployment Deployment(SourceDefinition source, string sinkUri, string image)
+    {
+        var labels = Labels(source.Name);
+        return new V1Deployment
+        {
+            ApiVersion = "apps/v1",
+            Kind = "Deployment",
+            Metadata = Metadata(source, ObjectName(source)),
+            Spec = new V1DeploymentSpec
+            {
+                // One active adapter per source: never two during a rollout.
+                Replicas = 1,
+                Strategy = new V1DeploymentStrategy { Type = "Recreate" },
+                Selector = new V1LabelSelector
+                {
+                    MatchLabels = new Dictionary<string, string>
+                    {
+                        [PgSourceKube.SourceLabel] = labels[PgSourceKube.SourceLabel],
+                        [PgSourceKube.ComponentLabel] = PgSourceKube.AdapterComponent,
+                    },
+                },
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta
+                    {
+                        Labels = labels,
+                        Annotations = new Dictionary<string, string>
+                        {
+                            ["prometheus.io/scrape"] = "true",
+                            ["prometheus.io/port"] = PgSourceKube.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                            ["prometheus.io/path"] = PgSourceKube.MetricsPath,
+                        },
+                    },
+                    Spec = PodSpec(ServiceAccountName(source), new V1Container
+                    {
+                        Name = PgSourceKube.ContainerName,
+                        Image = image,
+                        Env = AdapterEnvironment(source, sinkUri),
+                        Ports = [new V1ContainerPort { Name = "http", ContainerPort = PgSourceKube.HttpPort, Protocol = "TCP" }],
+                        LivenessProbe = new V1Probe
+                        {
+                            HttpGet = new V1HTTPGetAction { Path = PgSourceKube.LivenessPath, Port = PgSourceKube.HttpPort },
+                            InitialDelaySeconds = 10,
+                            PeriodSeconds = 10,
+                            TimeoutSeconds = 5,
+                            FailureThreshold = 6,
+                        },
+                        ReadinessProbe = new V1Probe
+                        {
+                            HttpGet = new V1HTTPGetAction { Path = PgSourceKube.ReadinessPath, Port = PgSourceKube.HttpPort },
+                            PeriodSeconds = 5,
+                            TimeoutSeconds = 5,
+                        },
+                        Resources = Resources(),
+                        SecurityContext = ContainerSecurity(),
+                        VolumeMounts = [new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }],
+                    }, restartPolicy: null),
+                },
+            },
+        };
+    }
+
+    /// <summary>
+    /// The one-shot Job that runs the adapter with argument "uninstall" (it removes the source's function,
+    /// triggers, journal or slot). Built from the live Deployment's image, environment and ServiceAccount.
+    /// </summary>
+    public static V1Job UninstallJob(string @namespace, string jobName, string sourceName, string image, IList<V1EnvVar> env, string? serviceAccountName)
+    {
+        var labels = Labels(sourceName, PgSourceKube.UninstallComponent);
+        return new V1Job
+        {
+            ApiVersion = "batch/v1",
+            Kind = "Job",
+            Metadata = new V1ObjectMeta { Name = jobName, NamespaceProperty = @namespace, Labels = labels },
+            Spec = new V1JobSpec
+            {
+                BackoffLimit = 2,
+                TtlSecondsAfterFinished = 3600,
+                Template = new V1PodTemplateSpec
+                {
+                    Metadata = new V1ObjectMeta { Labels = labels },
+                    Spec = PodSpec(serviceAccountName, new V1Container
+                    {
+                        Name = PgSourceKube.UninstallComponent,
+                        Image = image,
+                        Args = ["uninstall"],
+                        Env = env,
+                        Resources = Resources(),
+                        SecurityContext = ContainerSecurity(),
+                        VolumeMounts = [new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }],
+                    }, restartPolicy: "Never"),
+                },
+            },
+        };
+    }
+
+    public static string UninstallJobName(string deploymentName) => ChildName.Make(deploymentName + "-", "uninstall");
+
+    /// <summary>A Secret holding the connection string (only ever built when the user asks for one).</summary>
+    public static V1Secret ConnectionSecret(SourceDefinition source, string connectionString) => new()
+    {
+        ApiVersion = "v1",
+        Kind = "Secret",
+        Type = "Opaque",
+        Metadata = new V1ObjectMeta
+        {
+            Name = SecretName(source),
+            NamespaceProperty = source.Namespace,
+            Labels = new Dictionary<string, string>
+            {
+                [PgSourceKube.PartOfLabel] = "postgressource",
+                [PgSourceKube.SourceLabel] = LabelValue(source.Name),
+            },
+        },
+        StringData = new Dictionary<string, string> { [PgSourceKube.ConnectionSecretKey] = connectionString },
+    };
+
+    /// <summary>
+    /// A table as spec.tables and PGSOURCE_TABLES carry it: schema.table, with a part double-quoted only when it
+    /// would not read back the same (a dot, quote, comma or surrounding space in it).
+    /// </summary>
+    public static string TableText(TableName table) =>
+        table.Schema is null ? QuotePart(table.Name) : QuotePart(table.Schema) + "." + QuotePart(table.Name);
+
+    private static string QuotePart(string part)
+    {
+        var needsQuotes = part.Length == 0 || part.Contains('.') || part.Contains('"') || part.Contains(',') || part.Trim().Length != part.Length;
+        if (!needsQuotes)
+        {
+            return part;
+        }
+        return new StringBuilder().Append('"').Append(part.Replace("\"", "\"\"")).Append('"').ToString();
+    }
+
+    private static V1EnvVar Env(string name, string value) => new() { Name = name, Value = value };
+
+    private static V1ObjectMeta Metadata(SourceDefinition source, string name) => new()
+    {
+        Name = name,
+        NamespaceProperty = source.Namespace,
+        Labels = Labels(source.Name),
+        OwnerReferences = OwnerReferences(source),
+    };
+
+    private static V1PodSpec PodSpec(string? serviceAccountName, V1Container container, string? restartPolicy) => new()
+    {
+        ServiceAccountName = serviceAccountName,
+        RestartPolicy = restartPolicy,
+        SecurityContext = new V1PodSecurityContext
+        {
+            RunAsNonRoot = true,
+            RunAsUser = 65532,
+            RunAsGroup = 65532,
+            SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+        },
+        Containers = [container],
+        Volumes = [new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }],
+    };
+
+    private static V1ResourceRequirements Resources() => new()
+    {
+        Requests = new Dictionary<string, ResourceQuantity> { ["cpu"] = new("50m"), ["memory"] = new("64Mi") },
+        Limits = new Dictionary<string, ResourceQuantity> { ["memory"] = new("256Mi") },
+    };
+
+    private static V1SecurityContext ContainerSecurity() => new()
+    {
+        AllowPrivilegeEscalation = false,
+        ReadOnlyRootFilesystem = true,
+        RunAsNonRoot = true,
+        Capabilities = new V1Capabilities { Drop = ["ALL"] },
+        SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
+    };
+}
