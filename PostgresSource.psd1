@@ -14,6 +14,7 @@
         'Import-PgSource'
         'Install-PgSourceTrigger'
         'New-PgSource'
+        'Start-PgSourceListener'
         'Test-PgSourceConnection'
         'Uninstall-PgSourceTrigger'
     )

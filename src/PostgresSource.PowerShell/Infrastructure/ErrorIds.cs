@@ -18,4 +18,7 @@ internal static class ErrorIds
     public const string ManifestNotFound = "PgSource.ManifestNotFound";
     public const string ManifestInvalid = "PgSource.ManifestInvalid";
     public const string OperationTimeout = "PgSource.OperationTimeout";
+    public const string DeliveryFailed = "PgSource.DeliveryFailed";
+    public const string InvalidSink = "PgSource.InvalidSink";
+    public const string ListenerFailed = "PgSource.ListenerFailed";
 }
