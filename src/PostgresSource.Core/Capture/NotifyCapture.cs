@@ -181,17 +181,7 @@ public sealed class NotifyCapture : IChangeCapture
         return TimeSpan.FromMilliseconds(ms * (0.8 + Random.Shared.NextDouble() * 0.4));
     }
 
-    /// <summary>Worth retrying: the network, a server shutting down or starting, too many connections. Not: bad credentials, a missing database, permissions.</summary>
-    internal static bool IsTransient(Exception exception) => exception switch
-    {
-        PostgresException pg => pg.SqlState.StartsWith("08", StringComparison.Ordinal)
-                                || pg.SqlState.StartsWith("53", StringComparison.Ordinal)
-                                || pg.SqlState.StartsWith("57", StringComparison.Ordinal)
-                                || pg.SqlState.StartsWith("58", StringComparison.Ordinal),
-        NpgsqlException => true,
-        IOException or SocketException or TimeoutException => true,
-        _ => false,
-    };
+    internal static bool IsTransient(Exception exception) => TransientErrors.IsTransient(exception);
 
     private void Raise(string message, bool possibleLoss)
     {
