@@ -120,6 +120,61 @@ public sealed class StartPgSourceListenerTests(DatabaseFixture database, ITestOu
     }
 
     [Fact]
+    public async Task StopWithADeliveryInFlightStillEndsWithinASecond()
+    {
+        var (db, ps) = await PrepareAsync();
+        using (ps)
+        using (var sink = new TinySink(_ => -1))
+        {
+            using var shell = ps.Create("$s | Start-PgSourceListener -Sink $sink", new Hashtable { ["sink"] = sink.Url });
+            var running = shell.BeginInvoke();
+            await WaitForListenerAsync(db);
+            await TestSql.ExecuteAsync(db, "INSERT INTO orders SELECT g, 'x', g FROM generate_series(1, 20) g");
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (sink.Requests.Count == 0 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+            Assert.Single(sink.Requests);
+
+            var clock = Stopwatch.StartNew();
+            shell.Stop();
+            output.WriteLine($"Stop() with a delivery in flight returned after {clock.ElapsedMilliseconds} ms");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"Stop() took {clock.Elapsed}");
+            Assert.True(running.IsCompleted);
+            await WaitForListenerAsync(db, present: false, TimeSpan.FromSeconds(2));
+        }
+    }
+
+    [Fact]
+    public async Task AnUnreachableDatabaseIsAConnectionErrorAtOnce()
+    {
+        using var ps = PowerShellSession.Open();
+        var port = new TcpListener(IPAddress.Loopback, 0);
+        port.Start();
+        var free = ((IPEndPoint)port.LocalEndpoint).Port;
+        port.Stop();
+        var clock = Stopwatch.StartNew();
+        var result = ps.Run("New-PgSource -Name shop -Table orders -ConnectionString $cs | Start-PgSourceListener -MaxEvents 1",
+            new Hashtable { ["cs"] = $"Host=127.0.0.1;Port={free};Username=u;Password=hunter2-secret;Database=d;Timeout=3" });
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+        Assert.Empty(result.Output);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("PgSource.ConnectionFailed,PostgresSource.PowerShell.Cmdlets.StartPgSourceListenerCommand", error.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.ConnectionError, error.CategoryInfo.Category);
+        Assert.DoesNotContain("hunter2-secret", PowerShellSession.AllText(result));
+
+        var db = await database.CreateDatabaseAsync("ps");
+        var wrongPassword = new Npgsql.NpgsqlConnectionStringBuilder(db) { Password = "wrong-hunter2" }.ConnectionString;
+        var denied = ps.Run("New-PgSource -Name shop -Table orders -ConnectionString $cs | Start-PgSourceListener -MaxEvents 1",
+            new Hashtable { ["cs"] = wrongPassword });
+        var authError = Assert.Single(denied.Errors);
+        Assert.Equal("PgSource.AuthenticationFailed,PostgresSource.PowerShell.Cmdlets.StartPgSourceListenerCommand", authError.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.AuthenticationError, authError.CategoryInfo.Category);
+        Assert.DoesNotContain("wrong-hunter2", PowerShellSession.AllText(denied));
+    }
+
+    [Fact]
     public async Task TooFewEventsBeforeTheTimeoutIsAnOperationTimeoutError()
     {
         var (db, ps) = await PrepareAsync();
@@ -227,7 +282,12 @@ public sealed class StartPgSourceListenerTests(DatabaseFixture database, ITestOu
                 {
                     Requests.Add(headers);
                 }
-                context.Response.StatusCode = _answer(Interlocked.Increment(ref _count));
+                var status = _answer(Interlocked.Increment(ref _count));
+                if (status < 0)
+                {
+                    continue; // never answer: the request stays open
+                }
+                context.Response.StatusCode = status;
                 context.Response.Close();
             }
         }
