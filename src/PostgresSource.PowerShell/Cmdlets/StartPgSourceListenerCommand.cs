@@ -19,7 +19,7 @@ namespace PostgresSource.PowerShell.Cmdlets;
 public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
 {
     private const int ProgressId = 0x5047;
-    private static readonly TimeSpan SinkDrainTimeout = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan SinkDrainTimeout = TimeSpan.FromMilliseconds(250);
 
     private readonly List<PgSource> _sources = [];
     private readonly ConcurrentQueue<object> _inbox = new();
@@ -142,6 +142,8 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
             all.ContinueWith(_ => { }, TaskScheduler.Default).Wait(TimeSpan.FromSeconds(10));
             if (stoppedByUser)
             {
+                // The pipeline is stopping and its streams refuse writes; the host can still tell the user what was not delivered.
+                WarnThroughHost();
                 return;
             }
             // What the listeners reported while stopping: failures and undelivered sink events are not dropped silently.
@@ -312,6 +314,24 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
             default:
                 WriteVerbose($"{reported.Source}: {report.Message}");
                 break;
+        }
+    }
+
+    private void WarnThroughHost()
+    {
+        while (_inbox.TryDequeue(out var item))
+        {
+            if (item is Reported { ToPipeline: false, Report.Kind: ListenerReportKind.Undelivered or ListenerReportKind.DeliveryFailed } reported)
+            {
+                try
+                {
+                    Host?.UI?.WriteWarningLine(reported.Report.Message);
+                }
+                catch (Exception ex) when (ex is PipelineStoppedException or InvalidOperationException or NotImplementedException or System.Management.Automation.Host.HostException)
+                {
+                    return;
+                }
+            }
         }
     }
 
