@@ -221,6 +221,22 @@ public sealed class StartPgSourceListenerTests(DatabaseFixture database, ITestOu
     }
 
     [Fact]
+    public void BadSinksAndReservedOverrideNamesAreInvalidArgumentErrors()
+    {
+        using var ps = PowerShellSession.Open();
+        var vars = new Hashtable { ["cs"] = "Host=127.0.0.1;Port=1;Username=u;Database=d" };
+        var badSink = ps.Run("New-PgSource -Name shop -Table orders -ConnectionString $cs | Start-PgSourceListener -Sink 'ftp://example.com/x' -MaxEvents 1", vars);
+        var sinkError = Assert.Single(badSink.Errors);
+        Assert.Equal("PgSource.InvalidSink,PostgresSource.PowerShell.Cmdlets.StartPgSourceListenerCommand", sinkError.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.InvalidArgument, sinkError.CategoryInfo.Category);
+
+        var reserved = ps.Run("New-PgSource -Name shop -Table orders -ConnectionString $cs -CeOverride @{ source = 'x' } | Start-PgSourceListener -MaxEvents 1", vars);
+        var overrideError = Assert.Single(reserved.Errors);
+        Assert.Equal("PgSource.InvalidSource,PostgresSource.PowerShell.Cmdlets.StartPgSourceListenerCommand", overrideError.FullyQualifiedErrorId);
+        Assert.Contains("'source'", overrideError.Exception.Message);
+    }
+
+    [Fact]
     public void HelpFragmentDescribesEveryParameter()
     {
         var path = Path.Combine(ModuleLayout.RepositoryRoot, "module", "help", "Start-PgSourceListener.xml");

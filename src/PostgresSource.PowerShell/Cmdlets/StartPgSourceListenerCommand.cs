@@ -218,6 +218,11 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         {
             WriteError(new ErrorRecord(ex, ErrorIds.InvalidSink, ErrorCategory.InvalidArgument, CaCertificatePath));
         }
+        catch (FormatException ex)
+        {
+            // For example a ceOverrides name CloudEvents reserves (source, type, ...).
+            WriteError(new ErrorRecord(ex, ErrorIds.InvalidSource, ErrorCategory.InvalidArgument, source));
+        }
         catch (NotSupportedException ex)
         {
             WriteError(new ErrorRecord(ex, ErrorIds.InvalidSource, ErrorCategory.NotImplemented, source));
