@@ -128,7 +128,7 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
     {
         var connection = await DatabaseAsync();
         var outage = Stopwatch.StartNew();
-        await using var receiver = await CloudEventReceiver.StartAsync(_ => outage.Elapsed < TimeSpan.FromSeconds(1.5) ? 503 : 200);
+        await using var receiver = await CloudEventReceiver.StartAsync(n => n <= 3 || outage.Elapsed < TimeSpan.FromSeconds(1.5) ? 503 : 200);
         var environment = Environment(connection, receiver.Url, AdapterProcess.FreePort());
         environment["PGSOURCE_DELIVERY_ATTEMPTS"] = "20";
         await using var adapter = AdapterProcess.Start(environment);
