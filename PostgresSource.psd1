@@ -15,6 +15,7 @@
         'Import-PgSource'
         'Install-PgSourceTrigger'
         'New-PgSource'
+        'Start-PgSourceListener'
         'Sync-PgSourceCluster'
         'Test-PgSourceConnection'
         'Uninstall-PgSourceTrigger'

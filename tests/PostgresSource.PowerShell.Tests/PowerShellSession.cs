@@ -78,6 +78,22 @@ internal sealed class PowerShellSession : IDisposable
             terminating);
     }
 
+    /// <summary>A PowerShell instance on this session's runspace, for tests that run a script asynchronously (BeginInvoke, Stop).</summary>
+    public System.Management.Automation.PowerShell Create(string script, IDictionary? variables = null)
+    {
+        if (variables is not null)
+        {
+            foreach (DictionaryEntry variable in variables)
+            {
+                _runspace.SessionStateProxy.SetVariable((string)variable.Key, variable.Value);
+            }
+        }
+        var shell = System.Management.Automation.PowerShell.Create();
+        shell.Runspace = _runspace;
+        shell.AddScript(script);
+        return shell;
+    }
+
     /// <summary>Everything the session printed or kept, for "the password never appears" checks.</summary>
     public static string AllText(Result result) => string.Join('\n',
         result.Output.Select(o => o?.ToString() ?? string.Empty)

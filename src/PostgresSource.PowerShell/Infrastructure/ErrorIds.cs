@@ -31,4 +31,9 @@ internal static class ErrorIds
     public const string UninstallJobFailed = "PgSource.UninstallJobFailed";
     public const string FileExists = "PgSource.FileExists";
     public const string ManifestWriteFailed = "PgSource.ManifestWriteFailed";
+
+    // Listening and delivery (Start-PgSourceListener).
+    public const string DeliveryFailed = "PgSource.DeliveryFailed";
+    public const string InvalidSink = "PgSource.InvalidSink";
+    public const string ListenerFailed = "PgSource.ListenerFailed";
 }

@@ -1,5 +1,4 @@
 using System.Management.Automation;
-using Npgsql;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Kubernetes;
 using PostgresSource.Core.Manifests;
@@ -75,17 +74,21 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
         UninstallJobException => (ErrorIds.UninstallJobFailed, ErrorCategory.InvalidResult,
             "Read the Job's logs (kubectl logs job/<name>), fix the cause, and prune again with -RunUninstallJob."),
         ClusterException => (ErrorIds.ClusterRequestFailed, ErrorCategory.InvalidOperation, null),
-        PostgresException { SqlState: "28P01" or "28000" } => (ErrorIds.AuthenticationFailed, ErrorCategory.AuthenticationError,
-            "Check the user name and password in the connection string."),
-        PostgresException { SqlState: "42501" } => (ErrorIds.PermissionDenied, ErrorCategory.PermissionDenied,
-            "Connect as the table owner, or a role allowed to create functions and triggers on these tables."),
-        PostgresException { SqlState: "55P03" } => (ErrorIds.LockTimeout, ErrorCategory.ResourceBusy,
-            "Another session holds a lock on a table; try again when it has finished."),
-        PostgresException => (ErrorIds.DatabaseError, ErrorCategory.InvalidOperation, null),
-        TimeoutException or NpgsqlException { InnerException: TimeoutException } => (ErrorIds.OperationTimeout, ErrorCategory.OperationTimeout, null),
-        NpgsqlException => (ErrorIds.ConnectionFailed, ErrorCategory.ConnectionError,
-            "Check that the server is running and reachable, and the host and port in the connection string."),
-        _ => (ErrorIds.Unexpected, ErrorCategory.NotSpecified, null),
+        // Npgsql's types live in the module's own load context: the core classifies its exceptions.
+        _ => DatabaseErrors.Classify(exception) switch
+        {
+            DatabaseErrorKind.Authentication => (ErrorIds.AuthenticationFailed, ErrorCategory.AuthenticationError,
+                "Check the user name and password in the connection string."),
+            DatabaseErrorKind.PermissionDenied => (ErrorIds.PermissionDenied, ErrorCategory.PermissionDenied,
+                "Connect as the table owner, or a role allowed to create functions and triggers on these tables."),
+            DatabaseErrorKind.LockTimeout => (ErrorIds.LockTimeout, ErrorCategory.ResourceBusy,
+                "Another session holds a lock on a table; try again when it has finished."),
+            DatabaseErrorKind.Sql => (ErrorIds.DatabaseError, ErrorCategory.InvalidOperation, null),
+            DatabaseErrorKind.Timeout => (ErrorIds.OperationTimeout, ErrorCategory.OperationTimeout, null),
+            DatabaseErrorKind.Connection => (ErrorIds.ConnectionFailed, ErrorCategory.ConnectionError,
+                "Check that the server is running and reachable, and the host and port in the connection string."),
+            _ => (ErrorIds.Unexpected, ErrorCategory.NotSpecified, null),
+        },
     };
 
     public void Dispose()

@@ -1,0 +1,224 @@
+using System.Runtime.InteropServices;
+using Npgsql;
+using PostgresSource.Core.Capture;
+using PostgresSource.Core.Database;
+using PostgresSource.Core.Delivery;
+using PostgresSource.Core.Listening;
+
+namespace PostgresSource.Adapter;
+
+/// <summary>
+/// The receive adapter. Exit codes: 0 stopped by SIGTERM/SIGINT (after draining) or a one-shot action
+/// done; 1 a failure at run time (logged); 2 bad or missing configuration (one line on stderr).
+/// </summary>
+internal static class Program
+{
+    private const int ExitFailure = 1;
+    private const int ExitConfiguration = 2;
+
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
+        {
+            Console.Out.WriteLine(Usage);
+            return 0;
+        }
+        AdapterConfig config;
+        try
+        {
+            config = AdapterConfig.Load(args, Environment.GetEnvironmentVariable);
+        }
+        catch (AdapterConfigException ex)
+        {
+            Console.Error.WriteLine($"pgsource-adapter: configuration error: {ex.Variable}: {ex.Message}");
+            return ExitConfiguration;
+        }
+
+        var log = new JsonLog(Console.Out);
+        using var stopping = new CancellationTokenSource();
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            if (!stopping.IsCancellationRequested)
+            {
+                log.Info("stopping: draining in-flight deliveries", ("signal", context.Signal.ToString()));
+                stopping.Cancel();
+            }
+        }
+
+        try
+        {
+            return config.Action == AdapterAction.Uninstall
+                ? await UninstallAsync(config, log, stopping.Token).ConfigureAwait(false)
+                : await RunAsync(config, log, stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            log.Info("stopped before the source was running");
+            return 0;
+        }
+    }
+
+    private static async Task<int> UninstallAsync(AdapterConfig config, JsonLog log, CancellationToken cancellationToken)
+    {
+        log.Info("uninstalling the source's database objects", Identity(config));
+        try
+        {
+            await using var session = await SourceSchema.PlanUninstallAsync(config.Source, config.Connection, cancellationToken: cancellationToken).ConfigureAwait(false);
+            var changes = session.Changes.Select(c => c.Describe()).ToList();
+            await session.ApplyAsync(cancellationToken).ConfigureAwait(false);
+            log.Info(changes.Count == 0 ? "nothing to uninstall" : "uninstalled", ("objectName", config.Source.DatabaseObjectName), ("changes", string.Join("; ", changes)));
+            return 0;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
+        {
+            log.Error("uninstall failed", ("error", ex.Message), ("database", config.Connection.ToDisplayString()));
+            return ExitFailure;
+        }
+    }
+
+    private static async Task<int> RunAsync(AdapterConfig config, JsonLog log, CancellationToken cancellationToken)
+    {
+        var identity = Identity(config);
+        log.Info("starting", [.. identity, ("sink", HttpEventSink.Describe(config.Sink!)), ("contentMode", config.Http.ContentMode.ToString().ToLowerInvariant()),
+            ("deadLetterSink", config.DeadLetterSink is null ? null : HttpEventSink.Describe(config.DeadLetterSink)), ("install", config.Install),
+            ("deliveryAttempts", config.Retry.MaxAttempts), ("httpPort", config.HttpPort),
+            ("version", typeof(Program).Assembly.GetName().Version?.ToString(3))]);
+        if (config.Channel is not null && config.Channel != config.Source.DatabaseObjectName)
+        {
+            log.Warn("NOTIFICATION_CHANNEL differs from the source's object name; the installed trigger notifies the object name",
+                ("channel", config.Channel), ("objectName", config.Source.DatabaseObjectName));
+        }
+
+        SourceListener? listener = null;
+        await using var health = new HealthServer(config.HttpPort, () => listener?.IsReady == true,
+            () => Metrics.Render(config.EventSource ?? config.Source.EventSource, listener?.Statistics, listener?.IsReady == true), log);
+
+        if (config.Install && !await InstallAsync(config, log, cancellationToken).ConfigureAwait(false))
+        {
+            return ExitFailure;
+        }
+
+        var capture = ChangeCaptureFactory.Create(config.Source, config.Connection, new CaptureOptions { Channel = config.Channel, RetryInitialConnection = true });
+        var sink = new HttpEventSink(config.Sink!, config.Http);
+        var deadLetter = config.DeadLetterSink is null ? null : new HttpEventSink(config.DeadLetterSink, config.Http);
+        listener = new SourceListener(config.Source, capture, new EventDeliverer(sink, config.Retry, deadLetter), new ListenerOptions
+        {
+            QueueCapacity = config.QueueCapacity,
+            DrainTimeout = config.DrainTimeout,
+            EventSource = config.EventSource,
+            CeOverrides = config.CeOverrides,
+        });
+        await using (listener.ConfigureAwait(false))
+        {
+            listener.Reported += report => Log(log, report);
+            var readyLogged = Task.Run(async () =>
+            {
+                while (!cancellationToken.IsCancellationRequested && !listener.IsReady)
+                {
+                    await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+                }
+                if (listener.IsReady)
+                {
+                    log.Info("listening", ("channel", config.EffectiveChannel), ("mode", config.Source.Mode.ToString()));
+                }
+            }, CancellationToken.None);
+            try
+            {
+                await listener.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                log.Error("capture failed and cannot recover", ("error", ex.Message), ("database", config.Connection.ToDisplayString()));
+                LogTotals(log, listener.Statistics);
+                return ExitFailure;
+            }
+            await readyLogged.ConfigureAwait(false);
+            LogTotals(log, listener.Statistics);
+        }
+        return 0;
+    }
+
+    /// <summary>Installs idempotently; waits with backoff while the database cannot be reached. False on a failure retrying cannot fix.</summary>
+    private static async Task<bool> InstallAsync(AdapterConfig config, JsonLog log, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(500);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var session = await SourceSchema.PlanInstallAsync(config.Source, config.Connection, cancellationToken: cancellationToken).ConfigureAwait(false);
+                var changes = session.Changes.Select(c => c.Describe()).ToList();
+                await session.ApplyAsync(cancellationToken).ConfigureAwait(false);
+                log.Info(changes.Count == 0 ? "database objects already installed" : "installed database objects",
+                    ("objectName", config.Source.DatabaseObjectName), ("tables", string.Join(",", session.Tables.Select(t => t.ToString()))), ("changes", changes.Count));
+                return true;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && TransientErrors.IsTransient(ex))
+            {
+                log.Warn("database not reachable; retrying install", ("error", ex.Message), ("attempt", attempt), ("retryInSeconds", delay.TotalSeconds),
+                    ("database", config.Connection.ToDisplayString()));
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 30_000));
+            }
+            catch (Exception ex) when (ex is NpgsqlException or MissingTablesException or NotSupportedException or TimeoutException)
+            {
+                log.Error("install failed", ("error", ex.Message), ("database", config.Connection.ToDisplayString()));
+                return false;
+            }
+        }
+    }
+
+    private static void Log(JsonLog log, ListenerReport report)
+    {
+        var fields = new List<(string, object?)>
+        {
+            ("id", report.Event?.Id),
+            ("subject", report.Event?.Subject),
+            ("operation", report.Event?.Operation),
+            ("statusCode", report.StatusCode),
+            ("attempts", report.Attempts == 0 ? null : report.Attempts),
+        };
+        switch (report.Kind)
+        {
+            case ListenerReportKind.DeliveryFailed:
+                log.Error("event not delivered", [.. fields, ("reason", report.Message)]);
+                break;
+            case ListenerReportKind.Undelivered:
+                log.Warn("event not delivered before shutdown; not acknowledged", [.. fields, ("reason", report.Message)]);
+                break;
+            case ListenerReportKind.DeadLettered:
+                log.Warn("event sent to the dead-letter sink", [.. fields, ("reason", report.Message)]);
+                break;
+            default:
+                log.Write(report.PossibleLoss ? "warn" : "info", report.Message, ("possibleLoss", report.PossibleLoss));
+                break;
+        }
+    }
+
+    private static void LogTotals(JsonLog log, ListenerStatistics statistics) =>
+        log.Info("stopped", ("received", statistics.Received), ("delivered", statistics.Delivered), ("retried", statistics.Retried),
+            ("failed", statistics.Failed), ("deadLettered", statistics.DeadLettered));
+
+    private static (string, object?)[] Identity(AdapterConfig config) =>
+    [
+        ("source", config.EventSource ?? config.Source.EventSource),
+        ("name", config.Source.Name),
+        ("namespace", config.Source.Namespace),
+        ("mode", config.Source.Mode.ToString()),
+        ("objectName", config.Source.DatabaseObjectName),
+        ("database", config.Connection.ToDisplayString()),
+    ];
+
+    private const string Usage = """
+        pgsource-adapter [run|uninstall]
+          Turns PostgreSQL row changes into CloudEvents and sends them to K_SINK. Configured by environment:
+          K_SINK (required), NAME (required), NAMESPACE, PGSOURCE_UID, PGSOURCE_TABLES, PGSOURCE_MODE,
+          PGSOURCE_CONNECTION or PGSOURCE_CONNECTION_FILE (default /etc/pgsource/secret/connectionstr),
+          K_CE_OVERRIDES, NOTIFICATION_CHANNEL, EVENT_SOURCE, PGSOURCE_EVENT_TYPE, PGSOURCE_HTTP_PORT (8080),
+          PGSOURCE_INSTALL (true), PGSOURCE_DEAD_LETTER_SINK, PGSOURCE_DELIVERY_ATTEMPTS, PGSOURCE_CONTENT_MODE,
+          PGSOURCE_CA_FILE, PGSOURCE_ACTION. See docs/adapter.md.
+        """;
+}

@@ -1,0 +1,24 @@
+namespace PostgresSource.Core.Capture;
+
+/// <summary>Settings every capture mode understands.</summary>
+public sealed record CaptureOptions
+{
+    /// <summary>The NOTIFY channel to LISTEN on; default the source's object name (the adapter's NOTIFICATION_CHANNEL overrides it).</summary>
+    public string? Channel { get; init; }
+
+    /// <summary>
+    /// Keep retrying when the very first connection fails (the adapter: the database may start later).
+    /// False (the cmdlet): the first failure is an error at once, so a wrong host does not hang.
+    /// </summary>
+    public bool RetryInitialConnection { get; init; }
+
+    /// <summary>The first wait before reconnecting; doubled per failed attempt up to <see cref="MaxReconnectDelay"/>, with jitter.</summary>
+    public TimeSpan InitialReconnectDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The application_name the capture's connections show in pg_stat_activity, unless the connection string sets one.</summary>
+    public string ApplicationName { get; init; } = "PostgresSource listener";
+
+    public static CaptureOptions Default { get; } = new();
+}

@@ -1,0 +1,21 @@
+using PostgresSource.Core.Database;
+using PostgresSource.Core.Sources;
+
+namespace PostgresSource.Core.Capture;
+
+/// <summary>Makes the capture for a source's mode. Each mode registers one entry.</summary>
+public static class ChangeCaptureFactory
+{
+    private static readonly Dictionary<CaptureMode, Func<SourceDefinition, ConnectionSettings, CaptureOptions, IChangeCapture>> Factories = new()
+    {
+        [CaptureMode.Notify] = (source, connection, options) => new NotifyCapture(source, connection, options),
+    };
+
+    public static bool Supports(CaptureMode mode) => Factories.ContainsKey(mode);
+
+    /// <exception cref="NotSupportedException">The mode has no capture in this build.</exception>
+    public static IChangeCapture Create(SourceDefinition source, ConnectionSettings connection, CaptureOptions? options = null) =>
+        Factories.TryGetValue(source.Mode, out var create)
+            ? create(source, connection, options ?? CaptureOptions.Default)
+            : throw new NotSupportedException($"Capture mode {source.Mode} is not available in this build.");
+}

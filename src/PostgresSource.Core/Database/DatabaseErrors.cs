@@ -1,0 +1,36 @@
+using Npgsql;
+
+namespace PostgresSource.Core.Database;
+
+/// <summary>What kind of database failure an exception is.</summary>
+public enum DatabaseErrorKind
+{
+    /// <summary>Not a database error.</summary>
+    None,
+    Authentication,
+    PermissionDenied,
+    LockTimeout,
+    Timeout,
+    /// <summary>Any other error the server reported.</summary>
+    Sql,
+    /// <summary>The server could not be reached or the connection broke.</summary>
+    Connection,
+}
+
+/// <summary>
+/// Classifies database exceptions inside the core, so callers in another assembly load context (the
+/// cmdlets) never need the Npgsql types themselves: they would not be the same types there.
+/// </summary>
+public static class DatabaseErrors
+{
+    public static DatabaseErrorKind Classify(Exception exception) => exception switch
+    {
+        PostgresException { SqlState: "28P01" or "28000" } => DatabaseErrorKind.Authentication,
+        PostgresException { SqlState: "42501" } => DatabaseErrorKind.PermissionDenied,
+        PostgresException { SqlState: "55P03" } => DatabaseErrorKind.LockTimeout,
+        PostgresException => DatabaseErrorKind.Sql,
+        TimeoutException or NpgsqlException { InnerException: TimeoutException } => DatabaseErrorKind.Timeout,
+        NpgsqlException => DatabaseErrorKind.Connection,
+        _ => DatabaseErrorKind.None,
+    };
+}

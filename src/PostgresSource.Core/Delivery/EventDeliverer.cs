@@ -1,0 +1,109 @@
+using System.Text;
+using CloudNative.CloudEvents;
+using PostgresSource.Core.Events;
+
+namespace PostgresSource.Core.Delivery;
+
+public enum DeliveryStatus
+{
+    /// <summary>The sink acknowledged the event.</summary>
+    Delivered,
+    /// <summary>The sink refused it or every attempt failed; the dead-letter sink acknowledged it.</summary>
+    DeadLettered,
+    /// <summary>Neither the sink nor a dead-letter sink took it: the event must be reported.</summary>
+    Failed,
+}
+
+/// <summary>The end of one event's delivery.</summary>
+/// <param name="Attempts">Attempts made on the sink (dead-letter attempts not included).</param>
+/// <param name="Last">The last attempt's result on the sink.</param>
+/// <param name="DeadLetter">The last attempt's result on the dead-letter sink, when one was tried.</param>
+public sealed record DeliveryOutcome(DeliveryStatus Status, int Attempts, SendResult Last, SendResult? DeadLetter = null)
+{
+    /// <summary>Why the event did not reach the sink, for reports; null when delivered.</summary>
+    public string? Reason => Status switch
+    {
+        DeliveryStatus.Delivered => null,
+        DeliveryStatus.DeadLettered => $"sink: {Last} after {Attempts} attempt(s); sent to the dead-letter sink",
+        _ => DeadLetter is null
+            ? $"sink: {Last} after {Attempts} attempt(s)"
+            : $"sink: {Last} after {Attempts} attempt(s); dead-letter sink: {DeadLetter}",
+    };
+}
+
+/// <summary>
+/// Delivers one event: attempts on the sink under the retry policy, then, if it was not taken, to the
+/// dead-letter sink (same policy) with Knative's knativeerror* extensions. Never throws for a failed
+/// delivery; the outcome says what happened. Only cancellation throws.
+/// </summary>
+public sealed class EventDeliverer
+{
+    private static readonly CloudEventAttribute ErrorDestination = ChangeEventFactory.Extension(EventAttributes.ErrorDestination, CloudEventAttributeType.String);
+    private static readonly CloudEventAttribute ErrorCode = ChangeEventFactory.Extension(EventAttributes.ErrorCode, CloudEventAttributeType.String);
+    private static readonly CloudEventAttribute ErrorData = ChangeEventFactory.Extension(EventAttributes.ErrorData, CloudEventAttributeType.String);
+
+    public EventDeliverer(IEventSink sink, RetryPolicy? policy = null, IEventSink? deadLetterSink = null)
+    {
+        Sink = sink;
+        Policy = (policy ?? RetryPolicy.Default).Validate();
+        DeadLetterSink = deadLetterSink;
+    }
+
+    public IEventSink Sink { get; }
+    public RetryPolicy Policy { get; }
+    public IEventSink? DeadLetterSink { get; }
+
+    /// <param name="onRetry">Called before each retry with the failed attempt's result.</param>
+    public async Task<DeliveryOutcome> DeliverAsync(CloudEvent cloudEvent, CancellationToken cancellationToken, Action<SendResult>? onRetry = null)
+    {
+        var (last, attempts) = await SendWithRetriesAsync(Sink, cloudEvent, onRetry, cancellationToken).ConfigureAwait(false);
+        if (last.Acknowledged)
+        {
+            return new DeliveryOutcome(DeliveryStatus.Delivered, attempts, last);
+        }
+        if (DeadLetterSink is null)
+        {
+            return new DeliveryOutcome(DeliveryStatus.Failed, attempts, last);
+        }
+        var letter = DeadLetterOf(cloudEvent, last);
+        var (dead, _) = await SendWithRetriesAsync(DeadLetterSink, letter, onRetry, cancellationToken).ConfigureAwait(false);
+        return new DeliveryOutcome(dead.Acknowledged ? DeliveryStatus.DeadLettered : DeliveryStatus.Failed, attempts, last, dead);
+    }
+
+    private async Task<(SendResult Last, int Attempts)> SendWithRetriesAsync(
+        IEventSink sink, CloudEvent cloudEvent, Action<SendResult>? onRetry, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var result = await sink.SendAsync(cloudEvent, cancellationToken).ConfigureAwait(false);
+            if (result.Acknowledged || !result.Retryable || attempt >= Policy.MaxAttempts)
+            {
+                return (result, attempt);
+            }
+            onRetry?.Invoke(result);
+            await Task.Delay(Policy.DelayBeforeRetry(attempt, result.RetryAfter), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A copy of the event with where and why delivery failed, as Knative's dead-letter extensions.</summary>
+    private CloudEvent DeadLetterOf(CloudEvent original, SendResult failure)
+    {
+        var letter = new CloudEvent(original.SpecVersion);
+        foreach (var (attribute, value) in original.GetPopulatedAttributes())
+        {
+            letter[attribute] = value;
+        }
+        letter.Data = original.Data;
+        letter[ErrorDestination] = Sink.Description;
+        if (failure.StatusCode is { } code)
+        {
+            letter[ErrorCode] = code.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        var data = failure.ResponseBody ?? failure.Error;
+        if (!string.IsNullOrEmpty(data))
+        {
+            letter[ErrorData] = Convert.ToBase64String(Encoding.UTF8.GetBytes(data));
+        }
+        return letter;
+    }
+}

@@ -1,0 +1,190 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using CloudNative.CloudEvents;
+using CloudNative.CloudEvents.Http;
+using PostgresSource.Core.Events;
+
+namespace PostgresSource.Core.Delivery;
+
+/// <summary>
+/// POSTs each event to an HTTP(S) endpoint with the CloudEvents HTTP binding, over one pooled,
+/// kept-alive connection. Optionally trusts a custom CA for an HTTPS sink.
+/// </summary>
+public sealed class HttpEventSink : IEventSink
+{
+    private const int MaxBodyKept = 1024;
+    private readonly Uri _target;
+    private readonly HttpSinkOptions _options;
+    private readonly HttpClient _client;
+    private readonly ContentMode _mode;
+
+    public HttpEventSink(Uri target, HttpSinkOptions? options = null)
+    {
+        if (!target.IsAbsoluteUri || (target.Scheme != Uri.UriSchemeHttp && target.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new ArgumentException($"The sink '{Describe(target)}' is not an absolute http or https URI.", nameof(target));
+        }
+        _target = target;
+        _options = options ?? HttpSinkOptions.Default;
+        _mode = _options.ContentMode == EventContentMode.Structured ? ContentMode.Structured : ContentMode.Binary;
+        var handler = new SocketsHttpHandler
+        {
+            // Keep-alive: reuse the connection; recycle it now and then so DNS changes (a new broker pod) are seen.
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            UseCookies = false,
+        };
+        if (!string.IsNullOrWhiteSpace(_options.CaCertificateFile))
+        {
+            var authorities = LoadCertificates(_options.CaCertificateFile);
+            handler.SslOptions = new SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, errors) => TrustedByCustomAuthority(certificate, errors, authorities),
+            };
+        }
+        _client = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
+        _client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("PostgresSource", typeof(HttpEventSink).Assembly.GetName().Version?.ToString(3) ?? "0"));
+        Description = Describe(target);
+    }
+
+    public string Description { get; }
+
+    public Uri Target => _target;
+
+    public async Task<SendResult> SendAsync(CloudEvent cloudEvent, CancellationToken cancellationToken)
+    {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(_options.RequestTimeout);
+        using var request = new HttpRequestMessage(HttpMethod.Post, _target)
+        {
+            Content = cloudEvent.ToHttpContent(_mode, PayloadJsonFormatter.Instance),
+        };
+        try
+        {
+            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attempt.Token).ConfigureAwait(false);
+            var status = (int)response.StatusCode;
+            var body = await ReadStartAsync(response, attempt.Token).ConfigureAwait(false);
+            if (RetryPolicy.IsSuccessStatus(status))
+            {
+                return SendResult.Ack(status);
+            }
+            return new SendResult(false, RetryPolicy.IsRetryableStatus(status), status,
+                $"{status} {response.ReasonPhrase}".Trim(), RetryAfter(response), body);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (OperationCanceledException)
+        {
+            return new SendResult(false, true, null, $"no response within {_options.RequestTimeout.TotalSeconds:0.###} s");
+        }
+        catch (HttpRequestException ex)
+        {
+            return new SendResult(false, true, null, NetworkError(ex));
+        }
+    }
+
+    /// <summary>The URI without user info, query or fragment: safe for logs.</summary>
+    public static string Describe(Uri uri) =>
+        uri.IsAbsoluteUri ? new UriBuilder(uri) { UserName = string.Empty, Password = string.Empty, Query = string.Empty, Fragment = string.Empty }.Uri.ToString() : uri.OriginalString;
+
+    private static async Task<string?> ReadStartAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        // Read at most 1 KiB: enough for a dead letter's knativeerrordata; the rest is discarded with the response.
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var buffer = new byte[MaxBodyKept];
+        var read = 0;
+        while (read < buffer.Length)
+        {
+            var n = await stream.ReadAsync(buffer.AsMemory(read), cancellationToken).ConfigureAwait(false);
+            if (n == 0) break;
+            read += n;
+        }
+        return read == 0 ? null : Encoding.UTF8.GetString(buffer, 0, read);
+    }
+
+    private static TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        if (header?.Delta is { } delta) return delta;
+        if (header?.Date is { } date)
+        {
+            var wait = date - DateTimeOffset.UtcNow;
+            return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
+        }
+        return null;
+    }
+
+    private static string NetworkError(HttpRequestException ex)
+    {
+        var message = ex.Message;
+        for (var inner = ex.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is AuthenticationException or System.Net.Sockets.SocketException or IOException)
+            {
+                message += " (" + inner.Message + ")";
+                break;
+            }
+        }
+        return message;
+    }
+
+    internal static X509Certificate2Collection LoadCertificates(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"The CA certificate file '{path}' does not exist.", path);
+        }
+        var certificates = new X509Certificate2Collection();
+        var text = File.ReadAllText(path);
+        if (text.Contains("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
+        {
+            certificates.ImportFromPem(text);
+        }
+        else
+        {
+#pragma warning disable SYSLIB0057 // net8.0 has no X509CertificateLoader
+            certificates.Add(new X509Certificate2(File.ReadAllBytes(path)));
+#pragma warning restore SYSLIB0057
+        }
+        if (certificates.Count == 0)
+        {
+            throw new InvalidDataException($"The CA certificate file '{path}' holds no certificate.");
+        }
+        return certificates;
+    }
+
+    /// <summary>Valid for the system, or: the name matches and the chain ends at one of the given authorities.</summary>
+    internal static bool TrustedByCustomAuthority(X509Certificate? certificate, SslPolicyErrors errors, X509Certificate2Collection authorities)
+    {
+        if (errors == SslPolicyErrors.None)
+        {
+            return true;
+        }
+        if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
+        {
+            return false;
+        }
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.VerificationFlags = X509VerificationFlags.NoFlag;
+        using var leaf = new X509Certificate2(certificate);
+        return chain.Build(leaf);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,33 @@
+namespace PostgresSource.Core.Listening;
+
+public sealed record ListenerOptions
+{
+    /// <summary>
+    /// The most events the listener holds at once (read from the capture, not yet delivered). When it is
+    /// reached, the listener stops reading from the capture until the sink catches up, so a slow sink
+    /// cannot make memory grow.
+    /// </summary>
+    public int QueueCapacity { get; init; } = 100;
+
+    /// <summary>Stop after this many changes have been received and finished (null: run until cancelled).</summary>
+    public long? MaxEvents { get; init; }
+
+    /// <summary>After cancellation, how long in-flight and queued events may still be delivered before they are reported undelivered.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The CloudEvents source; default namespace/name (the adapter's EVENT_SOURCE).</summary>
+    public string? EventSource { get; init; }
+
+    /// <summary>Overrides applied after the source's own ceOverrides (K_CE_OVERRIDES).</summary>
+    public IReadOnlyDictionary<string, string>? CeOverrides { get; init; }
+
+    public static ListenerOptions Default { get; } = new();
+
+    public ListenerOptions Validate()
+    {
+        if (QueueCapacity < 1) throw new ArgumentOutOfRangeException(nameof(QueueCapacity), QueueCapacity, "The queue needs room for at least one event.");
+        if (MaxEvents is < 1) throw new ArgumentOutOfRangeException(nameof(MaxEvents), MaxEvents, "MaxEvents must be at least 1.");
+        if (DrainTimeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(DrainTimeout), DrainTimeout, "The drain timeout must not be negative.");
+        return this;
+    }
+}

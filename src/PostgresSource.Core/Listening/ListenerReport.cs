@@ -1,0 +1,37 @@
+using PostgresSource.Core.Capture;
+using PostgresSource.Core.Events;
+
+namespace PostgresSource.Core.Listening;
+
+public enum ListenerReportKind
+{
+    /// <summary>Neither the sink nor a dead-letter sink took the event. It is not delivered.</summary>
+    DeliveryFailed,
+    /// <summary>The sink did not take the event; the dead-letter sink did.</summary>
+    DeadLettered,
+    /// <summary>The listener stopped before the event was delivered; it was not acknowledged to the capture.</summary>
+    Undelivered,
+    /// <summary>Something the capture wants known: a reconnect, a possible gap, an ignored notification.</summary>
+    CaptureNotice,
+}
+
+/// <summary>
+/// What a listener tells its host (the cmdlet turns it into an error record or warning, the adapter
+/// into a JSON log line). Raised from the listener's own tasks, never on the host's thread.
+/// </summary>
+public sealed record ListenerReport(ListenerReportKind Kind, string Message)
+{
+    /// <summary>The event concerned, for delivery reports.</summary>
+    public EventRecord? Event { get; init; }
+
+    /// <summary>The sink's last HTTP status, when it answered.</summary>
+    public int? StatusCode { get; init; }
+
+    public int Attempts { get; init; }
+
+    /// <summary>The capture may have missed changes (Notify mode after a reconnect).</summary>
+    public bool PossibleLoss { get; init; }
+
+    public static ListenerReport FromNotice(CaptureNotice notice) =>
+        new(ListenerReportKind.CaptureNotice, notice.Message) { PossibleLoss = notice.PossibleLoss };
+}

@@ -1,0 +1,264 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+using System.Threading.Channels;
+using CloudNative.CloudEvents;
+using PostgresSource.Core.Capture;
+using PostgresSource.Core.Delivery;
+using PostgresSource.Core.Events;
+using PostgresSource.Core.Sources;
+
+namespace PostgresSource.Core.Listening;
+
+/// <summary>
+/// Drives one source: capture → CloudEvent → delivery, in order. A change is acknowledged to the
+/// capture only after the sink (or the dead-letter sink) took its event, or after a failure was
+/// reported. At most <see cref="ListenerOptions.QueueCapacity"/> events are held at once: when the
+/// sink is slow the listener stops reading from the capture. Owns and disposes the capture and sinks.
+/// </summary>
+public sealed class SourceListener : IAsyncDisposable
+{
+    private readonly ChangeEventFactory _factory;
+    private readonly ListenerOptions _options;
+    private int _started;
+    private volatile bool _running;
+
+    public SourceListener(SourceDefinition source, IChangeCapture capture, EventDeliverer deliverer, ListenerOptions? options = null)
+    {
+        Source = source;
+        Capture = capture;
+        Deliverer = deliverer;
+        _options = (options ?? ListenerOptions.Default).Validate();
+        _factory = new ChangeEventFactory(source, _options.EventSource, _options.CeOverrides);
+    }
+
+    public SourceDefinition Source { get; }
+    public IChangeCapture Capture { get; }
+    public EventDeliverer Deliverer { get; }
+    public ListenerStatistics Statistics { get; } = new();
+
+    /// <summary>Running, connected and capturing (the adapter's readiness).</summary>
+    public bool IsReady => _running && Capture.IsReady;
+
+    /// <summary>Failures, dead letters and capture notices, raised from the listener's tasks.</summary>
+    public event Action<ListenerReport>? Reported;
+
+    /// <summary>
+    /// Runs until cancelled, until <see cref="ListenerOptions.MaxEvents"/> events are finished, or until the
+    /// capture fails for good (then rethrows its error after draining). On cancellation, queued events
+    /// get <see cref="ListenerOptions.DrainTimeout"/> to be delivered; the rest are reported undelivered.
+    /// </summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+        {
+            throw new InvalidOperationException("A listener runs once.");
+        }
+        var queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        using var credits = new SemaphoreSlim(_options.QueueCapacity, _options.QueueCapacity);
+        using var producing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var delivering = new CancellationTokenSource();
+        Capture.Notice += OnNotice;
+        _running = true;
+        Exception? failure = null;
+        var consumer = Task.Run(async () =>
+        {
+            try
+            {
+                await ConsumeAsync(queue.Reader, credits, delivering.Token).ConfigureAwait(false);
+            }
+            catch
+            {
+                // The consumer cannot go on (an acknowledgement failed): stop reading too.
+                producing.Cancel();
+                throw;
+            }
+        }, CancellationToken.None);
+        try
+        {
+            await ProduceAsync(queue.Writer, credits, producing.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (producing.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+        finally
+        {
+            queue.Writer.TryComplete();
+            _running = false;
+        }
+
+        if (cancellationToken.IsCancellationRequested || failure is not null)
+        {
+            delivering.CancelAfter(_options.DrainTimeout);
+        }
+        try
+        {
+            await consumer.ConfigureAwait(false);
+        }
+        finally
+        {
+            Capture.Notice -= OnNotice;
+        }
+        if (failure is not null)
+        {
+            ExceptionDispatchInfo.Throw(failure);
+        }
+    }
+
+    private async Task ProduceAsync(ChannelWriter<Pending> writer, SemaphoreSlim credits, CancellationToken cancellationToken)
+    {
+        await using var changes = Capture.ReadAllAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
+        long count = 0;
+        while (_options.MaxEvents is not { } max || count < max)
+        {
+            // Take room in the queue before reading: a full queue leaves changes unread in the capture.
+            await credits.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (!await changes.MoveNextAsync().ConfigureAwait(false))
+            {
+                break;
+            }
+            var change = changes.Current;
+            var started = Stopwatch.GetTimestamp();
+            CloudEvent? cloudEvent = null;
+            string? error = null;
+            try
+            {
+                cloudEvent = _factory.Create(change, DateTimeOffset.UtcNow);
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException)
+            {
+                error = $"cannot make a CloudEvent of a change on {change.Schema}.{change.Table}: {ex.Message}";
+            }
+            Statistics.OnReceived();
+            writer.TryWrite(new Pending(change, cloudEvent, started, error));
+            count++;
+        }
+    }
+
+    private async Task ConsumeAsync(ChannelReader<Pending> reader, SemaphoreSlim credits, CancellationToken stopDelivering)
+    {
+        await foreach (var item in reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            try
+            {
+                if (stopDelivering.IsCancellationRequested)
+                {
+                    ReportUndelivered(item);
+                    continue;
+                }
+                if (item.Event is null)
+                {
+                    Fail(item, new ListenerReport(ListenerReportKind.DeliveryFailed, item.Error!));
+                    await Capture.AcknowledgeAsync(item.Change, stopDelivering).ConfigureAwait(false);
+                    continue;
+                }
+
+                DeliveryOutcome outcome;
+                try
+                {
+                    outcome = await Deliverer.DeliverAsync(item.Event, stopDelivering, result =>
+                    {
+                        Statistics.OnRetried();
+                        Statistics.OnError($"{Deliverer.Sink.Description}: {result}");
+                    }).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stopDelivering.IsCancellationRequested)
+                {
+                    ReportUndelivered(item);
+                    continue;
+                }
+
+                var record = EventRecord.From(item.Event);
+                switch (outcome.Status)
+                {
+                    case DeliveryStatus.Delivered:
+                        Statistics.OnDelivered();
+                        Statistics.DeliveryLatency.Observe(Stopwatch.GetElapsedTime(item.Started));
+                        break;
+                    case DeliveryStatus.DeadLettered:
+                        Statistics.OnDeadLettered();
+                        Statistics.DeliveryLatency.Observe(Stopwatch.GetElapsedTime(item.Started));
+                        Statistics.OnError($"event {record.Id}: {outcome.Reason}");
+                        Raise(new ListenerReport(ListenerReportKind.DeadLettered, $"Event {record.Id} ({record.Subject} {record.Operation}) was not delivered to {Deliverer.Sink.Description}: {outcome.Reason}.")
+                        {
+                            Event = record,
+                            StatusCode = outcome.Last.StatusCode,
+                            Attempts = outcome.Attempts,
+                        });
+                        break;
+                    default:
+                        Fail(item, new ListenerReport(ListenerReportKind.DeliveryFailed, $"Event {record.Id} ({record.Subject} {record.Operation}) could not be delivered to {Deliverer.Sink.Description}: {outcome.Reason}.")
+                        {
+                            Event = record,
+                            StatusCode = outcome.Last.StatusCode,
+                            Attempts = outcome.Attempts,
+                        });
+                        break;
+                }
+                // Acknowledge only now: the sink or the dead-letter sink has it, or its loss is reported.
+                await Capture.AcknowledgeAsync(item.Change, stopDelivering).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopDelivering.IsCancellationRequested)
+            {
+                // Delivered (or reported) but the acknowledgement was cut short: an at-least-once mode will send it again.
+            }
+            finally
+            {
+                Statistics.OnFinished();
+                credits.Release();
+            }
+        }
+    }
+
+    private void Fail(Pending item, ListenerReport report)
+    {
+        Statistics.OnFailed();
+        Statistics.OnError(report.Message);
+        Raise(report);
+    }
+
+    private void ReportUndelivered(Pending item)
+    {
+        Statistics.OnFailed();
+        var record = item.Event is null ? null : EventRecord.From(item.Event);
+        Raise(new ListenerReport(ListenerReportKind.Undelivered,
+            $"Event {record?.Id ?? "(none)"} ({item.Change.Schema}.{item.Change.Table} {CapturedChange.ActionName(item.Change.Operation)}) was not delivered: the listener stopped first; the change was not acknowledged.")
+        {
+            Event = record,
+        });
+    }
+
+    private void OnNotice(CaptureNotice notice)
+    {
+        Statistics.OnError(notice.Message);
+        Raise(ListenerReport.FromNotice(notice));
+    }
+
+    private void Raise(ListenerReport report)
+    {
+        try
+        {
+            Reported?.Invoke(report);
+        }
+        catch (Exception ex)
+        {
+            // A host's handler must not stop delivery; keep its failure visible in the counters.
+            Statistics.OnError($"report handler failed: {ex.Message}");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Capture.DisposeAsync().ConfigureAwait(false);
+        await Deliverer.Sink.DisposeAsync().ConfigureAwait(false);
+        if (Deliverer.DeadLetterSink is { } deadLetter)
+        {
+            await deadLetter.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private sealed record Pending(CapturedChange Change, CloudEvent? Event, long Started, string? Error);
+}
