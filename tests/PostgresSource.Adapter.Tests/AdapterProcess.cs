@@ -110,6 +110,16 @@ internal sealed class AdapterProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>kill -9: the process gets no chance to drain, acknowledge or clean up.</summary>
+    public async Task KillHardAsync()
+    {
+        if (kill(_process.Id, 9) != 0)
+        {
+            throw new InvalidOperationException("kill(SIGKILL) failed: " + Marshal.GetLastPInvokeError());
+        }
+        await _process.WaitForExitAsync();
+    }
+
     [DllImport("libc", SetLastError = true)]
     private static extern int kill(int pid, int signal);
 
