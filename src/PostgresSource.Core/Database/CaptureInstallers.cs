@@ -8,6 +8,8 @@ public static class CaptureInstallers
     private static readonly Dictionary<CaptureMode, ICaptureInstaller> ByMode = new()
     {
         [CaptureMode.Notify] = new NotifyTriggerInstaller(),
+        [CaptureMode.Durable] = new DurableJournalInstaller(),
+        [CaptureMode.Logical] = new LogicalReplicationInstaller(),
     };
 
     public static ICaptureInstaller For(CaptureMode mode) =>

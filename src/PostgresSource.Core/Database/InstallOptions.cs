@@ -9,5 +9,19 @@ public sealed record InstallOptions
     /// <summary>How long DDL may wait for a table lock before failing with a clear error.</summary>
     public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Logical mode: set REPLICA IDENTITY FULL on every table, so UPDATE and DELETE events carry the whole
+    /// old row ("old", and "data" of a DELETE). It makes the server log whole old rows: more WAL.
+    /// Tables with no usable identity at all (no primary key) get FULL anyway, because PostgreSQL would
+    /// otherwise reject their UPDATEs and DELETEs once they are in a publication.
+    /// </summary>
+    public bool ReplicaIdentityFull { get; init; }
+
+    /// <summary>
+    /// Durable and Logical: record that the capture must first emit every existing row once, as a Read
+    /// change, before streaming (see <see cref="Capture.Snapshots.SnapshotRunner"/>).
+    /// </summary>
+    public bool Snapshot { get; init; }
+
     public static InstallOptions Default { get; } = new();
 }

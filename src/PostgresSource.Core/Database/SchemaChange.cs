@@ -17,6 +17,10 @@ public enum SchemaChangeKind
     CreateSlot,
     DropSlot,
     AlterTable,
+    CreateSchema,
+    DropSchema,
+    /// <summary>Records that the capture must take an initial snapshot (Durable, Logical).</summary>
+    RequestSnapshot,
 }
 
 /// <summary>One statement of an install or uninstall plan, with the object it touches.</summary>
@@ -24,6 +28,9 @@ public sealed record SchemaChange(SchemaChangeKind Kind, string Target, string S
 {
     /// <summary>True for statements that cannot run inside a transaction block (replication slots).</summary>
     public bool OutsideTransaction { get; init; }
+
+    /// <summary>Removes the source's state schema or snapshot table, which Durable and Logical share: a switch between them keeps it.</summary>
+    internal bool SourceState { get; init; }
 
     public string Describe() => $"{Humanize(Kind)} {Target}";
 
@@ -43,6 +50,9 @@ public sealed record SchemaChange(SchemaChangeKind Kind, string Target, string S
         SchemaChangeKind.CreateSlot => "create replication slot",
         SchemaChangeKind.DropSlot => "drop replication slot",
         SchemaChangeKind.AlterTable => "alter table",
+        SchemaChangeKind.CreateSchema => "create schema",
+        SchemaChangeKind.DropSchema => "drop schema",
+        SchemaChangeKind.RequestSnapshot => "request an initial snapshot of",
         _ => kind.ToString(),
     };
 }

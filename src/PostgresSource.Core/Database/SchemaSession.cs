@@ -15,8 +15,9 @@ public sealed class SchemaSession : IAsyncDisposable, IDisposable
     private bool _finished;
 
     internal SchemaSession(NpgsqlConnection connection, NpgsqlTransaction transaction, SourceDefinition source,
-        IReadOnlyList<ResolvedTable> tables, IReadOnlyList<SchemaChange> changes)
+        IReadOnlyList<ResolvedTable> tables, IReadOnlyList<SchemaChange> changes, IReadOnlyList<string>? notes = null)
     {
+        Notes = notes ?? [];
         _connection = connection;
         _transaction = transaction;
         Source = source;
@@ -28,6 +29,9 @@ public sealed class SchemaSession : IAsyncDisposable, IDisposable
     public IReadOnlyList<ResolvedTable> Tables { get; }
     public IReadOnlyList<SchemaChange> Changes { get; }
     public bool HasChanges => Changes.Count > 0;
+
+    /// <summary>What the operator should read before confirming (a mode switch says what it removes and loses).</summary>
+    public IReadOnlyList<string> Notes { get; }
 
     /// <summary>Runs every change and commits; all or nothing.</summary>
     public async Task ApplyAsync(CancellationToken cancellationToken = default)

@@ -42,7 +42,49 @@ public static class SourceSchema
             {
                 changes.AddRange(await installer.PlanUninstallAsync(npgsql, source, cancellationToken).ConfigureAwait(false));
             }
-            return new SchemaSession(npgsql, transaction, source, [], changes);
+            // Modes share a few objects (the state schema of Durable and Logical): each is dropped once.
+            return new SchemaSession(npgsql, transaction, source, [], changes.DistinctBy(c => c.Sql).ToList());
+        }
+        catch
+        {
+            await transaction.DisposeAsync().ConfigureAwait(false);
+            await npgsql.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Plans switching a source to another capture mode as one transaction (the slot of Logical mode is
+    /// created or dropped right after it commits): every other mode's objects are removed and the new
+    /// mode's are installed. <see cref="SchemaSession.Notes"/> says what the switch removes and what it
+    /// loses (changes still waiting in a Durable journal or a Logical slot), for the operator to confirm.
+    /// Durable and Logical keep the source's snapshot state between them.
+    /// </summary>
+    public static async Task<SchemaSession> PlanModeSwitchAsync(
+        SourceDefinition source, CaptureMode mode, ConnectionSettings connection, InstallOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= InstallOptions.Default;
+        var target = source with { Mode = mode };
+        var (npgsql, transaction) = await BeginAsync(target, connection, options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var tables = await TableResolver.ResolveAllAsync(npgsql, target.Tables, cancellationToken).ConfigureAwait(false);
+            var keepState = mode is CaptureMode.Durable or CaptureMode.Logical;
+            var removed = new List<CaptureMode>();
+            var changes = new List<SchemaChange>();
+            foreach (var installer in CaptureInstallers.All.Where(i => i.Mode != mode))
+            {
+                var drops = await installer.PlanUninstallAsync(npgsql, target, cancellationToken).ConfigureAwait(false);
+                if (drops.Any(c => !c.SourceState))
+                {
+                    removed.Add(installer.Mode);
+                }
+                changes.AddRange(drops.Where(c => !(keepState && c.SourceState)));
+            }
+            var install = await CaptureInstallers.For(mode).PlanInstallAsync(npgsql, target, tables, options, cancellationToken).ConfigureAwait(false);
+            var notes = await ModeSwitchNotes.DescribeAsync(npgsql, target, mode, removed, install.Count > 0, cancellationToken).ConfigureAwait(false);
+            changes.AddRange(install);
+            return new SchemaSession(npgsql, transaction, target, tables, changes.DistinctBy(c => c.Sql).ToList(), notes);
         }
         catch
         {

@@ -1,0 +1,531 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using PostgresSource.Core.Capture.Reliability;
+using PostgresSource.Core.Capture.Snapshots;
+using PostgresSource.Core.Database;
+using PostgresSource.Core.Sources;
+
+namespace PostgresSource.Core.Capture.Durable;
+
+/// <summary>The position of a journal change: the capture-wide sequence number and the journal id.</summary>
+internal sealed record JournalPosition(object Owner, long Sequence, long JournalId);
+
+/// <summary>
+/// Durable mode: reads the source's journal (see <see cref="DurableJournalSql"/>). NOTIFY on the source's
+/// channel only wakes the reader; it also reads every <see cref="ReliableCaptureOptions.SweepInterval"/>.
+/// Rows stay in the journal until the consumer acknowledges them and are then deleted, so nothing is lost
+/// when the listener dies, the connection drops or the server restarts: the next reader gets every row not
+/// acknowledged (some perhaps again: at least once). Rows of transactions that commit late, with smaller
+/// ids than rows already read, are found because the reader never moves past an id that may still commit
+/// (<see cref="JournalWindow"/>). Changes come in journal order (the order the writes happened), each
+/// transaction's in its own order; the id of a change is "&lt;object name&gt;-&lt;journal id&gt;".
+/// </summary>
+public sealed class DurableCapture : IChangeCapture
+{
+    private readonly SourceDefinition _source;
+    private readonly ReliableCaptureOptions _options;
+    private readonly string _name;
+    private readonly string _connectionString;
+    private readonly ControlConnection _control;
+    private readonly SnapshotRunner _snapshot;
+    private readonly JournalWindow _window = new();
+    private readonly CancellationTokenSource _lifetime = new();
+    private readonly CancellationTokenSource _listenStop = new();
+    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly object _lock = new();
+    private readonly Queue<(long Sequence, long Id)> _inFlight = new();
+    private readonly List<long> _pendingDelete = [];
+    private readonly HashSet<long> _emitted = [];
+    private SnapshotSeam _seam = SnapshotSeam.None;
+    private long _sequence;
+    private long _acknowledged;
+    private DateTime _lastFlush = DateTime.UtcNow;
+    private volatile bool _ready;
+    private volatile int _listenerPid;
+    private int _started;
+    private int _disposed;
+    private Task? _listenTask;
+
+    public DurableCapture(SourceDefinition source, ConnectionSettings connection, ReliableCaptureOptions? options = null)
+    {
+        _source = source;
+        _options = options ?? ReliableCaptureOptions.Default;
+        _name = source.DatabaseObjectName;
+        var builder = connection.ToBuilder();
+        builder.Pooling = false;
+        if (string.IsNullOrEmpty(builder.ApplicationName))
+        {
+            builder.ApplicationName = _options.ApplicationName;
+        }
+        _connectionString = builder.ConnectionString;
+        _control = new ControlConnection(_connectionString);
+        _snapshot = new SnapshotRunner(_name, SnapshotHorizon.JournalId, _options);
+    }
+
+    public CaptureMode Mode => CaptureMode.Durable;
+
+    public bool IsReady => _ready;
+
+    public event Action<CaptureNotice>? Notice;
+
+    /// <summary>Server process ids of the capture's connections (reading, wake-up listener), for diagnostics and fault tests.</summary>
+    public IReadOnlyList<int> ServerProcessIds =>
+        new[] { _control.ProcessId ?? 0, _listenerPid }.Where(p => p != 0).ToList();
+
+    /// <summary>The journal's low-water mark: ids below it can no longer appear (diagnostics).</summary>
+    public long LowWaterMark => _window.Low;
+
+    public async IAsyncEnumerable<CapturedChange> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+        {
+            throw new InvalidOperationException("A capture is read once.");
+        }
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
+        var token = linked.Token;
+        var backoff = new Backoff(_options.InitialReconnectDelay, _options.MaxReconnectDelay);
+
+        await StartAsync(backoff, token).ConfigureAwait(false);
+        _listenTask = Task.Run(() => ListenAsync(_listenStop.Token), CancellationToken.None);
+        try
+        {
+
+            // The initial snapshot, attempt after attempt until every table is read.
+            while (_snapshot.Needed)
+            {
+                var connection = await OpenWithRetryAsync(backoff, token).ConfigureAwait(false);
+                await using (connection)
+                {
+                    await using var reads = _snapshot.ReadSegmentAsync(connection, this, NextSequence, LastSequence, token).GetAsyncEnumerator(token);
+                    while (true)
+                    {
+                        var (has, error) = await MoveAsync(reads).ConfigureAwait(false);
+                        if (error is not null)
+                        {
+                            await FailedAsync(error, "while taking the snapshot", backoff, token).ConfigureAwait(false);
+                            break;
+                        }
+                        if (!has)
+                        {
+                            break;
+                        }
+                        yield return reads.Current;
+                    }
+                }
+            }
+            _seam = _snapshot.BuildSeam();
+            _snapshot.Acknowledge(Volatile.Read(ref _acknowledged));
+
+            while (true)
+            {
+                token.ThrowIfCancellationRequested();
+                _wake.Wait(0);
+                var batch = await PollWithRetryAsync(backoff, token).ConfigureAwait(false);
+                foreach (var change in batch.Changes)
+                {
+                    yield return change;
+                }
+                if (!batch.Truncated)
+                {
+                    await _wake.WaitAsync(_options.SweepInterval, token).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            // The wake-up listener lives as long as the reading: stop it however the reading ends.
+            _listenStop.Cancel();
+        }
+    }
+
+    public async ValueTask AcknowledgeAsync(CapturedChange change, CancellationToken cancellationToken)
+    {
+        var sequence = change.Position switch
+        {
+            JournalPosition p when ReferenceEquals(p.Owner, this) => p.Sequence,
+            ReadPosition p when ReferenceEquals(p.Owner, this) => p.Sequence,
+            _ => 0,
+        };
+        if (sequence == 0 || Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+        bool flush;
+        lock (_lock)
+        {
+            if (sequence <= _acknowledged)
+            {
+                return;
+            }
+            _acknowledged = sequence;
+            while (_inFlight.TryPeek(out var head) && head.Sequence <= sequence)
+            {
+                _inFlight.Dequeue();
+                _pendingDelete.Add(head.Id);
+            }
+            var progressed = _snapshot.Acknowledge(sequence);
+            flush = _pendingDelete.Count >= _options.AcknowledgeFlushCount
+                || DateTime.UtcNow - _lastFlush >= _options.AcknowledgeFlushInterval
+                || (progressed && _snapshot.Completed);
+        }
+        if (flush)
+        {
+            try
+            {
+                await _control.UseAsync(FlushAsync, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (TransientErrors.IsTransient(ex))
+            {
+                // Kept for the next read, which reconnects; until then the rows stay excluded from reads.
+            }
+        }
+    }
+
+    private long NextSequence() => Interlocked.Increment(ref _sequence);
+
+    private long LastSequence() => Interlocked.Read(ref _sequence);
+
+    private async Task StartAsync(Backoff backoff, CancellationToken token)
+    {
+        var connectedOnce = false;
+        while (true)
+        {
+            try
+            {
+                await _control.UseAsync(async (connection, t) =>
+                {
+                    connectedOnce = true;
+                    if (!await SourceStateSql.TableExistsAsync(connection, _name, DurableJournalSql.JournalTable, t).ConfigureAwait(false))
+                    {
+                        throw new CaptureConfigurationException(
+                            $"Source {_source.EventSource} has no Durable journal ({_name}.{DurableJournalSql.JournalTable}): install it in Durable mode first.");
+                    }
+                    var tables = await TableResolver.ResolveAllAsync(connection, _source.Tables, t).ConfigureAwait(false);
+                    await _snapshot.PrepareAsync(connection, tables, t).ConfigureAwait(false);
+                }, token).ConfigureAwait(false);
+                _ready = true;
+                backoff.Reset();
+                return;
+            }
+            catch (Exception ex) when (TransientErrors.IsTransient(ex) && (connectedOnce || _options.RetryInitialConnection))
+            {
+                await FailedAsync(ex, "while starting", backoff, token).ConfigureAwait(false);
+            }
+            catch (PostgresException ex) when (ex.SqlState == "42501")
+            {
+                throw new CaptureConfigurationException(
+                    $"The role cannot read source {_source.EventSource}'s journal or state ({ex.MessageText}). Grant it access to schema {_name}, or connect as the role that installed the source.", ex);
+            }
+        }
+    }
+
+    private async Task<NpgsqlConnection> OpenWithRetryAsync(Backoff backoff, CancellationToken token)
+    {
+        while (true)
+        {
+            var connection = new NpgsqlConnection(_connectionString);
+            try
+            {
+                await connection.OpenAsync(token).ConfigureAwait(false);
+                return connection;
+            }
+            catch (Exception ex) when (TransientErrors.IsTransient(ex))
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                await FailedAsync(ex, "while connecting", backoff, token).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task<(bool Has, Exception? Error)> MoveAsync<T>(IAsyncEnumerator<T> enumerator)
+    {
+        try
+        {
+            return (await enumerator.MoveNextAsync().ConfigureAwait(false), null);
+        }
+        catch (Exception ex) when (TransientErrors.IsTransient(ex))
+        {
+            return (false, ex);
+        }
+    }
+
+    private async Task FailedAsync(Exception error, string when, Backoff backoff, CancellationToken token)
+    {
+        _ready = false;
+        var delay = backoff.Next();
+        Raise($"Durable capture of {_source.EventSource} lost its database connection {when} ({error.Message}); retrying in {delay.TotalSeconds:0.0}s. Nothing is lost: unacknowledged changes stay in the journal.", false);
+        await Task.Delay(delay, token).ConfigureAwait(false);
+    }
+
+    private void Raise(string message, bool possibleLoss)
+    {
+        try
+        {
+            Notice?.Invoke(new CaptureNotice(message, possibleLoss));
+        }
+        catch (Exception)
+        {
+            // A handler's failure is not the capture's.
+        }
+    }
+
+    private sealed record Batch(IReadOnlyList<CapturedChange> Changes, bool Truncated);
+
+    private async Task<Batch> PollWithRetryAsync(Backoff backoff, CancellationToken token)
+    {
+        while (true)
+        {
+            try
+            {
+                var batch = await _control.UseAsync(PollAsync, token).ConfigureAwait(false);
+                if (!_ready)
+                {
+                    Raise($"Durable capture of {_source.EventSource} is connected again.", false);
+                }
+                _ready = true;
+                backoff.Reset();
+                return batch;
+            }
+            catch (Exception ex) when (TransientErrors.IsTransient(ex))
+            {
+                await FailedAsync(ex, "while reading the journal", backoff, token).ConfigureAwait(false);
+            }
+            catch (PostgresException ex) when (ex.SqlState is "42P01" or "3F000")
+            {
+                throw new CaptureConfigurationException(
+                    $"Source {_source.EventSource}'s Durable journal is gone ({ex.MessageText}): it was uninstalled or switched to another mode.", ex);
+            }
+        }
+    }
+
+    private async Task<Batch> PollAsync(NpgsqlConnection connection, CancellationToken token)
+    {
+        await FlushAsync(connection, token).ConfigureAwait(false);
+
+        long low;
+        long[] exclude;
+        lock (_lock)
+        {
+            low = _window.Low;
+            exclude = _emitted.Where(id => id >= low).ToArray();
+        }
+
+        var rows = new List<(long Id, string Txid, string Schema, string Table, string Operation, string Payload)>();
+        PgSnapshot snapshot;
+        var truncated = false;
+        await using (var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, token).ConfigureAwait(false))
+        {
+            await using (var command = new NpgsqlCommand("SELECT pg_catalog.pg_current_snapshot()::text", connection, transaction))
+            {
+                snapshot = PgSnapshot.Parse((string)(await command.ExecuteScalarAsync(token).ConfigureAwait(false))!);
+            }
+            await using (var command = new NpgsqlCommand(
+                $"SELECT id, txid::text, table_schema, table_name, operation, payload::text FROM {DurableJournalSql.JournalQualified(_name)} " +
+                "WHERE id >= @low AND id <> ALL(@exclude) ORDER BY id LIMIT @limit", connection, transaction))
+            {
+                command.Parameters.AddWithValue("low", low);
+                command.Parameters.AddWithValue("exclude", NpgsqlDbType.Array | NpgsqlDbType.Bigint, exclude);
+                command.Parameters.AddWithValue("limit", _options.BatchSize);
+                await using var reader = await command.ExecuteReaderAsync(System.Data.CommandBehavior.SequentialAccess, token).ConfigureAwait(false);
+                long bytes = 0;
+                while (await reader.ReadAsync(token).ConfigureAwait(false))
+                {
+                    var row = (reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetString(5));
+                    rows.Add(row);
+                    bytes += row.Item6.Length;
+                    if (bytes >= _options.MaxBatchBytes)
+                    {
+                        truncated = true;
+                        break;
+                    }
+                }
+                truncated |= rows.Count >= _options.BatchSize;
+            }
+            await transaction.CommitAsync(token).ConfigureAwait(false);
+        }
+
+        var changes = new List<CapturedChange>(rows.Count);
+        var suppressed = new List<long>();
+        foreach (var row in rows)
+        {
+            var xid = ulong.Parse(row.Txid, System.Globalization.CultureInfo.InvariantCulture);
+            var decision = _seam.Classify(row.Schema, row.Table, (ulong)row.Id, _ => xid);
+            if (decision == SnapshotSeam.Decision.ByKey)
+            {
+                var (data, old) = RowsOf(row.Payload);
+                decision = await _seam.SuppressByKeyAsync(connection, row.Schema, row.Table, _ => xid, [data, old], token).ConfigureAwait(false)
+                    ? SnapshotSeam.Decision.Suppress
+                    : SnapshotSeam.Decision.Emit;
+            }
+            if (decision == SnapshotSeam.Decision.Suppress)
+            {
+                suppressed.Add(row.Id);
+                continue;
+            }
+            changes.Add(new CapturedChange
+            {
+                Schema = row.Schema,
+                Table = row.Table,
+                Operation = CapturedChange.ParseAction(row.Operation),
+                PayloadJson = row.Payload,
+                Id = $"{_name}-{row.Id}",
+                TransactionId = row.Txid,
+                Position = row.Id, // replaced below, under the lock, with the sequence number
+            });
+        }
+
+        lock (_lock)
+        {
+            _window.Observe(snapshot, rows.Select(r => r.Id).ToList(), truncated);
+            for (var i = 0; i < changes.Count; i++)
+            {
+                var id = (long)changes[i].Position!;
+                var sequence = NextSequence();
+                _inFlight.Enqueue((sequence, id));
+                _emitted.Add(id);
+                changes[i] = With(changes[i], new JournalPosition(this, sequence, id));
+            }
+            foreach (var id in suppressed)
+            {
+                // Already in the snapshot's Reads: never delivered, removed like an acknowledged row.
+                _pendingDelete.Add(id);
+                _emitted.Add(id);
+            }
+        }
+        return new Batch(changes, truncated);
+    }
+
+    private static CapturedChange With(CapturedChange change, object position) => new()
+    {
+        Schema = change.Schema,
+        Table = change.Table,
+        Operation = change.Operation,
+        PayloadJson = change.PayloadJson,
+        Id = change.Id,
+        TransactionId = change.TransactionId,
+        Position = position,
+    };
+
+    private static (string? Data, string? Old) RowsOf(string payload)
+    {
+        using var document = JsonDocument.Parse(payload);
+        var root = document.RootElement;
+        string? Raw(string name) => root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Object ? value.GetRawText() : null;
+        return (Raw("data"), Raw("old"));
+    }
+
+    /// <summary>Deletes acknowledged rows and writes snapshot progress. Runs on the control connection.</summary>
+    private async Task FlushAsync(NpgsqlConnection connection, CancellationToken token)
+    {
+        if (_snapshot.HasDirtyProgress)
+        {
+            await _snapshot.FlushAsync(connection, token).ConfigureAwait(false);
+        }
+        long[] ids;
+        lock (_lock)
+        {
+            ids = _pendingDelete.ToArray();
+        }
+        if (ids.Length > 0)
+        {
+            await using var command = new NpgsqlCommand($"DELETE FROM {DurableJournalSql.JournalQualified(_name)} WHERE id = ANY(@ids)", connection);
+            command.Parameters.AddWithValue("ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint, ids);
+            await command.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+            lock (_lock)
+            {
+                _pendingDelete.RemoveRange(0, ids.Length);
+                foreach (var id in ids)
+                {
+                    _emitted.Remove(id);
+                }
+            }
+        }
+        lock (_lock)
+        {
+            _lastFlush = DateTime.UtcNow;
+        }
+    }
+
+    private async Task ListenAsync(CancellationToken token)
+    {
+        var backoff = new Backoff(_options.InitialReconnectDelay, _options.MaxReconnectDelay);
+        while (!token.IsCancellationRequested)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(_connectionString);
+                await connection.OpenAsync(token).ConfigureAwait(false);
+                connection.Notification += (_, _) => Wake();
+                await using (var command = new NpgsqlCommand($"LISTEN {Sql.Identifier(_name)}", connection))
+                {
+                    await command.ExecuteNonQueryAsync(token).ConfigureAwait(false);
+                }
+                _listenerPid = connection.ProcessID;
+                backoff.Reset();
+                // Whatever was written while this connection was down is found by this read.
+                Wake();
+                while (true)
+                {
+                    await connection.WaitAsync(token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception)
+            {
+                _listenerPid = 0;
+                // The sweep still reads the journal meanwhile; only the prompt wake-up is missing.
+                try
+                {
+                    await Task.Delay(backoff.Next(), token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private void Wake()
+    {
+        try
+        {
+            _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _ready = false;
+        _lifetime.Cancel();
+        _listenStop.Cancel();
+        try
+        {
+            // What was acknowledged is removed now rather than delivered again by the next reader.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await _control.UseAsync(FlushAsync, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException || TransientErrors.IsTransient(ex) || ex is ObjectDisposedException or PostgresException)
+        {
+        }
+        if (_listenTask is not null)
+        {
+            await _listenTask.ConfigureAwait(false);
+        }
+        await _control.DisposeAsync().ConfigureAwait(false);
+        _lifetime.Dispose();
+        _listenStop.Dispose();
+    }
+}

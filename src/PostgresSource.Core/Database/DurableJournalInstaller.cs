@@ -1,0 +1,156 @@
+using Npgsql;
+using PostgresSource.Core.Sources;
+
+namespace PostgresSource.Core.Database;
+
+/// <summary>
+/// Durable mode: the source's schema with its journal and trigger function, one AFTER ROW trigger per
+/// table, and the snapshot state table. See <see cref="DurableJournalSql"/>.
+/// </summary>
+internal sealed class DurableJournalInstaller : ICaptureInstaller
+{
+    public CaptureMode Mode => CaptureMode.Durable;
+
+    public async Task<IReadOnlyList<SchemaChange>> PlanInstallAsync(
+        NpgsqlConnection connection, SourceDefinition source, IReadOnlyList<ResolvedTable> tables,
+        InstallOptions options, CancellationToken cancellationToken)
+    {
+        var name = source.DatabaseObjectName;
+        var changes = new List<SchemaChange>();
+        var schemaExists = await SourceStateSql.SchemaExistsAsync(connection, name, cancellationToken).ConfigureAwait(false);
+        if (!schemaExists)
+        {
+            changes.Add(new SchemaChange(SchemaChangeKind.CreateSchema, name, SourceStateSql.CreateSchema(name)));
+        }
+        if (!schemaExists || !await SourceStateSql.TableExistsAsync(connection, name, DurableJournalSql.JournalTable, cancellationToken).ConfigureAwait(false))
+        {
+            changes.Add(new SchemaChange(SchemaChangeKind.CreateTable, $"{name}.{DurableJournalSql.JournalTable}", DurableJournalSql.CreateJournal(name)));
+        }
+
+        var function = schemaExists ? await FindFunctionAsync(connection, name, cancellationToken).ConfigureAwait(false) : null;
+        var functionTarget = $"{name}.{DurableJournalSql.FunctionName}()";
+        if (function is null)
+        {
+            changes.Add(new SchemaChange(SchemaChangeKind.CreateFunction, functionTarget, DurableJournalSql.CreateFunction(name)));
+        }
+        else if (function.Value.Source != DurableJournalSql.FunctionBody(name) || !function.Value.SecurityDefiner)
+        {
+            changes.Add(new SchemaChange(SchemaChangeKind.ReplaceFunction, functionTarget, DurableJournalSql.CreateFunction(name)));
+        }
+
+        changes.AddRange(await SourceStateSql.PlanStateAsync(connection, name, tables, options.Snapshot, schemaPlanned: !schemaExists, cancellationToken)
+            .ConfigureAwait(false));
+
+        var triggers = await TriggerCatalog.FindTriggersAsync(connection, name, cancellationToken).ConfigureAwait(false);
+        foreach (var table in tables)
+        {
+            var existing = triggers.FirstOrDefault(t => t.TableOid == table.Oid);
+            var create = DurableJournalSql.CreateTrigger(name, table.Qualified);
+            if (existing is null)
+            {
+                changes.Add(new SchemaChange(SchemaChangeKind.CreateTrigger, table.ToString(), create));
+            }
+            else if (!TriggerCatalog.IsAfterRowAllChanges(existing.Type) || function is null || existing.FunctionOid != function.Value.Oid || existing.Enabled == 'D')
+            {
+                // A Notify-mode trigger (or a disabled or altered one) is replaced: same name, our function.
+                changes.Add(new SchemaChange(SchemaChangeKind.ReplaceTrigger, table.ToString(),
+                    DurableJournalSql.DropTrigger(name, table.Qualified) + ";\n" + create));
+            }
+        }
+        return changes;
+    }
+
+    public async Task<IReadOnlyList<SchemaChange>> PlanUninstallAsync(
+        NpgsqlConnection connection, SourceDefinition source, CancellationToken cancellationToken)
+    {
+        var name = source.DatabaseObjectName;
+        var changes = new List<SchemaChange>();
+        if (!await SourceStateSql.SchemaExistsAsync(connection, name, cancellationToken).ConfigureAwait(false))
+        {
+            return changes;
+        }
+        var function = await FindFunctionAsync(connection, name, cancellationToken).ConfigureAwait(false);
+        if (function is not null)
+        {
+            var triggers = await TriggerCatalog.FindTriggersAsync(connection, name, cancellationToken).ConfigureAwait(false);
+            foreach (var trigger in triggers.Where(t => t.FunctionOid == function.Value.Oid))
+            {
+                changes.Add(new SchemaChange(SchemaChangeKind.DropTrigger, $"{trigger.TableSchema}.{trigger.TableName}",
+                    DurableJournalSql.DropTrigger(name, trigger.QualifiedTable)));
+            }
+            changes.Add(new SchemaChange(SchemaChangeKind.DropFunction, $"{name}.{DurableJournalSql.FunctionName}()", DurableJournalSql.DropFunction(name)));
+        }
+        if (await SourceStateSql.TableExistsAsync(connection, name, DurableJournalSql.JournalTable, cancellationToken).ConfigureAwait(false))
+        {
+            changes.Add(new SchemaChange(SchemaChangeKind.DropTable, $"{name}.{DurableJournalSql.JournalTable}", DurableJournalSql.DropJournal(name)));
+        }
+        changes.AddRange(await SourceStateSql.PlanDropAsync(connection, name, cancellationToken).ConfigureAwait(false));
+        return changes;
+    }
+
+    public IReadOnlyList<SchemaChange> ScriptInstall(SourceDefinition source, InstallOptions options)
+    {
+        var name = source.DatabaseObjectName;
+        var changes = new List<SchemaChange>
+        {
+            new(SchemaChangeKind.CreateSchema, name, SourceStateSql.CreateSchema(name)),
+            new(SchemaChangeKind.CreateTable, $"{name}.{DurableJournalSql.JournalTable}", DurableJournalSql.CreateJournal(name)),
+            new(SchemaChangeKind.CreateFunction, $"{name}.{DurableJournalSql.FunctionName}()", DurableJournalSql.CreateFunction(name)),
+            new(SchemaChangeKind.CreateTable, $"{name}.{SourceStateSql.SnapshotTable}", SourceStateSql.CreateSnapshotTable(name)),
+        };
+        foreach (var table in source.Tables)
+        {
+            var qualified = QualifiedAsWritten(table);
+            changes.Add(new SchemaChange(SchemaChangeKind.CreateTrigger, table.ToString(),
+                DurableJournalSql.DropTrigger(name, qualified) + ";\n" + DurableJournalSql.CreateTrigger(name, qualified)));
+        }
+        if (options.Snapshot)
+        {
+            // Without a database the schema of an unqualified table is unknown: the script assumes public.
+            foreach (var table in source.Tables)
+            {
+                changes.Add(new SchemaChange(SchemaChangeKind.RequestSnapshot, table.ToString(),
+                    SourceStateSql.RequestSnapshot(name, table.Schema ?? "public", table.Name)));
+            }
+        }
+        return changes;
+    }
+
+    public IReadOnlyList<SchemaChange> ScriptUninstall(SourceDefinition source, InstallOptions options)
+    {
+        var name = source.DatabaseObjectName;
+        var changes = source.Tables
+            .Select(t => new SchemaChange(SchemaChangeKind.DropTrigger, t.ToString(), DurableJournalSql.DropTrigger(name, QualifiedAsWritten(t))))
+            .ToList();
+        changes.Add(new SchemaChange(SchemaChangeKind.DropFunction, $"{name}.{DurableJournalSql.FunctionName}()", DurableJournalSql.DropFunction(name)));
+        changes.Add(new SchemaChange(SchemaChangeKind.DropTable, $"{name}.{DurableJournalSql.JournalTable}", DurableJournalSql.DropJournal(name)));
+        changes.Add(new SchemaChange(SchemaChangeKind.DropTable, $"{name}.{SourceStateSql.SnapshotTable}", SourceStateSql.DropSnapshotTable(name)));
+        changes.Add(new SchemaChange(SchemaChangeKind.DropSchema, name, SourceStateSql.DropSchema(name)));
+        return changes;
+    }
+
+    internal readonly record struct JournalFunction(uint Oid, string Source, bool SecurityDefiner);
+
+    internal static async Task<JournalFunction?> FindFunctionAsync(NpgsqlConnection connection, string name, CancellationToken cancellationToken)
+    {
+        const string query = """
+            SELECT p.oid, p.prosrc, p.prosecdef
+            FROM pg_catalog.pg_proc p
+            JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = @schema AND p.proname = @function AND p.pronargs = 0
+              AND p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype
+            """;
+        await using var command = new NpgsqlCommand(query, connection);
+        command.Parameters.AddWithValue("schema", name);
+        command.Parameters.AddWithValue("function", DurableJournalSql.FunctionName);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+        return new JournalFunction(reader.GetFieldValue<uint>(0), reader.GetString(1), reader.GetBoolean(2));
+    }
+
+    private static string QualifiedAsWritten(TableName table) =>
+        table.Schema is null ? Sql.Identifier(table.Name) : Sql.Qualified(table.Schema, table.Name);
+}

@@ -1,0 +1,119 @@
+using Npgsql;
+using PostgresSource.Core.Capture;
+using PostgresSource.Core.Capture.Durable;
+using PostgresSource.Core.Database;
+using PostgresSource.Core.Sources;
+using PostgresSource.Core.Tests.Capture;
+using PostgresSource.TestSupport;
+using Xunit.Abstractions;
+
+namespace PostgresSource.Core.Tests.Durable;
+
+[Collection(DatabaseCollection.Name)]
+public sealed class DurableCaptureTests(DatabaseFixture database, ITestOutputHelper output)
+{
+    private static ReliableCaptureOptions Fast => new() { SweepInterval = TimeSpan.FromMilliseconds(300), InitialReconnectDelay = TimeSpan.FromMilliseconds(100), MaxReconnectDelay = TimeSpan.FromSeconds(1) };
+
+    [Fact]
+    public async Task InstallsJournalAndCapturesEveryOperationWithDeterministicIds()
+    {
+        var db = await database.CreateDatabaseAsync();
+        await TestSql.ExecuteAsync(db, "CREATE TABLE orders (id int PRIMARY KEY, item text, qty int)");
+        var source = CaptureHarness.Source(CaptureMode.Durable, "orders");
+        var name = source.DatabaseObjectName;
+
+        var changes = await CaptureHarness.InstallAsync(source, db);
+        Assert.Equal(
+            [SchemaChangeKind.CreateSchema, SchemaChangeKind.CreateTable, SchemaChangeKind.CreateFunction, SchemaChangeKind.CreateTable, SchemaChangeKind.CreateTrigger],
+            changes.Select(c => c.Kind));
+        await using (var again = await SourceSchema.PlanInstallAsync(source, ConnectionSettings.Parse(db)))
+        {
+            Assert.False(again.HasChanges);
+        }
+
+        await TestSql.ExecuteAsync(db, "INSERT INTO orders VALUES (1, 'apple', 3); UPDATE orders SET qty = 4 WHERE id = 1; DELETE FROM orders WHERE id = 1");
+
+        await using var capture = new DurableCapture(source, ConnectionSettings.Parse(db), Fast);
+        var read = await CaptureHarness.TakeAsync(capture, 3);
+        Assert.Equal([ChangeOperation.Insert, ChangeOperation.Update, ChangeOperation.Delete], read.Select(c => c.Operation));
+        var update = CaptureHarness.Payload(read[1]);
+        Assert.Equal("orders", update.GetProperty("table").GetString());
+        Assert.Equal("public", update.GetProperty("schema").GetString());
+        Assert.Equal("UPDATE", update.GetProperty("action").GetString());
+        Assert.Equal(4, update.GetProperty("data").GetProperty("qty").GetInt32());
+        Assert.Equal(3, update.GetProperty("old").GetProperty("qty").GetInt32());
+        Assert.Equal(4, CaptureHarness.Payload(read[2]).GetProperty("data").GetProperty("qty").GetInt32());
+        Assert.All(read, c => Assert.StartsWith(name + "-", c.Id));
+        Assert.Equal(3, read.Select(c => c.Id).Distinct().Count());
+        Assert.All(read, c => Assert.False(string.IsNullOrEmpty(c.TransactionId)));
+
+        await capture.DisposeAsync();
+        Assert.Equal(0L, await TestSql.ScalarAsync<long>(db, $"SELECT count(*) FROM \"{name}\".journal"));
+    }
+
+    [Fact]
+    public async Task TransactionThatCommitsLaterWithSmallerIdIsNotSkipped()
+    {
+        var db = await database.CreateDatabaseAsync();
+        await TestSql.ExecuteAsync(db, "CREATE TABLE t (id int PRIMARY KEY)");
+        var source = CaptureHarness.Source(CaptureMode.Durable, "t");
+        await CaptureHarness.InstallAsync(source, db);
+
+        await using var early = new NpgsqlConnection(db);
+        await early.OpenAsync();
+        await using var tx = await early.BeginTransactionAsync();
+        await using (var insert = new NpgsqlCommand("INSERT INTO t VALUES (1)", early, tx))
+        {
+            await insert.ExecuteNonQueryAsync(); // takes journal id 1 and stays open
+        }
+        await TestSql.ExecuteAsync(db, "INSERT INTO t VALUES (2)"); // journal id 2, commits first
+
+        await using var capture = new DurableCapture(source, ConnectionSettings.Parse(db), Fast);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await using var reader = capture.ReadAllAsync(cts.Token).GetAsyncEnumerator(cts.Token);
+        Assert.True(await reader.MoveNextAsync());
+        Assert.Equal(2, CaptureHarness.Payload(reader.Current).GetProperty("data").GetProperty("id").GetInt32());
+        await capture.AcknowledgeAsync(reader.Current, cts.Token);
+
+        await Task.Delay(1000); // several sweeps pass the late row's position while it is uncommitted
+        await tx.CommitAsync();
+        Assert.True(await reader.MoveNextAsync());
+        Assert.Equal(1, CaptureHarness.Payload(reader.Current).GetProperty("data").GetProperty("id").GetInt32());
+    }
+
+    [Fact]
+    public async Task OneMegabyteRowArrivesWhole()
+    {
+        var db = await database.CreateDatabaseAsync();
+        await TestSql.ExecuteAsync(db, "CREATE TABLE docs (id int PRIMARY KEY, body text)");
+        var source = CaptureHarness.Source(CaptureMode.Durable, "docs");
+        await CaptureHarness.InstallAsync(source, db);
+        var body = RandomText(1024 * 1024);
+        await using (var connection = new NpgsqlConnection(db))
+        {
+            await connection.OpenAsync();
+            await using var insert = new NpgsqlCommand("INSERT INTO docs VALUES (1, @body)", connection);
+            insert.Parameters.AddWithValue("body", body);
+            Assert.Equal(1, await insert.ExecuteNonQueryAsync());
+        }
+
+        await using var capture = new DurableCapture(source, ConnectionSettings.Parse(db), Fast);
+        var read = await CaptureHarness.TakeAsync(capture, 1);
+        var data = CaptureHarness.Payload(read[0]).GetProperty("data");
+        Assert.Equal(body, data.GetProperty("body").GetString());
+        output.WriteLine($"1 MB row: payload of {read[0].PayloadJson.Length} characters arrived whole.");
+    }
+
+    internal static string RandomText(int length)
+    {
+        const string alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        var random = new Random(42);
+        return string.Create(length, random, (span, r) =>
+        {
+            for (var i = 0; i < span.Length; i++)
+            {
+                span[i] = alphabet[r.Next(alphabet.Length)];
+            }
+        });
+    }
+}
