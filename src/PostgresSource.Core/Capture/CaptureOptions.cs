@@ -20,5 +20,8 @@ public sealed record CaptureOptions
     /// <summary>The application_name the capture's connections show in pg_stat_activity, unless the connection string sets one.</summary>
     public string ApplicationName { get; init; } = "PostgresSource listener";
 
+    /// <summary>Durable and Logical: emit existing rows once (as Read changes) before streaming; resumes if interrupted.</summary>
+    public bool Snapshot { get; init; }
+
     public static CaptureOptions Default { get; } = new();
 }

@@ -9,6 +9,17 @@ public static class ChangeCaptureFactory
     private static readonly Dictionary<CaptureMode, Func<SourceDefinition, ConnectionSettings, CaptureOptions, IChangeCapture>> Factories = new()
     {
         [CaptureMode.Notify] = (source, connection, options) => new NotifyCapture(source, connection, options),
+        [CaptureMode.Durable] = (source, connection, options) => new Durable.DurableCapture(source, connection, Reliable(options)),
+    };
+
+    /// <summary>The at-least-once modes take the shared settings plus their own.</summary>
+    private static ReliableCaptureOptions Reliable(CaptureOptions options) => new()
+    {
+        RetryInitialConnection = options.RetryInitialConnection,
+        InitialReconnectDelay = options.InitialReconnectDelay,
+        MaxReconnectDelay = options.MaxReconnectDelay,
+        ApplicationName = options.ApplicationName,
+        Snapshot = options.Snapshot,
     };
 
     public static bool Supports(CaptureMode mode) => Factories.ContainsKey(mode);

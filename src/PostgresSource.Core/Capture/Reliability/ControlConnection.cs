@@ -1,3 +1,4 @@
+using PostgresSource.Core.Database;
 using Npgsql;
 
 namespace PostgresSource.Core.Capture.Reliability;
