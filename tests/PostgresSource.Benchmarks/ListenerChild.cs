@@ -21,12 +21,9 @@ internal sealed class ListenerChild : IAsyncDisposable
 
     public static async Task<ListenerChild> StartAsync(string connectionString, Uri sink, SourceDefinition source)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
-        var entry = typeof(ListenerChild).Assembly.Location;
-        if (!Path.GetFileNameWithoutExtension(Environment.ProcessPath!).Equals("PostgresSource.Benchmarks", StringComparison.OrdinalIgnoreCase))
-        {
-            start.ArgumentList.Add(entry);
-        }
+        // Through the muxer (dotnet PostgresSource.Benchmarks.dll) whatever process hosts this code.
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
+        start.ArgumentList.Add(typeof(ListenerChild).Assembly.Location);
         foreach (var a in new[] { "--listener-child", connectionString, sink.ToString(), source.Mode.ToString(), source.Tables[0].ToString()!, source.Name })
         {
             start.ArgumentList.Add(a);
