@@ -53,8 +53,27 @@ internal sealed class ListenerChild : IAsyncDisposable
 
     private static double ParseKb(string line) => double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
 
+    /// <summary>CPU seconds (user + system) the last disposed child used in its life, and its life in seconds.</summary>
+    public static (double Cpu, double Wall) LastUsage { get; private set; }
+
+    private readonly long _started = Stopwatch.GetTimestamp();
+
+    private double CpuSeconds()
+    {
+        var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0; // utime, stime in clock ticks (100/s)
+    }
+
     public async ValueTask DisposeAsync()
     {
+        try
+        {
+            LastUsage = (CpuSeconds(), Stopwatch.GetElapsedTime(_started).TotalSeconds);
+        }
+        catch (IOException)
+        {
+        }
         try
         {
             await _process.StandardInput.DisposeAsync(); // closing stdin stops the child

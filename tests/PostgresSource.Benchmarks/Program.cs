@@ -62,8 +62,14 @@ namespace PostgresSource.Benchmarks
                 var target = mode switch { CaptureMode.Notify => 0.87, CaptureMode.Durable => 0.75, _ => 0.97 };
                 var idle = await p3.RunAsync(database, mode, _ => null);
                 Row(P3Row(mode, "(a) no consumer on the box", idle, target));
-                var withListener = await p3.RunAsync(database, mode, source => ListenerChild.StartAsync(database, sink.Uri, source).GetAwaiter().GetResult());
-                Row(P3Row(mode, "(b) listener + sink on the same 2 cores", withListener, target));
+                var cpu = new List<string>();
+                var withListener = await p3.RunAsync(database, mode, source => new UsageRecorder(ListenerChild.StartAsync(database, sink.Uri, source).GetAwaiter().GetResult(), cpu));
+                Row(P3Row(mode, "(b) listener + sink on the same 2 cores", withListener, target) + $" listener process CPU: {string.Join(", ", cpu)} |");
+                if (mode == CaptureMode.Notify)
+                {
+                    var raw = await p3.RunAsync(database, mode, source => RawListenDrain.Start(database, source.DatabaseObjectName));
+                    Row(P3Row(mode, "(c) bare LISTEN drain, no HTTP", raw, target));
+                }
                 }
                 if (figures.Contains("P4"))
                 {
@@ -82,6 +88,15 @@ namespace PostgresSource.Benchmarks
 
         private static string P3Row(CaptureMode mode, string variant, WriteOverheadBenchmark.Result r, double target) =>
             $"| P3 write overhead {variant} | {mode} | {r.WithSourceTps:F0} / {r.BaselineTps:F0} tps | **{r.Ratio:F3}** | ≥ {target:F2} | {Met(r.Ratio >= target)} | with: {Runs(r.WithSourceRuns)}; without: {Runs(r.BaselineRuns)} |";
+
+        private sealed class UsageRecorder(ListenerChild child, List<string> usage) : IAsyncDisposable
+        {
+            public async ValueTask DisposeAsync()
+            {
+                await child.DisposeAsync();
+                usage.Add($"{ListenerChild.LastUsage.Cpu:F1} s CPU in {ListenerChild.LastUsage.Wall:F1} s");
+            }
+        }
 
         private static string Met(bool met) => met ? "yes" : "no";
 
