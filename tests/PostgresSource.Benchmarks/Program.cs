@@ -60,6 +60,8 @@ namespace PostgresSource.Benchmarks
                 {
 
                 var target = mode switch { CaptureMode.Notify => 0.87, CaptureMode.Durable => 0.75, _ => 0.97 };
+                var profile = await p3.TriggerProfileAsync(database, mode);
+                Row($"| P3 trigger profile | {mode} | {profile.TriggerUsPerRow:F1} µs/row in the trigger of {profile.StatementUsPerRow:F1} µs/row for the INSERT | | | | EXPLAIN ANALYZE of a 10,000-row INSERT (commit and NOTIFY delivery not included) |");
                 var idle = await p3.RunAsync(database, mode, _ => null);
                 Row(P3Row(mode, "(a) no consumer on the box", idle, target));
                 var cpu = new List<string>();
