@@ -4,11 +4,11 @@ namespace PostgresSource.Benchmarks;
 internal sealed record BenchmarkSettings
 {
     public int Rounds { get; init; } = 3;
-    public int P3Seconds { get; init; } = 10;
+    public int P3Seconds { get; init; } = 8;
     public int WriterClients { get; init; } = 2;
     public int P1Events { get; init; } = 50_000;
     public int P2Rate { get; init; } = 1_000;
-    public int P2Seconds { get; init; } = 15;
+    public int P2Seconds { get; init; } = 10;
     public int P4Events { get; init; } = 100_000;
     public bool Quick { get; init; }
 

@@ -1,28 +1,107 @@
 using System.Globalization;
 using PostgresSource.Benchmarks;
+using PostgresSource.Core.Capture;
 using PostgresSource.Core.Sources;
 using PostgresSource.TestSupport;
 
 // One command: dotnet run -c Release --project tests/PostgresSource.Benchmarks [-- --quick]
 // Provisions PostgreSQL like the tests, runs each measurement per capture mode, prints a Markdown table.
-var settings = BenchmarkSettings.Parse(args);
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
-Console.WriteLine($"PostgresSource benchmarks ({(settings.Quick ? "quick smoke run" : "full run")}) on {Environment.ProcessorCount} cores, .NET {Environment.Version}");
-
-await using var server = await PostgresServer.StartAsync();
-var database = await server.CreateDatabaseAsync("bench");
-Console.WriteLine($"PostgreSQL: {server.Kind}");
-
-var rows = new List<string>();
-var p3 = new WriteOverheadBenchmark(settings);
-foreach (var mode in new[] { CaptureMode.Notify })
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length > 0 && args[0] == "--listener-child")
 {
-    await using var drain = NotifyDrain.Create(database);
-    var result = await p3.RunAsync(database, mode, source => drain.Listen(source.DatabaseObjectName));
-    rows.Add($"| P3 write overhead | {mode} | {result.WithSourceTps:F0} / {result.BaselineTps:F0} tps | **{result.Ratio:F3}** | runs with: {string.Join(", ", result.WithSourceRuns.Select(v => v.ToString("F0")))}; without: {string.Join(", ", result.BaselineRuns.Select(v => v.ToString("F0")))} |");
+    return await ListenerChild.RunChildAsync(args);
 }
+return await BenchmarkRunner.RunAsync(args, Console.Out);
 
-Console.WriteLine();
-Console.WriteLine("| figure | mode | measured | result | detail |");
-Console.WriteLine("|---|---|---|---|---|");
-rows.ForEach(Console.WriteLine);
+namespace PostgresSource.Benchmarks
+{
+    public static class BenchmarkRunner
+    {
+        /// <summary>Runs every figure for every registered capture mode and writes the Markdown table; 0 on success.</summary>
+        public static async Task<int> RunAsync(string[] args, TextWriter output)
+        {
+            var settings = BenchmarkSettings.Parse(args);
+            var modes = Enum.GetValues<CaptureMode>().Where(ChangeCaptureFactory.Supports).ToList();
+            if (args.SkipWhile(a => a != "--modes").Skip(1).FirstOrDefault() is { } only)
+            {
+                modes = only.Split(',').Select(Enum.Parse<CaptureMode>).ToList();
+            }
+            output.WriteLine($"PostgresSource benchmarks ({(settings.Quick ? "quick smoke run" : "full run")}) on {Environment.ProcessorCount} cores, .NET {Environment.Version}, modes {string.Join(", ", modes)}");
+
+            await using var server = await PostgresServer.StartAsync();
+            var database = await server.CreateDatabaseAsync("bench");
+            output.WriteLine($"PostgreSQL: {server.Kind}");
+            await using var sink = await BenchSink.StartAsync();
+            var e2e = new EndToEndBenchmarks(settings, database, sink);
+            var p3 = new WriteOverheadBenchmark(settings);
+            var rows = new List<string>();
+            void Row(string row)
+            {
+                rows.Add(row);
+                output.WriteLine(row);
+            }
+
+            var figures = (args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault() ?? "P1,P2,P3,P4").Split(',');
+            foreach (var mode in modes)
+            {
+                if (figures.Contains("P1"))
+                {
+                var t = await e2e.ThroughputAsync(mode);
+                Row($"| P1 throughput | {mode} | {t.ListenerRate:F0} ev/s vs reference {t.ReferenceRate:F0} ev/s | **{t.Ratio:F2}** of reference | ≥ 0.8 and ≥ 20,000 ev/s in one mode | {Met(t.Ratio >= 0.8)} ratio, {Met(t.ListenerRate >= 20_000)} 20k | runs listener {Runs(t.ListenerRuns)}; reference {Runs(t.ReferenceRuns)} |");
+                }
+                if (figures.Contains("P2"))
+                {
+
+                var l = await e2e.LatencyAsync(mode);
+                Row($"| P2 latency | {mode} | p50 {l.P50:F2} ms, p95 {l.P95:F2} ms, p99 {l.P99:F2} ms | **p99 {l.P99:F2} ms** | p99 ≤ 20 ms | {Met(l.P99 <= 20)} | {l.Samples} rows at {l.AchievedRate:F0}/s; max {l.Max:F1} ms |");
+                }
+                if (figures.Contains("P3"))
+                {
+
+                var target = mode switch { CaptureMode.Notify => 0.87, CaptureMode.Durable => 0.75, _ => 0.97 };
+                var profile = await p3.TriggerProfileAsync(database, mode);
+                Row($"| P3 trigger profile | {mode} | {profile.TriggerUsPerRow:F1} µs/row in the trigger of {profile.StatementUsPerRow:F1} µs/row for the INSERT | | | | EXPLAIN ANALYZE of a 10,000-row INSERT (commit and NOTIFY delivery not included) |");
+                var idle = await p3.RunAsync(database, mode, _ => null);
+                Row(P3Row(mode, "(a) no consumer on the box", idle, target));
+                var cpu = new List<string>();
+                var withListener = await p3.RunAsync(database, mode, source => new UsageRecorder(ListenerChild.StartAsync(database, sink.Uri, source).GetAwaiter().GetResult(), cpu));
+                Row(P3Row(mode, "(b) listener + sink on the same 2 cores", withListener, target) + $" listener process CPU: {string.Join(", ", cpu)} |");
+                if (mode == CaptureMode.Notify)
+                {
+                    var raw = await p3.RunAsync(database, mode, source => RawListenDrain.Start(database, source.DatabaseObjectName));
+                    Row(P3Row(mode, "(c) bare LISTEN drain, no HTTP", raw, target));
+                }
+                }
+                if (figures.Contains("P4"))
+                {
+
+                var m = await e2e.MemoryAsync(mode);
+                Row($"| P4 memory | {mode} | peak RSS {m.PeakMb:F0} MB (idle {m.IdleMb:F0} MB) | **{m.PeakMb:F0} MB** | ≤ 150 MB | {Met(m.PeakMb <= 150)} | sink 1 ms/event; {settings.P4Events} rows written, {m.Delivered} delivered in {m.Seconds:F0} s |");
+                }
+            }
+
+            output.WriteLine();
+            output.WriteLine("| figure | mode | measured | result | target | met | detail |");
+            output.WriteLine("|---|---|---|---|---|---|---|");
+            rows.ForEach(output.WriteLine);
+            return 0;
+        }
+
+        private static string P3Row(CaptureMode mode, string variant, WriteOverheadBenchmark.Result r, double target) =>
+            $"| P3 write overhead {variant} | {mode} | {r.WithSourceTps:F0} / {r.BaselineTps:F0} tps | **{r.Ratio:F3}** | ≥ {target:F2} | {Met(r.Ratio >= target)} | with: {Runs(r.WithSourceRuns)}; without: {Runs(r.BaselineRuns)} |";
+
+        private sealed class UsageRecorder(ListenerChild child, List<string> usage) : IAsyncDisposable
+        {
+            public async ValueTask DisposeAsync()
+            {
+                await child.DisposeAsync();
+                usage.Add($"{ListenerChild.LastUsage.Cpu:F1} s CPU in {ListenerChild.LastUsage.Wall:F1} s");
+            }
+        }
+
+        private static string Met(bool met) => met ? "yes" : "no";
+
+        private static string Runs(IEnumerable<double> runs) => string.Join(", ", runs.Select(v => v.ToString("F0")));
+    }
+}

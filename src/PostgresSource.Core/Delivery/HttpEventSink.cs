@@ -70,11 +70,12 @@ public sealed class HttpEventSink : IEventSink
         {
             using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attempt.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
-            var body = await ReadStartAsync(response, attempt.Token).ConfigureAwait(false);
             if (RetryPolicy.IsSuccessStatus(status))
             {
+                // An ack's body is never used: disposing the response drains it, no buffer per event.
                 return SendResult.Ack(status);
             }
+            var body = await ReadStartAsync(response, attempt.Token).ConfigureAwait(false);
             return new SendResult(false, RetryPolicy.IsRetryableStatus(status), status,
                 $"{status} {response.ReasonPhrase}".Trim(), RetryAfter(response), body);
         }

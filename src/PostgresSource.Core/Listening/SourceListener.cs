@@ -171,7 +171,8 @@ public sealed class SourceListener : IAsyncDisposable
                     continue;
                 }
 
-                var record = EventRecord.From(item.Event);
+                // The record (a copy of the event's attributes) is made only when a report needs it, not per delivered event.
+                EventRecord record;
                 switch (outcome.Status)
                 {
                     case DeliveryStatus.Delivered:
@@ -179,6 +180,7 @@ public sealed class SourceListener : IAsyncDisposable
                         Statistics.DeliveryLatency.Observe(Stopwatch.GetElapsedTime(item.Started));
                         break;
                     case DeliveryStatus.DeadLettered:
+                        record = EventRecord.From(item.Event);
                         Statistics.OnDeadLettered();
                         Statistics.DeliveryLatency.Observe(Stopwatch.GetElapsedTime(item.Started));
                         Statistics.OnError($"event {record.Id}: {outcome.Reason}");
@@ -190,6 +192,7 @@ public sealed class SourceListener : IAsyncDisposable
                         });
                         break;
                     default:
+                        record = EventRecord.From(item.Event);
                         Fail(item, new ListenerReport(ListenerReportKind.DeliveryFailed, $"Event {record.Id} ({record.Subject} {record.Operation}) could not be delivered to {Deliverer.Sink.Description}: {outcome.Reason}.")
                         {
                             Event = record,

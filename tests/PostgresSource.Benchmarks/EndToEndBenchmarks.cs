@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using Npgsql;
+using PostgresSource.Core.Capture;
+using PostgresSource.Core.Database;
+using PostgresSource.Core.Delivery;
+using PostgresSource.Core.Listening;
+using PostgresSource.Core.Sources;
+using PostgresSource.TestSupport;
+
+namespace PostgresSource.Benchmarks;
+
+/// <summary>P1 throughput, P2 latency and P4 memory, for one capture mode, against the local sink.</summary>
+internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string connectionString, BenchSink sink)
+{
+    public sealed record Throughput(double ListenerRate, double ReferenceRate, IReadOnlyList<double> ListenerRuns, IReadOnlyList<double> ReferenceRuns)
+    {
+        public double Ratio => ListenerRate / ReferenceRate;
+    }
+
+    public sealed record Latency(double P50, double P95, double P99, double Max, int Samples, double AchievedRate);
+
+    private async Task<SourceDefinition> InstallAsync(CaptureMode mode, string figure)
+    {
+        var table = $"bench_{figure}_{mode.ToString().ToLowerInvariant()}";
+        await TestSql.ExecuteAsync(connectionString, $"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id bigserial PRIMARY KEY, customer int NOT NULL, item text NOT NULL, qty int NOT NULL, created timestamptz NOT NULL DEFAULT now())");
+        var source = new SourceDefinition { Name = $"bench-{figure}-{mode.ToString().ToLowerInvariant()}", Tables = [TableName.Parse(table)], Mode = mode }.Validate();
+        await using var install = await SourceSchema.PlanInstallAsync(source, ConnectionSettings.Parse(connectionString));
+        await install.ApplyAsync();
+        return source;
+    }
+
+    private async Task UninstallAsync(SourceDefinition source)
+    {
+        await using var uninstall = await SourceSchema.PlanUninstallAsync(source, ConnectionSettings.Parse(connectionString));
+        await uninstall.ApplyAsync();
+    }
+
+    private (SourceListener Listener, Task Run, CancellationTokenSource Stop) StartListener(SourceDefinition source)
+    {
+        var listener = new SourceListener(source, ChangeCaptureFactory.Create(source, ConnectionSettings.Parse(connectionString)),
+            new EventDeliverer(new HttpEventSink(sink.Uri)));
+        var stop = new CancellationTokenSource();
+        return (listener, listener.RunAsync(stop.Token), stop);
+    }
+
+    private static async Task WaitReadyAsync(SourceListener listener, Task run)
+    {
+        while (!listener.IsReady)
+        {
+            if (run.IsCompleted) await run;
+            await Task.Delay(5);
+        }
+    }
+
+    private static async Task StopAsync((SourceListener Listener, Task Run, CancellationTokenSource Stop) l)
+    {
+        l.Stop.Cancel();
+        try { await l.Run; } catch (OperationCanceledException) { }
+        await l.Listener.DisposeAsync();
+        l.Stop.Dispose();
+    }
+
+    /// <summary>
+    /// P1. Notify: the listener runs while one transaction inserts N rows, so all N notifications arrive
+    /// at commit and the listener has a full backlog; the rate is N over the time from the first to the
+    /// last acknowledged event. Reference: one HttpClient posting N prebuilt binary-mode CloudEvents
+    /// sequentially to the same sink. Rounds alternate reference and listener.
+    /// </summary>
+    public async Task<Throughput> ThroughputAsync(CaptureMode mode)
+    {
+        var source = await InstallAsync(mode, "p1");
+        var table = source.Tables[0].ToString();
+        var listenerRuns = new List<double>();
+        var referenceRuns = new List<double>();
+        using var client = new HttpClient(new SocketsHttpHandler());
+        var body = """{"table":"bench_p1","schema":"public","action":"INSERT","data":{"id":1,"customer":42,"item":"widget-42","qty":1,"created":"2026-11-23T22:00:00+00:00"}}"""u8.ToArray();
+        try
+        {
+            for (var round = -1; round < settings.Rounds; round++) // round -1 warms up JIT and connections, not counted
+            {
+                // Reference
+                sink.Reset();
+                var start = Stopwatch.GetTimestamp();
+                for (var i = 0; i < settings.P1Events; i++)
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Post, sink.Uri) { Content = new ByteArrayContent(body) };
+                    request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                    request.Headers.Add("ce-specversion", "1.0");
+                    request.Headers.Add("ce-id", i.ToString());
+                    request.Headers.Add("ce-source", "bench/reference");
+                    request.Headers.Add("ce-type", "dev.vaikas.postgres");
+                    request.Headers.Add("ce-subject", "public.bench_p1");
+                    using var response = await client.SendAsync(request);
+                    response.EnsureSuccessStatusCode();
+                }
+                var referenceRate = settings.P1Events / Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (round >= 0) referenceRuns.Add(referenceRate);
+
+                // Listener
+                sink.Reset();
+                var l = StartListener(source);
+                await WaitReadyAsync(l.Listener, l.Run);
+                await TestSql.ExecuteAsync(connectionString, $"INSERT INTO {table} (customer, item, qty) SELECT g, 'widget-' || g, g % 7 + 1 FROM generate_series(1, {settings.P1Events}) g");
+                if (!await sink.WaitForAsync(settings.P1Events, TimeSpan.FromMinutes(5)))
+                {
+                    throw new TimeoutException($"P1 {mode}: only {sink.Count} of {settings.P1Events} events arrived");
+                }
+                var seconds = Stopwatch.GetElapsedTime(sink.FirstTimestamp, sink.LastTimestamp).TotalSeconds;
+                if (round >= 0) listenerRuns.Add((settings.P1Events - 1) / seconds);
+                await StopAsync(l);
+                await TestSql.ExecuteAsync(connectionString, $"TRUNCATE {table}");
+            }
+        }
+        finally
+        {
+            await UninstallAsync(source);
+        }
+        return new Throughput(WriteOverheadBenchmark.Median(listenerRuns), WriteOverheadBenchmark.Median(referenceRuns), listenerRuns, referenceRuns);
+    }
+
+    /// <summary>
+    /// P2. A paced writer inserts one row per autocommit transaction at a steady rate; the latency of a row
+    /// is from the moment the client sent its INSERT (an upper bound of commit time, so the figure is
+    /// conservative by one round trip) to the sink's receipt, both on this process's monotonic clock.
+    /// </summary>
+    public async Task<Latency> LatencyAsync(CaptureMode mode)
+    {
+        var source = await InstallAsync(mode, "p2");
+        var table = source.Tables[0].ToString();
+        sink.Reset();
+        sink.RecordReceipts = true;
+        var l = StartListener(source);
+        var sent = new Dictionary<long, long>();
+        var total = settings.P2Rate * settings.P2Seconds;
+        double achieved;
+        try
+        {
+            await WaitReadyAsync(l.Listener, l.Run);
+            await using var connection = new NpgsqlConnection(connectionString);
+            await connection.OpenAsync();
+            await using var insert = new NpgsqlCommand($"INSERT INTO {table} (customer, item, qty) VALUES (@c, 'widget', 1) RETURNING id", connection);
+            var parameter = new NpgsqlParameter<int>("c", 0);
+            insert.Parameters.Add(parameter);
+            await insert.PrepareAsync();
+            var interval = Stopwatch.Frequency / (double)settings.P2Rate;
+            var origin = Stopwatch.GetTimestamp();
+            for (var i = 0; i < total; i++)
+            {
+                var due = origin + (long)(i * interval);
+                while (Stopwatch.GetTimestamp() < due)
+                {
+                    var wait = (due - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency;
+                    if (wait > 2) await Task.Delay(1); else Thread.SpinWait(50);
+                }
+                parameter.TypedValue = i;
+                var before = Stopwatch.GetTimestamp();
+                var id = (long)(await insert.ExecuteScalarAsync())!;
+                sent[id] = before;
+            }
+            achieved = total / Stopwatch.GetElapsedTime(origin).TotalSeconds;
+            if (!await sink.WaitForAsync(total, TimeSpan.FromMinutes(1)))
+            {
+                throw new TimeoutException($"P2 {mode}: only {sink.Count} of {total} events arrived");
+            }
+        }
+        finally
+        {
+            sink.RecordReceipts = false;
+            await StopAsync(l);
+            await UninstallAsync(source);
+        }
+        var latencies = sent.Where(p => sink.Receipts.ContainsKey(p.Key))
+            .Select(p => Stopwatch.GetElapsedTime(p.Value, sink.Receipts[p.Key]).TotalMilliseconds).Order().ToArray();
+        double Pct(double q) => latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(q * latencies.Length) - 1)];
+        return new Latency(Pct(0.50), Pct(0.95), Pct(0.99), latencies[^1], latencies.Length, achieved);
+    }
+
+    /// <summary>
+    /// P4. The listener runs in its own process (like the adapter); the sink takes 1 ms per event, slower
+    /// than the writer, which inserts P4Events rows in transactions of 1,000 as fast as it can. Peak RSS is
+    /// the child's VmHWM after the writer finished and the listener has worked through part of the backlog.
+    /// </summary>
+    public async Task<(double PeakMb, double IdleMb, long Delivered, double Seconds)> MemoryAsync(CaptureMode mode)
+    {
+        var source = await InstallAsync(mode, "p4");
+        var table = source.Tables[0].ToString();
+        sink.Reset();
+        sink.Delay = TimeSpan.FromMilliseconds(1);
+        try
+        {
+            await using var child = await ListenerChild.StartAsync(connectionString, sink.Uri, source);
+            await Task.Delay(500);
+            var idle = child.Memory().Current;
+            var start = Stopwatch.GetTimestamp();
+            for (var done = 0; done < settings.P4Events; done += 1000)
+            {
+                await TestSql.ExecuteAsync(connectionString, $"INSERT INTO {table} (customer, item, qty) SELECT g, repeat('x', 200) || g, 1 FROM generate_series(1, 1000) g");
+            }
+            await Task.Delay(settings.Quick ? 1000 : 5000);
+            var peak = child.Memory().Peak;
+            return (peak, idle, sink.Count, Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        finally
+        {
+            sink.Delay = TimeSpan.Zero;
+            await UninstallAsync(source);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+using PostgresSource.Benchmarks;
+
+namespace PostgresSource.Core.Tests;
+
+/// <summary>
+/// Keeps the benchmark harness (tests/PostgresSource.Benchmarks, run by hand: see docs/benchmarks.md)
+/// from rotting: a --quick run of P1 and P2 in-process, checking only that it completes and prints the table.
+/// P3 (pgbench) and P4 (a child process) run in the full harness only.
+/// </summary>
+public sealed class BenchmarkSmokeTests
+{
+    [Fact]
+    public async Task QuickRunPrintsTheResultsTable()
+    {
+        var output = new StringWriter();
+        var run = BenchmarkRunner.RunAsync(["--quick", "--only", "P1,P2"], output);
+        var exit = await run.WaitAsync(TimeSpan.FromSeconds(90));
+        Assert.Equal(0, exit);
+        var text = output.ToString();
+        Assert.Contains("| figure | mode | measured | result | target | met | detail |", text);
+        Assert.Contains("| P1 throughput | Notify |", text);
+        Assert.Contains("| P2 latency | Notify |", text);
+    }
+}
