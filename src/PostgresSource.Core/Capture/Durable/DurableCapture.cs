@@ -93,27 +93,10 @@ public sealed class DurableCapture : IChangeCapture
         {
 
             // The initial snapshot, attempt after attempt until every table is read.
-            while (_snapshot.Needed)
+            await foreach (var read in SnapshotPhase.RunAsync(_snapshot, _connectionString, this, NextSequence, LastSequence,
+                (error, when) => FailedAsync(error, when, backoff, token), token).ConfigureAwait(false))
             {
-                var connection = await OpenWithRetryAsync(backoff, token).ConfigureAwait(false);
-                await using (connection)
-                {
-                    await using var reads = _snapshot.ReadSegmentAsync(connection, this, NextSequence, LastSequence, token).GetAsyncEnumerator(token);
-                    while (true)
-                    {
-                        var (has, error) = await MoveAsync(reads).ConfigureAwait(false);
-                        if (error is not null)
-                        {
-                            await FailedAsync(error, "while taking the snapshot", backoff, token).ConfigureAwait(false);
-                            break;
-                        }
-                        if (!has)
-                        {
-                            break;
-                        }
-                        yield return reads.Current;
-                    }
-                }
+                yield return read;
             }
             _seam = _snapshot.BuildSeam();
             _snapshot.Acknowledge(Volatile.Read(ref _acknowledged));
@@ -218,36 +201,6 @@ public sealed class DurableCapture : IChangeCapture
                 throw new CaptureConfigurationException(
                     $"The role cannot read source {_source.EventSource}'s journal or state ({ex.MessageText}). Grant it access to schema {_name}, or connect as the role that installed the source.", ex);
             }
-        }
-    }
-
-    private async Task<NpgsqlConnection> OpenWithRetryAsync(Backoff backoff, CancellationToken token)
-    {
-        while (true)
-        {
-            var connection = new NpgsqlConnection(_connectionString);
-            try
-            {
-                await connection.OpenAsync(token).ConfigureAwait(false);
-                return connection;
-            }
-            catch (Exception ex) when (TransientErrors.IsTransient(ex))
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-                await FailedAsync(ex, "while connecting", backoff, token).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private static async Task<(bool Has, Exception? Error)> MoveAsync<T>(IAsyncEnumerator<T> enumerator)
-    {
-        try
-        {
-            return (await enumerator.MoveNextAsync().ConfigureAwait(false), null);
-        }
-        catch (Exception ex) when (TransientErrors.IsTransient(ex))
-        {
-            return (false, ex);
         }
     }
 
