@@ -10,6 +10,7 @@ public static class ChangeCaptureFactory
     {
         [CaptureMode.Notify] = (source, connection, options) => new NotifyCapture(source, connection, options),
         [CaptureMode.Durable] = (source, connection, options) => new Durable.DurableCapture(source, connection, Reliable(options)),
+        [CaptureMode.Logical] = (source, connection, options) => new Logical.LogicalCapture(source, connection, Reliable(options)),
     };
 
     /// <summary>The at-least-once modes take the shared settings plus their own.</summary>

@@ -133,6 +133,8 @@ public sealed class LogicalCapture : IChangeCapture
                         new PgOutputReplicationSlot(_name),
                         new PgOutputReplicationOptions(_name, PgOutputProtocolVersion.V1, binary: false),
                         token).GetAsyncEnumerator(token);
+                    // Connected with the slot in place: ready, even if no change arrives for a long time.
+                    _ready = true;
                     while (true)
                     {
                         var (message, error) = await NextAsync(connection, stream, token).ConfigureAwait(false);
@@ -150,9 +152,8 @@ public sealed class LogicalCapture : IChangeCapture
                             await HandleStreamErrorAsync(error, backoff, token).ConfigureAwait(false);
                             break;
                         }
-                        if (!_ready)
+                        if (backoff.Attempts > 0)
                         {
-                            _ready = true;
                             backoff.Reset();
                         }
                         foreach (var change in changes!)

@@ -1,3 +1,4 @@
+using PostgresSource.Core.Database;
 using System.Runtime.CompilerServices;
 using Npgsql;
 using PostgresSource.Core.Capture.Reliability;
