@@ -41,6 +41,9 @@ internal sealed record AdapterConfig
     public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
     public HttpSinkOptions Http { get; init; } = HttpSinkOptions.Default;
     public int QueueCapacity { get; init; } = 100;
+
+    /// <summary>PGSOURCE_SINGLE_ACTIVE (default true): one active replica per source; others wait as standbys.</summary>
+    public bool SingleActive { get; init; } = true;
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
     /// <summary>The channel the capture LISTENs on.</summary>
@@ -155,6 +158,7 @@ internal sealed record AdapterConfig
                 RequestTimeout = ParseDuration("PGSOURCE_DELIVERY_TIMEOUT", Get("PGSOURCE_DELIVERY_TIMEOUT"), HttpSinkOptions.Default.RequestTimeout),
             },
             QueueCapacity = ParseInt("PGSOURCE_QUEUE_CAPACITY", Get("PGSOURCE_QUEUE_CAPACITY"), 100, 1, 1_000_000),
+            SingleActive = ParseBool("PGSOURCE_SINGLE_ACTIVE", Get("PGSOURCE_SINGLE_ACTIVE"), defaultValue: true),
             DrainTimeout = ParseDuration("PGSOURCE_DRAIN_TIMEOUT", Get("PGSOURCE_DRAIN_TIMEOUT"), TimeSpan.FromSeconds(20)),
         };
     }
