@@ -29,7 +29,7 @@ public sealed class LogicalCaptureTests(DatabaseFixture database, ITestOutputHel
         var name = source.DatabaseObjectName;
 
         var plan = await CaptureHarness.InstallAsync(source, db, new InstallOptions { ReplicaIdentityFull = true });
-        Assert.Equal([SchemaChangeKind.AlterTable, SchemaChangeKind.CreatePublication, SchemaChangeKind.CreateSlot], plan.Select(c => c.Kind));
+        Assert.Equal([SchemaChangeKind.AlterTable, SchemaChangeKind.CreatePublication, SchemaChangeKind.CreateSchema, SchemaChangeKind.CreateTable, SchemaChangeKind.CreateSlot], plan.Select(c => c.Kind));
         Assert.True(plan.Single(c => c.Kind == SchemaChangeKind.CreateSlot).OutsideTransaction);
         Assert.Equal('f', await TestSql.ScalarAsync<char>(db, "SELECT relreplident FROM pg_class WHERE relname = 'orders'"));
         Assert.Equal(name, await TestSql.ScalarAsync<string>(db, "SELECT slot_name::text FROM pg_replication_slots WHERE slot_name = @n", ("n", name)));
@@ -183,5 +183,30 @@ public sealed class LogicalCaptureTests(DatabaseFixture database, ITestOutputHel
             await SourceSchema.PlanInstallAsync(CaptureHarness.Source(CaptureMode.Logical, "t"), ConnectionSettings.Parse(limited)));
         Assert.Contains("REPLICATION", install.Message);
         output.WriteLine(error.Message);
+    }
+}
+
+[Collection(DatabaseCollection.Name)]
+public sealed class LogicalFaultTests(DatabaseFixture database, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task EveryChangeArrivesDespiteCrashesKilledBackendsAndARestart()
+    {
+        Assert.NotNull(database.Server.Local);
+        var db = await database.CreateDatabaseAsync();
+        await TestSql.ExecuteAsync(db, "CREATE TABLE events (writer int, seq int, note text, PRIMARY KEY (writer, seq))");
+        var source = CaptureHarness.Source(CaptureMode.Logical, "events");
+        await CaptureHarness.InstallAsync(source, db);
+        var options = LogicalCaptureTests.Fast with
+        {
+            ApplicationName = FaultScenario.CaptureApplicationName,
+            RetryInitialConnection = true,
+        };
+
+        await new FaultScenario(database, output).RunAsync(db, () => new LogicalCapture(source, ConnectionSettings.Parse(db), options));
+
+        var lag = await TestSql.ScalarAsync<decimal>(db,
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) FROM pg_replication_slots WHERE slot_name = @n", ("n", source.DatabaseObjectName));
+        output.WriteLine($"slot lag after the last acknowledgement: {lag} bytes");
     }
 }

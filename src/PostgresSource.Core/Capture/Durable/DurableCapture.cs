@@ -267,12 +267,19 @@ public sealed class DurableCapture : IChangeCapture
 
         var rows = new List<(long Id, string Txid, string Schema, string Table, string Operation, string Payload)>();
         PgSnapshot snapshot;
+        ulong bound;
         var truncated = false;
         await using (var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, token).ConfigureAwait(false))
         {
+            // First the snapshot (the transaction's first statement fixes it), then a transaction id taken after it:
+            // every transaction that wrote a journal row before the snapshot has a smaller id (see JournalWindow).
             await using (var command = new NpgsqlCommand("SELECT pg_catalog.pg_current_snapshot()::text", connection, transaction))
             {
                 snapshot = PgSnapshot.Parse((string)(await command.ExecuteScalarAsync(token).ConfigureAwait(false))!);
+            }
+            await using (var command = new NpgsqlCommand("SELECT pg_catalog.pg_current_xact_id()::text", connection, transaction))
+            {
+                bound = ulong.Parse((string)(await command.ExecuteScalarAsync(token).ConfigureAwait(false))!, System.Globalization.CultureInfo.InvariantCulture);
             }
             await using (var command = new NpgsqlCommand(
                 $"SELECT id, txid::text, table_schema, table_name, operation, payload::text FROM {DurableJournalSql.JournalQualified(_name)} " +
@@ -331,7 +338,7 @@ public sealed class DurableCapture : IChangeCapture
 
         lock (_lock)
         {
-            _window.Observe(snapshot, rows.Select(r => r.Id).ToList(), truncated);
+            _window.Observe(snapshot, bound, rows.Select(r => r.Id).ToList(), truncated);
             for (var i = 0; i < changes.Count; i++)
             {
                 var id = (long)changes[i].Position!;

@@ -39,6 +39,7 @@ public sealed class LogicalCapture : IChangeCapture
     private readonly ReliableCaptureOptions _options;
     private readonly string _name;
     private readonly string _connectionString;
+    private readonly string _replicationConnectionString;
     private readonly ControlConnection _control;
     private readonly SnapshotRunner _snapshot;
     private readonly CancellationTokenSource _lifetime = new();
@@ -51,6 +52,9 @@ public sealed class LogicalCapture : IChangeCapture
     private long _sequence;
     private long _acknowledged;
     private ulong _confirmed;
+    private ulong _persisted;
+    private bool _hasPositionTable;
+    private DateTime _lastPersist = DateTime.UtcNow;
     private DateTime _lastFlush = DateTime.UtcNow;
     private volatile bool _ready;
     private int _started;
@@ -68,6 +72,9 @@ public sealed class LogicalCapture : IChangeCapture
             builder.ApplicationName = _options.ApplicationName;
         }
         _connectionString = builder.ConnectionString;
+        // A cancelled read waits this long for the server's answer before the connection is closed.
+        builder.CancellationTimeout = 1000;
+        _replicationConnectionString = builder.ConnectionString;
         _control = new ControlConnection(_connectionString);
         _snapshot = new SnapshotRunner(_name, SnapshotHorizon.WalLsn, _options);
     }
@@ -127,17 +134,30 @@ public sealed class LogicalCapture : IChangeCapture
             await using (connection)
             {
                 IAsyncEnumerator<PgOutputReplicationMessage>? stream = null;
+                // Ends this stream when the server ends ordinary sessions (fast shutdown): PostgreSQL keeps a walsender,
+                // and its shutdown, waiting until the client confirms everything sent, which unacknowledged changes prevent.
+                using var streamStop = CancellationTokenSource.CreateLinkedTokenSource(token);
+                var sentinel = Task.Run(() => WatchServerAsync(streamStop), CancellationToken.None);
                 try
                 {
+                    // From what this capture knows was acknowledged: PostgreSQL 15 does not always keep the slot's confirmed
+                    // position across a server restart, and then it would start further back (duplicates, never a gap).
+                    ulong start;
+                    lock (_lock)
+                    {
+                        start = _confirmed;
+                    }
+                    Raise($"Logical capture of {_source.EventSource} streams slot {_name} from {(start > 0 ? new NpgsqlLogSequenceNumber(start).ToString() : "its confirmed position")}.", false);
                     stream = connection.StartReplication(
                         new PgOutputReplicationSlot(_name),
                         new PgOutputReplicationOptions(_name, PgOutputProtocolVersion.V1, binary: false),
-                        token).GetAsyncEnumerator(token);
+                        streamStop.Token,
+                        start > 0 ? new NpgsqlLogSequenceNumber(start) : null).GetAsyncEnumerator(streamStop.Token);
                     // Connected with the slot in place: ready, even if no change arrives for a long time.
                     _ready = true;
                     while (true)
                     {
-                        var (message, error) = await NextAsync(connection, stream, token).ConfigureAwait(false);
+                        var (message, error) = await NextAsync(connection, stream, streamStop.Token, token).ConfigureAwait(false);
                         if (error is null && message is null)
                         {
                             error = new NpgsqlException("The server ended the replication stream.");
@@ -164,8 +184,8 @@ public sealed class LogicalCapture : IChangeCapture
                 }
                 finally
                 {
-                    // Tell the server what was acknowledged before the connection goes, so less comes again.
-                    await SendFinalStatusAsync(connection).ConfigureAwait(false);
+                    streamStop.Cancel();
+                    await sentinel.ConfigureAwait(false);
                     _replication = null;
                     _ready = false;
                     lock (_lock)
@@ -176,9 +196,13 @@ public sealed class LogicalCapture : IChangeCapture
                     var abandoned = false;
                     if (_pendingMove is { IsCompleted: false } pending)
                     {
-                        // A read is still waiting on the server: closing the connection ends it (given a moment; else it is left behind).
-                        await IgnoreAsync(async () => await connection.DisposeAsync().ConfigureAwait(false)).ConfigureAwait(false);
-                        abandoned = await Task.WhenAny(pending, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false) != pending;
+                        // Cancelled while waiting for the server: Npgsql ends the read shortly. Disposing before that would
+                        // leave the socket open and the slot held (and a server shutdown waiting for this walsender).
+                        if (await Task.WhenAny(pending, Task.Delay(TimeSpan.FromSeconds(3), CancellationToken.None)).ConfigureAwait(false) != pending)
+                        {
+                            await EndWalSenderAsync(connection.ProcessID).ConfigureAwait(false);
+                            abandoned = await Task.WhenAny(pending, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)).ConfigureAwait(false) != pending;
+                        }
                         _ = pending.ContinueWith(t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                     }
                     _pendingMove = null;
@@ -215,9 +239,9 @@ public sealed class LogicalCapture : IChangeCapture
             var progressed = _snapshot.Acknowledge(sequence);
             flush = progressed && (_snapshot.Completed || DateTime.UtcNow - _lastFlush >= _options.AcknowledgeFlushInterval);
         }
-        if (flush)
+        try
         {
-            try
+            if (flush)
             {
                 await _control.UseAsync(_snapshot.FlushAsync, cancellationToken).ConfigureAwait(false);
                 lock (_lock)
@@ -225,10 +249,11 @@ public sealed class LogicalCapture : IChangeCapture
                     _lastFlush = DateTime.UtcNow;
                 }
             }
-            catch (Exception ex) when (TransientErrors.IsTransient(ex))
-            {
-                // Written with the next acknowledgement; until then a restart repeats some Reads.
-            }
+            await PersistPositionAsync(force: false, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (TransientErrors.IsTransient(ex))
+        {
+            // Written with a later acknowledgement; until then a restart repeats some changes (never skips one).
         }
     }
 
@@ -287,6 +312,7 @@ public sealed class LogicalCapture : IChangeCapture
                     }
                     var tables = await TableResolver.ResolveAllAsync(connection, _source.Tables, t).ConfigureAwait(false);
                     await _snapshot.PrepareAsync(connection, tables, t).ConfigureAwait(false);
+                    await LoadPositionAsync(connection, t).ConfigureAwait(false);
                 }, token).ConfigureAwait(false);
                 backoff.Reset();
                 return;
@@ -298,11 +324,70 @@ public sealed class LogicalCapture : IChangeCapture
         }
     }
 
+    /// <summary>
+    /// The acknowledged position recorded by an earlier capture, when it is still this slot's: a slot made
+    /// again later starts (restart_lsn) after anything recorded for the one before, so such a record is ignored.
+    /// </summary>
+    private async Task LoadPositionAsync(NpgsqlConnection connection, CancellationToken token)
+    {
+        _hasPositionTable = await SourceStateSql.TableExistsAsync(connection, _name, SourceStateSql.PositionTable, token).ConfigureAwait(false);
+        if (!_hasPositionTable)
+        {
+            return;
+        }
+        await using var command = new NpgsqlCommand($"""
+            SELECT p.confirmed_lsn::text
+            FROM {SourceStateSql.PositionQualified(_name)} p
+            JOIN pg_catalog.pg_replication_slots s ON s.slot_name = @name
+            WHERE p.confirmed_lsn >= s.restart_lsn
+            """, connection);
+        command.Parameters.AddWithValue("name", _name);
+        if (await command.ExecuteScalarAsync(token).ConfigureAwait(false) is string text)
+        {
+            var recorded = (ulong)NpgsqlLogSequenceNumber.Parse(text);
+            lock (_lock)
+            {
+                _confirmed = Math.Max(_confirmed, recorded);
+                _persisted = Math.Max(_persisted, recorded);
+            }
+        }
+    }
+
+    /// <summary>Records the acknowledged position in the source's state (batched; and when the capture closes).</summary>
+    private async Task PersistPositionAsync(bool force, CancellationToken token)
+    {
+        ulong confirmed;
+        lock (_lock)
+        {
+            if (!_hasPositionTable || _confirmed <= _persisted || (!force && DateTime.UtcNow - _lastPersist < _options.AcknowledgeFlushInterval))
+            {
+                return;
+            }
+            confirmed = _confirmed;
+            _lastPersist = DateTime.UtcNow;
+        }
+        await _control.UseAsync(async (connection, t) =>
+        {
+            await using var command = new NpgsqlCommand($"""
+                INSERT INTO {SourceStateSql.PositionQualified(_name)} (only_row, confirmed_lsn, updated)
+                VALUES (true, @lsn::pg_lsn, pg_catalog.now())
+                ON CONFLICT (only_row) DO UPDATE
+                SET confirmed_lsn = GREATEST({SourceStateSql.PositionQualified(_name)}.confirmed_lsn, excluded.confirmed_lsn), updated = excluded.updated
+                """, connection);
+            command.Parameters.AddWithValue("lsn", new NpgsqlLogSequenceNumber(confirmed).ToString());
+            await command.ExecuteNonQueryAsync(t).ConfigureAwait(false);
+        }, token).ConfigureAwait(false);
+        lock (_lock)
+        {
+            _persisted = Math.Max(_persisted, confirmed);
+        }
+    }
+
     private async Task<LogicalReplicationConnection> ConnectAsync(Backoff backoff, CancellationToken token)
     {
         while (true)
         {
-            var connection = new LogicalReplicationConnection(_connectionString)
+            var connection = new LogicalReplicationConnection(_replicationConnectionString)
             {
                 WalReceiverStatusInterval = _options.StatusInterval,
             };
@@ -335,7 +420,7 @@ public sealed class LogicalCapture : IChangeCapture
 
     /// <summary>The next message; while waiting, tells the server the confirmed position regularly (and moves it with the WAL when nothing is outstanding).</summary>
     private async Task<(PgOutputReplicationMessage? Message, Exception? Error)> NextAsync(
-        LogicalReplicationConnection connection, IAsyncEnumerator<PgOutputReplicationMessage> stream, CancellationToken token)
+        LogicalReplicationConnection connection, IAsyncEnumerator<PgOutputReplicationMessage> stream, CancellationToken token, CancellationToken outer)
     {
         try
         {
@@ -349,11 +434,20 @@ public sealed class LogicalCapture : IChangeCapture
                     tick.Cancel();
                     break;
                 }
+                if (token.IsCancellationRequested)
+                {
+                    // The pending read ends with the cancellation; leave the connection alone until it has.
+                    break;
+                }
                 await ReportIdleAsync(connection, token).ConfigureAwait(false);
             }
             return await move.ConfigureAwait(false) ? (stream.Current, null) : (null, null);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (!outer.IsCancellationRequested)
+        {
+            return (null, new NpgsqlException("The server is shutting down or ended this capture's sessions; the stream is reopened when it is back.", ex));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !outer.IsCancellationRequested)
         {
             return (null, ex);
         }
@@ -381,9 +475,9 @@ public sealed class LogicalCapture : IChangeCapture
         {
             await connection.SendStatusUpdate(token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is InvalidOperationException || TransientErrors.IsTransient(ex))
+        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException || TransientErrors.IsTransient(ex))
         {
-            // The stream's own failure surfaces from the pending read.
+            // The stream's own failure (or cancellation) surfaces from the pending read.
         }
     }
 
@@ -445,26 +539,65 @@ public sealed class LogicalCapture : IChangeCapture
         }
     }
 
-    private async Task SendFinalStatusAsync(LogicalReplicationConnection connection)
+    /// <summary>
+    /// Holds an idle ordinary session next to the stream. When the server ends it (fast shutdown terminates
+    /// every ordinary session before the shutdown checkpoint; an administrator's pg_terminate_backend does the
+    /// same), the stream is stopped too, so the walsender can exit; the capture reconnects with backoff.
+    /// </summary>
+    private async Task WatchServerAsync(CancellationTokenSource stop)
     {
-        ulong confirmed;
-        lock (_lock)
+        var connection = new NpgsqlConnection(_connectionString);
+        try
         {
-            confirmed = _confirmed;
+            await connection.OpenAsync(stop.Token).ConfigureAwait(false);
         }
-        if (confirmed == 0)
+        catch (Exception)
         {
+            // No watch without a connection; the stream still fails by itself if the server goes.
+            await connection.DisposeAsync().ConfigureAwait(false);
             return;
         }
         try
         {
-            connection.SetReplicationStatus(new NpgsqlLogSequenceNumber(confirmed));
-            using var quick = new CancellationTokenSource(TimeSpan.FromSeconds(1));
-            await connection.SendStatusUpdate(quick.Token).ConfigureAwait(false);
+            while (true)
+            {
+                await connection.WaitAsync(stop.Token).ConfigureAwait(false);
+            }
         }
-        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException or ObjectDisposedException || TransientErrors.IsTransient(ex))
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            // Not streaming any more: the server keeps the last position it was told.
+        }
+        catch (Exception ex) when (ex is PostgresException { SqlState: "57P01" or "57P02" or "57P03" } || TransientErrors.IsTransient(ex))
+        {
+            try
+            {
+                stop.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+        finally
+        {
+            await IgnoreAsync(async () => await connection.DisposeAsync().ConfigureAwait(false)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Ends this capture's own walsender from an ordinary connection, when its read does not stop by itself.</summary>
+    private async Task EndWalSenderAsync(int processId)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await _control.UseAsync(async (connection, t) =>
+            {
+                await using var command = new NpgsqlCommand("SELECT pg_catalog.pg_terminate_backend(@pid)", connection);
+                command.Parameters.AddWithValue("pid", processId);
+                await command.ExecuteNonQueryAsync(t).ConfigureAwait(false);
+            }, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or PostgresException || TransientErrors.IsTransient(ex))
+        {
         }
     }
 
@@ -699,6 +832,7 @@ public sealed class LogicalCapture : IChangeCapture
             {
                 await _control.UseAsync(_snapshot.FlushAsync, timeout.Token).ConfigureAwait(false);
             }
+            await PersistPositionAsync(force: true, timeout.Token).ConfigureAwait(false);
             await AdvanceSlotAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or PostgresException || TransientErrors.IsTransient(ex))
