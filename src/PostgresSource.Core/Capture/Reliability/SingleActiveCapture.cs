@@ -107,7 +107,10 @@ public sealed class SingleActiveCapture : IChangeCapture
             catch (Exception ex) when (TransientErrors.IsTransient(ex))
             {
                 await DropLockConnectionAsync().ConfigureAwait(false);
-                await Task.Delay(backoff.Next(), cancellationToken).ConfigureAwait(false);
+                var delay = backoff.Next();
+                Notice?.Invoke(new CaptureNotice(
+                    $"Cannot connect to the database ({ex.Message}); retrying in {delay.TotalSeconds:0.#} s (attempt {backoff.Attempts}).", PossibleLoss: false));
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             }
         }
     }
