@@ -148,6 +148,12 @@ public sealed class LogicalCaptureTests(DatabaseFixture database, ITestOutputHel
             }
         });
 
+        for (var i = 0; i < 50 && !capture.IsReady; i++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.True(capture.IsReady); // streaming, though nothing has arrived
+
         // Lots of WAL, none of it for this source's publication.
         await TestSql.ExecuteAsync(db, "INSERT INTO other SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g");
         var target = await TestSql.ScalarAsync<string>(db, "SELECT pg_current_wal_lsn()::text");
