@@ -216,3 +216,24 @@ public sealed class LogicalFaultTests(DatabaseFixture database, ITestOutputHelpe
         output.WriteLine($"slot lag after the last acknowledgement: {lag} bytes");
     }
 }
+
+public sealed class LogicalWithoutLogicalWalTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task ServerWithoutLogicalWalLevelGivesClearErrorsAtInstallAndCapture()
+    {
+        await using var cluster = await LocalCluster.StartAsync(settings: new Dictionary<string, string> { ["wal_level"] = "replica" });
+        await TestSql.ExecuteAsync(cluster.ConnectionString, "CREATE TABLE t (id int PRIMARY KEY)");
+        var source = CaptureHarness.Source(CaptureMode.Logical, "t");
+
+        var install = await Assert.ThrowsAsync<LogicalReplicationUnavailableException>(async () =>
+            await SourceSchema.PlanInstallAsync(source, ConnectionSettings.Parse(cluster.ConnectionString)));
+        Assert.Contains("wal_level = logical", install.Message);
+        Assert.Contains("wal_level = replica", install.Message);
+
+        await using var capture = new LogicalCapture(source, ConnectionSettings.Parse(cluster.ConnectionString));
+        var error = await Assert.ThrowsAsync<CaptureConfigurationException>(() => CaptureHarness.TakeAsync(capture, 1));
+        Assert.Contains("wal_level", error.Message);
+        output.WriteLine(install.Message);
+    }
+}
