@@ -148,6 +148,12 @@ public sealed class LogicalCaptureTests(DatabaseFixture database, ITestOutputHel
             }
         });
 
+        for (var i = 0; i < 50 && !capture.IsReady; i++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.True(capture.IsReady); // streaming, though nothing has arrived
+
         // Lots of WAL, none of it for this source's publication.
         await TestSql.ExecuteAsync(db, "INSERT INTO other SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g");
         var target = await TestSql.ScalarAsync<string>(db, "SELECT pg_current_wal_lsn()::text");
@@ -208,5 +214,26 @@ public sealed class LogicalFaultTests(DatabaseFixture database, ITestOutputHelpe
         var lag = await TestSql.ScalarAsync<decimal>(db,
             "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) FROM pg_replication_slots WHERE slot_name = @n", ("n", source.DatabaseObjectName));
         output.WriteLine($"slot lag after the last acknowledgement: {lag} bytes");
+    }
+}
+
+public sealed class LogicalWithoutLogicalWalTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task ServerWithoutLogicalWalLevelGivesClearErrorsAtInstallAndCapture()
+    {
+        await using var cluster = await LocalCluster.StartAsync(settings: new Dictionary<string, string> { ["wal_level"] = "replica" });
+        await TestSql.ExecuteAsync(cluster.ConnectionString, "CREATE TABLE t (id int PRIMARY KEY)");
+        var source = CaptureHarness.Source(CaptureMode.Logical, "t");
+
+        var install = await Assert.ThrowsAsync<LogicalReplicationUnavailableException>(async () =>
+            await SourceSchema.PlanInstallAsync(source, ConnectionSettings.Parse(cluster.ConnectionString)));
+        Assert.Contains("wal_level = logical", install.Message);
+        Assert.Contains("wal_level = replica", install.Message);
+
+        await using var capture = new LogicalCapture(source, ConnectionSettings.Parse(cluster.ConnectionString));
+        var error = await Assert.ThrowsAsync<CaptureConfigurationException>(() => CaptureHarness.TakeAsync(capture, 1));
+        Assert.Contains("wal_level", error.Message);
+        output.WriteLine(install.Message);
     }
 }

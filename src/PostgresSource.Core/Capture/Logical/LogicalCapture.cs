@@ -314,6 +314,7 @@ public sealed class LogicalCapture : IChangeCapture
                     await _snapshot.PrepareAsync(connection, tables, t).ConfigureAwait(false);
                     await LoadPositionAsync(connection, t).ConfigureAwait(false);
                 }, token).ConfigureAwait(false);
+                _ready = true;
                 backoff.Reset();
                 return;
             }
@@ -425,10 +426,13 @@ public sealed class LogicalCapture : IChangeCapture
         try
         {
             var move = _pendingMove = stream.MoveNextAsync().AsTask();
+            // The first look comes soon: a quiet stream that has not failed is up (ready), even before any message.
+            var wait = _ready ? _options.StatusInterval : TimeSpan.FromMilliseconds(Math.Min(500, _options.StatusInterval.TotalMilliseconds));
             while (!move.IsCompleted)
             {
                 using var tick = CancellationTokenSource.CreateLinkedTokenSource(token);
-                var delay = Task.Delay(_options.StatusInterval, tick.Token);
+                var delay = Task.Delay(wait, tick.Token);
+                wait = _options.StatusInterval;
                 if (await Task.WhenAny(move, delay).ConfigureAwait(false) == move)
                 {
                     tick.Cancel();
@@ -439,6 +443,7 @@ public sealed class LogicalCapture : IChangeCapture
                     // The pending read ends with the cancellation; leave the connection alone until it has.
                     break;
                 }
+                _ready = true;
                 await ReportIdleAsync(connection, token).ConfigureAwait(false);
             }
             return await move.ConfigureAwait(false) ? (stream.Current, null) : (null, null);
