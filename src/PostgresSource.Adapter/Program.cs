@@ -107,6 +107,7 @@ internal static class Program
         listener = new SourceListener(config.Source, capture, new EventDeliverer(sink, config.Retry, deadLetter), new ListenerOptions
         {
             QueueCapacity = config.QueueCapacity,
+            MaxConcurrentDeliveries = config.MaxInFlight,
             DrainTimeout = config.DrainTimeout,
             EventSource = config.EventSource,
             CeOverrides = config.CeOverrides,
