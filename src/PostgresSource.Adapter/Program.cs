@@ -123,7 +123,7 @@ internal static class Program
                 }
                 if (listener.IsReady)
                 {
-                    log.Info("listening", ("channel", config.EffectiveChannel), ("mode", config.Source.Mode.ToString()));
+                    log.Info("listening", ("channel", config.EffectiveChannel), ("mode", config.Source.Mode.ToString()), ("maxInFlight", config.MaxInFlight));
                 }
             }, CancellationToken.None);
             try

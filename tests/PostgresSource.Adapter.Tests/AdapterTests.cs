@@ -244,6 +244,42 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         }
     }
 
+    [Fact]
+    public async Task DurableWithSeveralDeliveriesInFlightDeliversEveryChangeAndNothingAgainAfterARestart()
+    {
+        var connection = await DatabaseAsync();
+        await using var receiver = await CloudEventReceiver.StartAsync();
+        var environment = Environment(connection, receiver.Url, AdapterProcess.FreePort());
+        environment["PGSOURCE_MODE"] = "Durable";
+        environment["PGSOURCE_MAX_IN_FLIGHT"] = "8";
+        await using (var adapter = AdapterProcess.Start(environment))
+        {
+            var listening = await adapter.WaitForLogAsync(l => l.GetProperty("msg").GetString() == "listening", Patience);
+            Assert.Equal("8", listening.GetProperty("maxInFlight").ToString());
+            await TestSql.ExecuteAsync(connection, "INSERT INTO orders SELECT g, 'x', g FROM generate_series(1, 300) g");
+            Assert.True(await receiver.WaitUntilAsync(r => r.Select(x => x.Event!.Id).Distinct().Count() == 300, Patience));
+            await Task.Delay(1000); // let the acknowledgements flush
+            adapter.SendSigterm();
+            Assert.Equal(0, await adapter.WaitForExitAsync(Patience));
+        }
+        var before = receiver.Requests.Count;
+        Assert.Equal(300, before); // one request per change: no retries needed against a healthy receiver
+
+        // A second run must not send them again: every change was acknowledged (in order) before the stop.
+        environment["PGSOURCE_HTTP_PORT"] = AdapterProcess.FreePort().ToString();
+        await using (var again = AdapterProcess.Start(environment))
+        {
+            await again.WaitForLogAsync(l => l.GetProperty("msg").GetString() == "listening", Patience);
+            await TestSql.ExecuteAsync(connection, "INSERT INTO orders VALUES (301, 'y', 1)");
+            Assert.True(await receiver.WaitUntilAsync(r => r.Count > before, Patience));
+            await Task.Delay(500);
+            again.SendSigterm();
+            Assert.Equal(0, await again.WaitForExitAsync(Patience));
+        }
+        var after = receiver.Requests.Skip(before).Select(r => (string)r.Event!["pgoperation"]! + ":" + r.Event.Data).ToList();
+        Assert.Single(after);
+    }
+
     public static TheoryData<string, string?, string> BadConfigurations => new()
     {
         { "NAME", null, "NAME" },
@@ -255,6 +291,7 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         { "K_CE_OVERRIDES", "{\"extensions\": {\"Bad-Name\": \"x\"}}", "K_CE_OVERRIDES" },
         { "K_CE_OVERRIDES", "not json", "K_CE_OVERRIDES" },
         { "PGSOURCE_HTTP_PORT", "eighty", "PGSOURCE_HTTP_PORT" },
+        { "PGSOURCE_MAX_IN_FLIGHT", "0", "PGSOURCE_MAX_IN_FLIGHT" },
         { "PGSOURCE_DELIVERY_ATTEMPTS", "0", "PGSOURCE_DELIVERY_ATTEMPTS" },
         { "PGSOURCE_CONTENT_MODE", "xml", "PGSOURCE_CONTENT_MODE" },
         { "PGSOURCE_INSTALL", "maybe", "PGSOURCE_INSTALL" },
