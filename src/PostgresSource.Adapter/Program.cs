@@ -101,7 +101,7 @@ internal static class Program
             return ExitFailure;
         }
 
-        var capture = ChangeCaptureFactory.Create(config.Source, config.Connection, new CaptureOptions { Channel = config.Channel, RetryInitialConnection = true });
+        var capture = ChangeCaptureFactory.Create(config.Source, config.Connection, new CaptureOptions { Channel = config.Channel, RetryInitialConnection = true, SingleActive = config.SingleActive });
         var sink = new HttpEventSink(config.Sink!, config.Http);
         var deadLetter = config.DeadLetterSink is null ? null : new HttpEventSink(config.DeadLetterSink, config.Http);
         listener = new SourceListener(config.Source, capture, new EventDeliverer(sink, config.Retry, deadLetter), new ListenerOptions

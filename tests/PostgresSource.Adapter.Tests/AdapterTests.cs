@@ -18,11 +18,16 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
 
     /// <summary>A fresh database with an orders table, reached as a login role that has a password.</summary>
-    private async Task<string> DatabaseAsync()
+    private async Task<string> DatabaseAsync(bool mayCreateSchemas = false)
     {
         var db = await database.CreateDatabaseAsync("a");
         var role = "adapter_" + Guid.NewGuid().ToString("N")[..8];
         await TestSql.ExecuteAsync(db, $"CREATE ROLE {role} LOGIN PASSWORD '{Password}'; CREATE TABLE orders (id int PRIMARY KEY, item text, qty int); ALTER TABLE orders OWNER TO {role}; GRANT CREATE ON SCHEMA public TO {role}");
+        if (mayCreateSchemas)
+        {
+            // Durable mode keeps its journal in a schema of its own.
+            await TestSql.ExecuteAsync(db, $"GRANT CREATE ON DATABASE \"{new NpgsqlConnectionStringBuilder(db).Database}\" TO {role}");
+        }
         return new NpgsqlConnectionStringBuilder(db) { Username = role, Password = Password }.ConnectionString;
     }
 
@@ -247,7 +252,7 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
     [Fact]
     public async Task DurableWithSeveralDeliveriesInFlightDeliversEveryChangeAndNothingAgainAfterARestart()
     {
-        var connection = await DatabaseAsync();
+        var connection = await DatabaseAsync(mayCreateSchemas: true);
         await using var receiver = await CloudEventReceiver.StartAsync();
         var environment = Environment(connection, receiver.Url, AdapterProcess.FreePort());
         environment["PGSOURCE_MODE"] = "Durable";

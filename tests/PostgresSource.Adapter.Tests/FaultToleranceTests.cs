@@ -21,6 +21,7 @@ public sealed class FaultToleranceTests(DatabaseFixture database, ITestOutputHel
 
     [Theory]
     [InlineData("Durable")]
+    [InlineData("Logical")]
     public async Task EveryCommittedChangeArrivesDespiteKillsOutageAndRestart(string mode)
     {
         var db = await database.CreateDatabaseAsync("f");

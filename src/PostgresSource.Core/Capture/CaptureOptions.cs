@@ -23,5 +23,14 @@ public sealed record CaptureOptions
     /// <summary>Durable and Logical: emit existing rows once (as Read changes) before streaming; resumes if interrupted.</summary>
     public bool Snapshot { get; init; }
 
+    /// <summary>
+    /// Capture only while holding the source's leader lock; otherwise wait as a standby and take over when the
+    /// active listener dies (the adapter: several replicas of one source).
+    /// </summary>
+    public bool SingleActive { get; init; }
+
+    /// <summary>How often a standby tries to take over (and the active one checks its lock session).</summary>
+    public TimeSpan StandbyPollInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     public static CaptureOptions Default { get; } = new();
 }

@@ -10,6 +10,7 @@ public static class ChangeCaptureFactory
     {
         [CaptureMode.Notify] = (source, connection, options) => new NotifyCapture(source, connection, options),
         [CaptureMode.Durable] = (source, connection, options) => new Durable.DurableCapture(source, connection, Reliable(options)),
+        [CaptureMode.Logical] = (source, connection, options) => new Logical.LogicalCapture(source, connection, Reliable(options)),
     };
 
     /// <summary>The at-least-once modes take the shared settings plus their own.</summary>
@@ -20,13 +21,21 @@ public static class ChangeCaptureFactory
         MaxReconnectDelay = options.MaxReconnectDelay,
         ApplicationName = options.ApplicationName,
         Snapshot = options.Snapshot,
+        // Only one listener runs while the leader lock is held: a slot still held by a dead one may be taken over.
+        TakeOverSlot = options.SingleActive,
     };
 
     public static bool Supports(CaptureMode mode) => Factories.ContainsKey(mode);
 
     /// <exception cref="NotSupportedException">The mode has no capture in this build.</exception>
-    public static IChangeCapture Create(SourceDefinition source, ConnectionSettings connection, CaptureOptions? options = null) =>
-        Factories.TryGetValue(source.Mode, out var create)
-            ? create(source, connection, options ?? CaptureOptions.Default)
-            : throw new NotSupportedException($"Capture mode {source.Mode} is not available in this build.");
+    public static IChangeCapture Create(SourceDefinition source, ConnectionSettings connection, CaptureOptions? options = null)
+    {
+        options ??= CaptureOptions.Default;
+        if (!Factories.TryGetValue(source.Mode, out var create))
+        {
+            throw new NotSupportedException($"Capture mode {source.Mode} is not available in this build.");
+        }
+        var capture = create(source, connection, options);
+        return options.SingleActive ? new Reliability.SingleActiveCapture(capture, source, connection, options.StandbyPollInterval) : capture;
+    }
 }

@@ -125,6 +125,7 @@ internal sealed class DurableJournalInstaller : ICaptureInstaller
         changes.Add(new SchemaChange(SchemaChangeKind.DropFunction, $"{name}.{DurableJournalSql.FunctionName}()", DurableJournalSql.DropFunction(name)));
         changes.Add(new SchemaChange(SchemaChangeKind.DropTable, $"{name}.{DurableJournalSql.JournalTable}", DurableJournalSql.DropJournal(name)));
         changes.Add(new SchemaChange(SchemaChangeKind.DropTable, $"{name}.{SourceStateSql.SnapshotTable}", SourceStateSql.DropSnapshotTable(name)));
+        changes.Add(new SchemaChange(SchemaChangeKind.DropTable, $"{name}.{SourceStateSql.PositionTable}", SourceStateSql.DropPositionTable(name)));
         changes.Add(new SchemaChange(SchemaChangeKind.DropSchema, name, SourceStateSql.DropSchema(name)));
         return changes;
     }

@@ -7,7 +7,8 @@ namespace PostgresSource.Core.Database;
 /// Logical mode: no triggers; a publication for the source's tables and a persistent pgoutput slot,
 /// both named by the object name; REPLICA IDENTITY FULL where asked for (or where a table has no identity
 /// at all, because a published table without one rejects UPDATE and DELETE: a user's write would fail);
-/// the snapshot state table when a snapshot is asked for. The slot is created after the rest commits.
+/// the source's state schema with the acknowledged-position table (and the snapshot table when a snapshot is
+/// asked for). The slot is created after the rest commits.
 /// Uninstall drops the slot (ending a walsender still attached to it), the publication and the state;
 /// it leaves replica identity settings as they are, since they are a property of the user's table.
 /// </summary>
@@ -50,10 +51,8 @@ internal sealed class LogicalReplicationInstaller : ICaptureInstaller
             changes.Add(new SchemaChange(SchemaChangeKind.AlterPublication, name, LogicalReplicationSql.SetPublicationTables(name, wanted)));
         }
 
-        if (options.Snapshot)
-        {
-            changes.AddRange(await SourceStateSql.PlanStateAsync(connection, name, tables, snapshot: true, schemaPlanned: false, cancellationToken).ConfigureAwait(false));
-        }
+        changes.AddRange(await SourceStateSql.PlanStateAsync(connection, name, tables, options.Snapshot, schemaPlanned: false, cancellationToken,
+            snapshotTable: false, positionTable: true).ConfigureAwait(false));
 
         var slot = await FindSlotAsync(connection, name, cancellationToken).ConfigureAwait(false);
         if (slot is null)
@@ -99,9 +98,10 @@ internal sealed class LogicalReplicationInstaller : ICaptureInstaller
                 LogicalReplicationSql.ReplicaIdentityFull(QualifiedAsWritten(t)))));
         }
         changes.Add(new SchemaChange(SchemaChangeKind.CreatePublication, name, LogicalReplicationSql.EnsurePublication(name, tables)));
+        changes.Add(new SchemaChange(SchemaChangeKind.CreateSchema, name, SourceStateSql.CreateSchema(name)));
+        changes.Add(new SchemaChange(SchemaChangeKind.CreateTable, $"{name}.{SourceStateSql.PositionTable}", SourceStateSql.CreatePositionTable(name)));
         if (options.Snapshot)
         {
-            changes.Add(new SchemaChange(SchemaChangeKind.CreateSchema, name, SourceStateSql.CreateSchema(name)));
             changes.Add(new SchemaChange(SchemaChangeKind.CreateTable, $"{name}.{SourceStateSql.SnapshotTable}", SourceStateSql.CreateSnapshotTable(name)));
             changes.AddRange(source.Tables.Select(t => new SchemaChange(SchemaChangeKind.RequestSnapshot, t.ToString(),
                 SourceStateSql.RequestSnapshot(name, t.Schema ?? "public", t.Name))));
@@ -117,6 +117,7 @@ internal sealed class LogicalReplicationInstaller : ICaptureInstaller
         [
             new SchemaChange(SchemaChangeKind.DropPublication, name, LogicalReplicationSql.DropPublication(name)),
             new SchemaChange(SchemaChangeKind.DropTable, $"{name}.{SourceStateSql.SnapshotTable}", SourceStateSql.DropSnapshotTable(name)),
+            new SchemaChange(SchemaChangeKind.DropTable, $"{name}.{SourceStateSql.PositionTable}", SourceStateSql.DropPositionTable(name)),
             new SchemaChange(SchemaChangeKind.DropSchema, name, SourceStateSql.DropSchema(name)),
             new SchemaChange(SchemaChangeKind.DropSlot, name, LogicalReplicationSql.DropSlot(name)) { OutsideTransaction = true },
         ];

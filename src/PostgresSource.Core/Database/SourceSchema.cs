@@ -17,6 +17,11 @@ public static class SourceSchema
         try
         {
             var tables = await TableResolver.ResolveAllAsync(npgsql, source.Tables, cancellationToken).ConfigureAwait(false);
+            var installed = await OtherModesInstalledAsync(npgsql, source, cancellationToken).ConfigureAwait(false);
+            if (installed.Count > 0)
+            {
+                throw new CaptureModeConflictException(source, installed);
+            }
             var changes = await CaptureInstallers.For(source.Mode)
                 .PlanInstallAsync(npgsql, source, tables, options, cancellationToken).ConfigureAwait(false);
             return new SchemaSession(npgsql, transaction, source, tables, changes);
@@ -92,6 +97,22 @@ public static class SourceSchema
             await npgsql.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>Modes other than the source's whose capture objects exist: installing alongside them would capture twice.</summary>
+    private static async Task<IReadOnlyList<CaptureMode>> OtherModesInstalledAsync(
+        NpgsqlConnection connection, SourceDefinition source, CancellationToken cancellationToken)
+    {
+        var modes = new List<CaptureMode>();
+        foreach (var installer in CaptureInstallers.All.Where(i => i.Mode != source.Mode))
+        {
+            var drops = await installer.PlanUninstallAsync(connection, source, cancellationToken).ConfigureAwait(false);
+            if (drops.Any(c => !c.SourceState))
+            {
+                modes.Add(installer.Mode);
+            }
+        }
+        return modes;
     }
 
     /// <summary>The install as an idempotent SQL script for review, made without a database. Holds no secrets.</summary>

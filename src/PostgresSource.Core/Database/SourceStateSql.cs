@@ -12,6 +12,7 @@ namespace PostgresSource.Core.Database;
 internal static class SourceStateSql
 {
     public const string SnapshotTable = "snapshot";
+    public const string PositionTable = "position";
 
     public static string Schema(string name) => Sql.Identifier(name);
 
@@ -38,6 +39,23 @@ internal static class SourceStateSql
         """;
 
     public static string DropSnapshotTable(string name) => $"DROP TABLE IF EXISTS {SnapshotQualified(name)}";
+
+    public static string PositionQualified(string name) => Sql.Qualified(name, PositionTable);
+
+    /// <summary>
+    /// Logical mode: the last position the consumer acknowledged, written by the capture in its own
+    /// transactions. PostgreSQL 15 keeps a slot's confirmed position across a server restart only now and then,
+    /// so the capture resumes from the later of the two.
+    /// </summary>
+    public static string CreatePositionTable(string name) => $"""
+        CREATE TABLE IF NOT EXISTS {PositionQualified(name)} (
+            only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+            confirmed_lsn pg_catalog.pg_lsn NOT NULL,
+            updated timestamptz NOT NULL DEFAULT pg_catalog.now()
+        )
+        """;
+
+    public static string DropPositionTable(string name) => $"DROP TABLE IF EXISTS {PositionQualified(name)}";
 
     public static string RequestSnapshot(string name, string tableSchema, string tableName) =>
         $"INSERT INTO {SnapshotQualified(name)} (table_schema, table_name, segment) " +
@@ -79,10 +97,10 @@ internal static class SourceStateSql
         return tables;
     }
 
-    /// <summary>Plans the state table and the snapshot requests (Durable and Logical install with -Snapshot).</summary>
+    /// <summary>Plans the state tables and the snapshot requests (Durable: snapshot table; Logical: position table, and the snapshot table with -Snapshot).</summary>
     public static async Task<IReadOnlyList<SchemaChange>> PlanStateAsync(
         NpgsqlConnection connection, string name, IReadOnlyList<ResolvedTable> tables, bool snapshot, bool schemaPlanned,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool snapshotTable = true, bool positionTable = false)
     {
         var changes = new List<SchemaChange>();
         var schemaExists = await SchemaExistsAsync(connection, name, cancellationToken).ConfigureAwait(false);
@@ -90,8 +108,12 @@ internal static class SourceStateSql
         {
             changes.Add(new SchemaChange(SchemaChangeKind.CreateSchema, name, CreateSchema(name)));
         }
+        if (positionTable && !(schemaExists && await TableExistsAsync(connection, name, PositionTable, cancellationToken).ConfigureAwait(false)))
+        {
+            changes.Add(new SchemaChange(SchemaChangeKind.CreateTable, $"{name}.{PositionTable}", CreatePositionTable(name)));
+        }
         var tableExists = schemaExists && await TableExistsAsync(connection, name, SnapshotTable, cancellationToken).ConfigureAwait(false);
-        if (!tableExists)
+        if (!tableExists && (snapshotTable || snapshot))
         {
             changes.Add(new SchemaChange(SchemaChangeKind.CreateTable, $"{name}.{SnapshotTable}", CreateSnapshotTable(name)));
         }
@@ -119,6 +141,10 @@ internal static class SourceStateSql
         if (await TableExistsAsync(connection, name, SnapshotTable, cancellationToken).ConfigureAwait(false))
         {
             changes.Add(new SchemaChange(SchemaChangeKind.DropTable, $"{name}.{SnapshotTable}", DropSnapshotTable(name)) { SourceState = true });
+        }
+        if (await TableExistsAsync(connection, name, PositionTable, cancellationToken).ConfigureAwait(false))
+        {
+            changes.Add(new SchemaChange(SchemaChangeKind.DropTable, $"{name}.{PositionTable}", DropPositionTable(name)) { SourceState = true });
         }
         changes.Add(new SchemaChange(SchemaChangeKind.DropSchema, name, DropSchema(name)) { SourceState = true });
         return changes;

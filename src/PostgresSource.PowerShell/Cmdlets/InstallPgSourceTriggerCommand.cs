@@ -10,13 +10,29 @@ namespace PostgresSource.PowerShell.Cmdlets;
 [OutputType(typeof(PgSourceChangeResult), typeof(PgSource), typeof(string))]
 public sealed class InstallPgSourceTriggerCommand : SchemaChangeCmdlet
 {
-    private protected override string Verb => "Install";
+    /// <summary>Durable and Logical: emit every existing row once (as a read event) before streaming.</summary>
+    [Parameter]
+    public SwitchParameter Snapshot { get; set; }
 
-    private protected override string ScriptFor(SourceDefinition source) => SourceSchema.ScriptInstall(source);
+    /// <summary>Logical: set REPLICA IDENTITY FULL so UPDATE and DELETE events carry the whole old row.</summary>
+    [Parameter]
+    public SwitchParameter ReplicaIdentityFull { get; set; }
+
+    /// <summary>The source is installed in another mode: remove that mode's objects and install this one.</summary>
+    [Parameter]
+    public SwitchParameter SwitchMode { get; set; }
+
+    private InstallOptions Options => new() { Snapshot = Snapshot, ReplicaIdentityFull = ReplicaIdentityFull };
+
+    private protected override string Verb => SwitchMode ? "Switch mode" : "Install";
+
+    private protected override string ScriptFor(SourceDefinition source) => SourceSchema.ScriptInstall(source, Options);
 
     private protected override Task<SchemaSession> PlanAsync(SourceDefinition source, ConnectionSettings connection, CancellationToken cancellationToken) =>
-        SourceSchema.PlanInstallAsync(source, connection, cancellationToken: cancellationToken);
+        SwitchMode
+            ? SourceSchema.PlanModeSwitchAsync(source, source.Mode, connection, Options, cancellationToken)
+            : SourceSchema.PlanInstallAsync(source, connection, Options, cancellationToken);
 
     private protected override (string Done, string NothingToDo) StatusWords(SchemaSession session) =>
-        (session.Changes.Any(c => c.Kind == SchemaChangeKind.CreateFunction) ? "Installed" : "Updated", "Unchanged");
+        (session.Changes.Any(c => c.Kind is SchemaChangeKind.CreateFunction or SchemaChangeKind.CreatePublication) ? "Installed" : "Updated", "Unchanged");
 }

@@ -65,6 +65,10 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
     [Parameter]
     public Uri? DeadLetterSink { get; set; }
 
+    /// <summary>Durable and Logical: emit every existing row once, as a read event, before streaming (resumes if interrupted).</summary>
+    [Parameter]
+    public SwitchParameter Snapshot { get; set; }
+
     /// <summary>A PEM file with the CA certificate(s) that sign an HTTPS sink's certificate.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
@@ -198,7 +202,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
             var toPipeline = sinkUri is null;
             IEventSink sink = toPipeline ? new CallbackSink(HandOffAsync, "pipeline") : new HttpEventSink(sinkUri!, httpOptions);
             var deadLetter = DeadLetterSink is null || toPipeline ? null : new HttpEventSink(DeadLetterSink, httpOptions);
-            var capture = ChangeCaptureFactory.Create(definition, connection, new CaptureOptions { RetryInitialConnection = false });
+            var capture = ChangeCaptureFactory.Create(definition, connection, new CaptureOptions { RetryInitialConnection = false, Snapshot = Snapshot });
             var options = new ListenerOptions
             {
                 QueueCapacity = QueueCapacity,

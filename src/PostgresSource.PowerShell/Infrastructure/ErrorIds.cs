@@ -19,6 +19,7 @@ internal static class ErrorIds
     public const string ManifestInvalid = "PgSource.ManifestInvalid";
     public const string OperationTimeout = "PgSource.OperationTimeout";
     public const string Unexpected = "PgSource.Unexpected";
+    public const string ModeConflict = "PgSource.ModeConflict";
 
     // Kubernetes (Export-PgSourceManifest, Sync-PgSourceCluster).
     public const string KubeconfigInvalid = "PgSource.KubeconfigInvalid";

@@ -56,6 +56,8 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
         ConnectionStringException ex when ex.Message.StartsWith("No database connection", StringComparison.Ordinal) =>
             (ErrorIds.NoConnection, ErrorCategory.InvalidArgument, "Pass -ConnectionString or set PGSOURCE_CONNECTION."),
         ConnectionStringException => (ErrorIds.InvalidConnectionString, ErrorCategory.InvalidArgument, null),
+        CaptureModeConflictException => (ErrorIds.ModeConflict, ErrorCategory.ResourceExists,
+            "Pass -SwitchMode to switch (read its warnings: waiting changes can be dropped), or use the source's current -Mode."),
         ManifestException => (ErrorIds.ManifestInvalid, ErrorCategory.InvalidData, "Fix the field named in the message and import again."),
         KubeconfigException => (ErrorIds.KubeconfigInvalid, ErrorCategory.InvalidArgument,
             "Pass -Kubeconfig, set KUBECONFIG, or choose one of the kubeconfig's contexts with -Context."),

@@ -58,6 +58,10 @@ public abstract class SchemaChangeCmdlet : PgSourceCmdlet
             using var session = Run(ct => PlanAsync(source.Definition, connection, ct));
             var (done, nothingToDo) = StatusWords(session);
             var changes = session.Changes.Select(c => c.Describe()).ToArray();
+            foreach (var note in session.Notes)
+            {
+                WriteWarning(note);
+            }
             string status;
             if (!session.HasChanges)
             {

@@ -83,7 +83,7 @@ internal sealed class RecordingConsumer
                 {
                     var next = enumerator.MoveNextAsync().AsTask();
                     // Acknowledge what is held when the capture has nothing more right now.
-                    if (!next.IsCompleted && sinceAck > 0 && Last is { } pending)
+                    if (!next.IsCompleted && sinceAck > 0 && Last is { } pending && AckWhenIdle)
                     {
                         await capture.AcknowledgeAsync(pending, _stop.Token);
                         sinceAck = 0;
@@ -120,6 +120,10 @@ internal sealed class RecordingConsumer
     public CapturedChange? Last { get; private set; }
     public long Count => Interlocked.Read(ref _count);
     public Exception? Error { get; private set; }
+    public bool Stopped => _loop.IsCompleted;
+
+    /// <summary>Acknowledge what is held whenever the capture has nothing more at once (else only every few changes).</summary>
+    public bool AckWhenIdle { get; set; } = true;
 
     /// <summary>Stops reading at once, without acknowledging what was read since the last acknowledgement, and drops the capture.</summary>
     public async Task CrashAsync()

@@ -117,3 +117,30 @@ public sealed class DurableCaptureTests(DatabaseFixture database, ITestOutputHel
         });
     }
 }
+
+[Collection(DatabaseCollection.Name)]
+public sealed class DurableFaultTests(DatabaseFixture database, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task EveryChangeArrivesDespiteCrashesKilledBackendsAndARestart()
+    {
+        Assert.NotNull(database.Server.Local);
+        var db = await database.CreateDatabaseAsync();
+        await TestSql.ExecuteAsync(db, "CREATE TABLE events (writer int, seq int, note text, PRIMARY KEY (writer, seq))");
+        var source = CaptureHarness.Source(CaptureMode.Durable, "events");
+        await CaptureHarness.InstallAsync(source, db);
+        var options = new ReliableCaptureOptions
+        {
+            ApplicationName = FaultScenario.CaptureApplicationName,
+            SweepInterval = TimeSpan.FromMilliseconds(500),
+            InitialReconnectDelay = TimeSpan.FromMilliseconds(100),
+            MaxReconnectDelay = TimeSpan.FromSeconds(1),
+            RetryInitialConnection = true,
+        };
+
+        await new FaultScenario(database, output).RunAsync(db, () => new DurableCapture(source, ConnectionSettings.Parse(db), options));
+
+        // Acknowledged rows were removed: the journal does not keep what was delivered.
+        Assert.Equal(0L, await TestSql.ScalarAsync<long>(db, $"SELECT count(*) FROM \"{source.DatabaseObjectName}\".journal"));
+    }
+}

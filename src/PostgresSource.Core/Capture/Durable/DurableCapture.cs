@@ -93,27 +93,10 @@ public sealed class DurableCapture : IChangeCapture
         {
 
             // The initial snapshot, attempt after attempt until every table is read.
-            while (_snapshot.Needed)
+            await foreach (var read in SnapshotPhase.RunAsync(_snapshot, _connectionString, this, NextSequence, LastSequence,
+                (error, when) => FailedAsync(error, when, backoff, token), token).ConfigureAwait(false))
             {
-                var connection = await OpenWithRetryAsync(backoff, token).ConfigureAwait(false);
-                await using (connection)
-                {
-                    await using var reads = _snapshot.ReadSegmentAsync(connection, this, NextSequence, LastSequence, token).GetAsyncEnumerator(token);
-                    while (true)
-                    {
-                        var (has, error) = await MoveAsync(reads).ConfigureAwait(false);
-                        if (error is not null)
-                        {
-                            await FailedAsync(error, "while taking the snapshot", backoff, token).ConfigureAwait(false);
-                            break;
-                        }
-                        if (!has)
-                        {
-                            break;
-                        }
-                        yield return reads.Current;
-                    }
-                }
+                yield return read;
             }
             _seam = _snapshot.BuildSeam();
             _snapshot.Acknowledge(Volatile.Read(ref _acknowledged));
@@ -221,36 +204,6 @@ public sealed class DurableCapture : IChangeCapture
         }
     }
 
-    private async Task<NpgsqlConnection> OpenWithRetryAsync(Backoff backoff, CancellationToken token)
-    {
-        while (true)
-        {
-            var connection = new NpgsqlConnection(_connectionString);
-            try
-            {
-                await connection.OpenAsync(token).ConfigureAwait(false);
-                return connection;
-            }
-            catch (Exception ex) when (TransientErrors.IsTransient(ex))
-            {
-                await connection.DisposeAsync().ConfigureAwait(false);
-                await FailedAsync(ex, "while connecting", backoff, token).ConfigureAwait(false);
-            }
-        }
-    }
-
-    private static async Task<(bool Has, Exception? Error)> MoveAsync<T>(IAsyncEnumerator<T> enumerator)
-    {
-        try
-        {
-            return (await enumerator.MoveNextAsync().ConfigureAwait(false), null);
-        }
-        catch (Exception ex) when (TransientErrors.IsTransient(ex))
-        {
-            return (false, ex);
-        }
-    }
-
     private async Task FailedAsync(Exception error, string when, Backoff backoff, CancellationToken token)
     {
         _ready = false;
@@ -314,12 +267,19 @@ public sealed class DurableCapture : IChangeCapture
 
         var rows = new List<(long Id, string Txid, string Schema, string Table, string Operation, string Payload)>();
         PgSnapshot snapshot;
+        ulong bound;
         var truncated = false;
         await using (var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, token).ConfigureAwait(false))
         {
+            // First the snapshot (the transaction's first statement fixes it), then a transaction id taken after it:
+            // every transaction that wrote a journal row before the snapshot has a smaller id (see JournalWindow).
             await using (var command = new NpgsqlCommand("SELECT pg_catalog.pg_current_snapshot()::text", connection, transaction))
             {
                 snapshot = PgSnapshot.Parse((string)(await command.ExecuteScalarAsync(token).ConfigureAwait(false))!);
+            }
+            await using (var command = new NpgsqlCommand("SELECT pg_catalog.pg_current_xact_id()::text", connection, transaction))
+            {
+                bound = ulong.Parse((string)(await command.ExecuteScalarAsync(token).ConfigureAwait(false))!, System.Globalization.CultureInfo.InvariantCulture);
             }
             await using (var command = new NpgsqlCommand(
                 $"SELECT id, txid::text, table_schema, table_name, operation, payload::text FROM {DurableJournalSql.JournalQualified(_name)} " +
@@ -378,7 +338,7 @@ public sealed class DurableCapture : IChangeCapture
 
         lock (_lock)
         {
-            _window.Observe(snapshot, rows.Select(r => r.Id).ToList(), truncated);
+            _window.Observe(snapshot, bound, rows.Select(r => r.Id).ToList(), truncated);
             for (var i = 0; i < changes.Count; i++)
             {
                 var id = (long)changes[i].Position!;

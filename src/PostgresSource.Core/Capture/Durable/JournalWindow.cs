@@ -11,14 +11,17 @@ namespace PostgresSource.Core.Capture.Durable;
 /// <para>
 /// The low-water mark moves only when it is proven safe. Every row with an id at most P, where P is an id
 /// that was visible to a read with snapshot S, was given its id before S by a transaction that already had
-/// its transaction id (the trigger runs after the user's row was written), so below S's xmax. Once a later
-/// read's snapshot has xmin at or above that xmax, all those transactions have ended, and if that read also
-/// covered every visible row up to P, nothing at or below P can ever appear: Low becomes P + 1.
+/// its transaction id (the trigger runs after the user's row was written). The read takes a transaction id
+/// of its own right after S (its "bound"): ids are handed out in order, so every such transaction has a
+/// smaller one. (S's xmax is no such bound: it is one past the latest completed transaction, and a running
+/// transaction may have an id at or above it.) Once a later read's snapshot has xmin at or above the bound,
+/// all those transactions have ended (a running one would hold xmin at or below its id), and if that read
+/// also covered every visible row up to P, nothing at or below P can ever appear: Low becomes P + 1.
 /// </para>
 /// </summary>
 internal sealed class JournalWindow
 {
-    private readonly Queue<(long Position, ulong Xmax)> _checkpoints = new();
+    private readonly Queue<(long Position, ulong Bound)> _checkpoints = new();
     private const int MaxCheckpoints = 4096;
 
     /// <summary>The smallest journal id a read must still consider.</summary>
@@ -30,10 +33,11 @@ internal sealed class JournalWindow
     public int PendingCheckpoints => _checkpoints.Count;
 
     /// <summary>
-    /// Records one read: its snapshot, the ids it returned (ascending; rows at or above <see cref="Low"/> not
-    /// emitted before), and whether it stopped early (limit reached), so that only a prefix of the visible rows was seen.
+    /// Records one read: its snapshot, its bound (a transaction id taken after the snapshot), the ids it returned
+    /// (ascending; rows at or above <see cref="Low"/> not emitted before), and whether it stopped early (limit
+    /// reached), so that only a prefix of the visible rows was seen.
     /// </summary>
-    public void Observe(PgSnapshot snapshot, IReadOnlyList<long> returned, bool truncated)
+    public void Observe(PgSnapshot snapshot, ulong bound, IReadOnlyList<long> returned, bool truncated)
     {
         if (returned.Count > 0)
         {
@@ -42,7 +46,7 @@ internal sealed class JournalWindow
         // Every visible row at or below 'covered' (and at or above Low) has now been returned or emitted before.
         var covered = truncated ? (returned.Count > 0 ? returned[^1] : Low - 1) : long.MaxValue;
 
-        while (_checkpoints.TryPeek(out var checkpoint) && checkpoint.Xmax <= snapshot.Xmin && checkpoint.Position <= covered)
+        while (_checkpoints.TryPeek(out var checkpoint) && checkpoint.Bound <= snapshot.Xmin && checkpoint.Position <= covered)
         {
             _checkpoints.Dequeue();
             Low = Math.Max(Low, checkpoint.Position + 1);
@@ -53,39 +57,24 @@ internal sealed class JournalWindow
         {
             return;
         }
-        if (_checkpoints.Count > 0 && _checkpoints.Last() is var tail && tail.Xmax == snapshot.Xmax)
+        if (_checkpoints.Count > 0 && _checkpoints.Last() is var tail && tail.Position >= position)
         {
-            // Same horizon as the newest checkpoint: widen it rather than queue another.
-            if (position > tail.Position)
-            {
-                ReplaceTail((position, tail.Xmax));
-            }
+            // Already promised by an earlier checkpoint, which is released no later than this one would be.
             return;
         }
-        _checkpoints.Enqueue((position, snapshot.Xmax));
+        _checkpoints.Enqueue((position, bound));
         if (_checkpoints.Count > MaxCheckpoints)
         {
-            // A very long transaction holds xmin back: merge the two oldest (the larger position and horizon is always safe, only later).
+            // A very long transaction holds xmin back: merge the two oldest (the larger position and bound is always safe, only later).
             var a = _checkpoints.Dequeue();
             var b = _checkpoints.Dequeue();
             var rest = _checkpoints.ToArray();
             _checkpoints.Clear();
-            _checkpoints.Enqueue((Math.Max(a.Position, b.Position), Math.Max(a.Xmax, b.Xmax)));
+            _checkpoints.Enqueue((Math.Max(a.Position, b.Position), Math.Max(a.Bound, b.Bound)));
             foreach (var item in rest)
             {
                 _checkpoints.Enqueue(item);
             }
-        }
-    }
-
-    private void ReplaceTail((long Position, ulong Xmax) tail)
-    {
-        var items = _checkpoints.ToArray();
-        items[^1] = tail;
-        _checkpoints.Clear();
-        foreach (var item in items)
-        {
-            _checkpoints.Enqueue(item);
         }
     }
 }
