@@ -107,7 +107,7 @@ public sealed class FaultToleranceTests(DatabaseFixture database, ITestOutputHel
             $"adapter killed {kills}x, PostgreSQL restarted: {restarted}, writer retries: {writerErrors.Count}");
 
         Assert.True(committed.Count >= Writers * RowsPerWriter * 9 / 10, $"only {committed.Count} rows committed");
-        Assert.Empty(missing.Take(20));
+        Assert.DoesNotContain(committed, id => !delivered.ContainsKey(id));
         Assert.Equal(committed.Count, delivered.Count);
         // A redelivered change keeps its id: distinct ids equal distinct changes.
         Assert.Equal(committed.Count, eventIds.Count);

@@ -34,7 +34,7 @@ public sealed class StandbyTests(DatabaseFixture database, ITestOutputHelper out
         await using var first = AdapterProcess.Start(Environment());
         await first.WaitForLogAsync(l => Says(l, "listening"), TimeSpan.FromSeconds(60));
         await using var second = AdapterProcess.Start(Environment());
-        await second.WaitForLogAsync(l => Says(l, "Standby"), TimeSpan.FromSeconds(60));
+        await second.WaitForLogAsync(l => Says(l, "stands by"), TimeSpan.FromSeconds(60));
 
         await TestSql.ExecuteAsync(db, "INSERT INTO orders VALUES (1, 10), (2, 20)");
         Assert.True(await receiver.WaitUntilAsync(r => r.Count(x => x.Status == 200) >= 2, TimeSpan.FromSeconds(30)));
@@ -44,7 +44,7 @@ public sealed class StandbyTests(DatabaseFixture database, ITestOutputHelper out
 
         var clock = Stopwatch.StartNew();
         await first.KillHardAsync();
-        await second.WaitForLogAsync(l => Says(l, "Took over"), TimeSpan.FromSeconds(30));
+        await second.WaitForLogAsync(l => Says(l, "now the active one"), TimeSpan.FromSeconds(30));
         await second.WaitForLogAsync(l => Says(l, "listening"), TimeSpan.FromSeconds(30));
         var takeover = clock.Elapsed;
 

@@ -59,3 +59,43 @@ Describe 'Installing and removing a source' -Skip:$skip {
         Test-PgSourceConnection -ConnectionString $cs | Should -BeTrue
     }
 }
+
+Describe 'Capturing changes' -Skip:($skip -or -not (Get-Command psql -ErrorAction SilentlyContinue)) {
+    BeforeAll {
+        $script:table = 'pester_items_' + [guid]::NewGuid().ToString('N').Substring(0, 8)
+        & psql $cs -q -v ON_ERROR_STOP=1 -c "CREATE TABLE $table (id int PRIMARY KEY, qty int)"
+        $script:source = New-PgSource -Name ($table -replace '_', '-') -Table $table -Mode Durable -ConnectionString $cs
+    }
+
+    AfterAll {
+        $script:source | Uninstall-PgSourceTrigger -Confirm:$false | Out-Null
+        & psql $cs -q -c "DROP TABLE IF EXISTS $table"
+    }
+
+    It 'installs once, and a second install changes nothing' {
+        ($source | Install-PgSourceTrigger -Confirm:$false).Status | Should -Be 'Installed'
+        ($source | Install-PgSourceTrigger -Confirm:$false).Status | Should -Be 'Unchanged'
+    }
+
+    It 'delivers inserts, updates and deletes as events' {
+        & psql $cs -q -v ON_ERROR_STOP=1 -c "INSERT INTO $table VALUES (1, 5); UPDATE $table SET qty = 6 WHERE id = 1; DELETE FROM $table WHERE id = 1"
+        $events = @($source | Start-PgSourceListener -MaxEvents 3 -Timeout 15)
+        $events.Operation | Should -Be @('INSERT', 'UPDATE', 'DELETE')
+        $events[1].Data.qty | Should -Be 6
+        $events | ForEach-Object { $_.Type | Should -Be 'dev.vaikas.postgres' }
+    }
+
+    It 'exports Kubernetes YAML without the password' {
+        $yaml = $source | Export-PgSourceManifest -IncludeCrd -SinkUri http://broker-ingress.knative-eventing.svc.cluster.local/default/default | Out-String
+        $yaml | Should -Match 'kind: Deployment'
+        $yaml | Should -Match 'sources.vaikas.dev'
+        if ($cs -match '(?i)password=([^;\s]+)') {
+            $yaml | Should -Not -Match ([regex]::Escape($Matches[1]))
+        }
+    }
+
+    It 'uninstalls without a trace' {
+        ($source | Uninstall-PgSourceTrigger -Confirm:$false).Status | Should -Be 'Removed'
+        Get-PgSourceTrigger -ConnectionString $cs -Name $source.Name | Should -BeNullOrEmpty
+    }
+}

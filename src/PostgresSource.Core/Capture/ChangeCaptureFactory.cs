@@ -23,6 +23,7 @@ public static class ChangeCaptureFactory
         Snapshot = options.Snapshot,
         // Only one listener runs while the leader lock is held: a slot still held by a dead one may be taken over.
         TakeOverSlot = options.SingleActive,
+        StandbyInterval = options.StandbyPollInterval,
     };
 
     public static bool Supports(CaptureMode mode) => Factories.ContainsKey(mode);
@@ -35,7 +36,8 @@ public static class ChangeCaptureFactory
         {
             throw new NotSupportedException($"Capture mode {source.Mode} is not available in this build.");
         }
-        var capture = create(source, connection, options);
-        return options.SingleActive ? new Reliability.SingleActiveCapture(capture, source, connection, options.StandbyPollInterval) : capture;
+        return options.SingleActive
+            ? new Reliability.SingleActiveCapture(source, connection, () => create(source, connection, options), Reliable(options))
+            : create(source, connection, options);
     }
 }

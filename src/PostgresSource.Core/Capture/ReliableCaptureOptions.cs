@@ -52,6 +52,9 @@ public sealed record ReliableCaptureOptions
     /// <summary>The application_name of the capture's connections, unless the connection string sets one.</summary>
     public string ApplicationName { get; init; } = "PostgresSource listener";
 
+    /// <summary><see cref="Reliability.SingleActiveCapture"/>: how often a standby tries to become the active listener.</summary>
+    public TimeSpan StandbyInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     public static ReliableCaptureOptions Default { get; } = new();
 }
 

@@ -126,7 +126,7 @@ public static class SourceSchema
     {
         var text = new StringBuilder();
         text.AppendLine($"-- PostgresSource {verb} for source {source.EventSource} ({source.Mode} mode)");
-        text.AppendLine($"-- function, triggers and channel: {source.DatabaseObjectName}");
+        text.AppendLine($"-- objects named: {source.DatabaseObjectName}");
         var inTransaction = changes.Where(c => !c.OutsideTransaction).ToList();
         text.AppendLine("BEGIN;");
         foreach (var change in inTransaction)

@@ -259,15 +259,17 @@ public sealed class DurableCapture : IChangeCapture
 
         long low;
         long[] exclude;
+        bool needsBound;
         lock (_lock)
         {
             low = _window.Low;
+            needsBound = _window.NeedsBound;
             exclude = _emitted.Where(id => id >= low).ToArray();
         }
 
         var rows = new List<(long Id, string Txid, string Schema, string Table, string Operation, string Payload)>();
         PgSnapshot snapshot;
-        ulong bound;
+        ulong? bound = null;
         var truncated = false;
         await using (var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, token).ConfigureAwait(false))
         {
@@ -277,8 +279,9 @@ public sealed class DurableCapture : IChangeCapture
             {
                 snapshot = PgSnapshot.Parse((string)(await command.ExecuteScalarAsync(token).ConfigureAwait(false))!);
             }
-            await using (var command = new NpgsqlCommand("SELECT pg_catalog.pg_current_xact_id()::text", connection, transaction))
+            if (needsBound)
             {
+                await using var command = new NpgsqlCommand("SELECT pg_catalog.pg_current_xact_id()::text", connection, transaction);
                 bound = ulong.Parse((string)(await command.ExecuteScalarAsync(token).ConfigureAwait(false))!, System.Globalization.CultureInfo.InvariantCulture);
             }
             await using (var command = new NpgsqlCommand(

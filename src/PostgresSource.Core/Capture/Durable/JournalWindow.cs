@@ -33,11 +33,17 @@ internal sealed class JournalWindow
     public int PendingCheckpoints => _checkpoints.Count;
 
     /// <summary>
+    /// Whether the next read should take a bound (a transaction id of its own). Once everything read is behind
+    /// <see cref="Low"/>, an idle reader needs none, so an idle source uses up no transaction ids.
+    /// </summary>
+    public bool NeedsBound => MaxSeen >= Low;
+
+    /// <summary>
     /// Records one read: its snapshot, its bound (a transaction id taken after the snapshot), the ids it returned
     /// (ascending; rows at or above <see cref="Low"/> not emitted before), and whether it stopped early (limit
     /// reached), so that only a prefix of the visible rows was seen.
     /// </summary>
-    public void Observe(PgSnapshot snapshot, ulong bound, IReadOnlyList<long> returned, bool truncated)
+    public void Observe(PgSnapshot snapshot, ulong? bound, IReadOnlyList<long> returned, bool truncated)
     {
         if (returned.Count > 0)
         {
@@ -53,8 +59,9 @@ internal sealed class JournalWindow
         }
 
         var position = truncated ? (returned.Count > 0 ? returned[^1] : -1) : MaxSeen;
-        if (position < Low)
+        if (position < Low || bound is null)
         {
+            // Nothing to promise, or no bound taken: the next read (which takes one) records it.
             return;
         }
         if (_checkpoints.Count > 0 && _checkpoints.Last() is var tail && tail.Position >= position)
@@ -62,7 +69,7 @@ internal sealed class JournalWindow
             // Already promised by an earlier checkpoint, which is released no later than this one would be.
             return;
         }
-        _checkpoints.Enqueue((position, bound));
+        _checkpoints.Enqueue((position, bound.Value));
         if (_checkpoints.Count > MaxCheckpoints)
         {
             // A very long transaction holds xmin back: merge the two oldest (the larger position and bound is always safe, only later).

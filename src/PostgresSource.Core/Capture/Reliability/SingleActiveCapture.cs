@@ -1,173 +1,299 @@
 using System.Runtime.CompilerServices;
 using Npgsql;
+using PostgresSource.Core.Capture.Durable;
+using PostgresSource.Core.Capture.Logical;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
 
 namespace PostgresSource.Core.Capture.Reliability;
 
 /// <summary>
-/// One active listener per source, with no extra infrastructure: a PostgreSQL session-level advisory lock,
-/// held on a dedicated connection, decides who captures. A second listener (another adapter replica)
-/// waits as a standby, trying the lock every <see cref="PollInterval"/>; when the active one dies its
-/// session ends, the server releases the lock, and the standby takes over within about one interval.
-/// If the active listener loses its lock session, it stops capturing at once (a standby may be taking
-/// over) and the read fails, so the process restarts as a standby instead of capturing twice.
+/// One active listener per source, whatever the mode: wraps the capture so that of all the listeners (or
+/// adapter replicas) started for a source only the one holding the source's PostgreSQL advisory lock
+/// reads; the others wait as standbys and try again every <see cref="ReliableCaptureOptions.StandbyInterval"/>.
+/// The lock lives on a session of its own, so it goes the moment the active listener's process dies or
+/// its session ends (with TCP keepalives on both sides for a peer that vanished), and a standby takes over
+/// within about a second. If the active one loses its lock session it stops reading at once and becomes a
+/// standby itself. Needs no infrastructure besides the database.
 /// </summary>
 public sealed class SingleActiveCapture : IChangeCapture
 {
-    private readonly IChangeCapture _inner;
-    private readonly string _connectionString;
-    private readonly string _lockName;
-    private NpgsqlConnection? _lockConnection;
-    private volatile bool _active;
+    /// <summary>The advisory lock's first key ("PGSR"); the second is hashtext of the source's object name.</summary>
+    public const int LockClass = 0x50475352;
 
-    public SingleActiveCapture(IChangeCapture inner, SourceDefinition source, ConnectionSettings connection, TimeSpan? pollInterval = null)
+    private readonly SourceDefinition _source;
+    private readonly Func<IChangeCapture> _createActive;
+    private readonly ReliableCaptureOptions _options;
+    private readonly string _lockConnectionString;
+    private readonly CancellationTokenSource _lifetime = new();
+    private NpgsqlConnection? _lockConnection;
+    private IChangeCapture? _active;
+    private volatile bool _isActive;
+    private int _started;
+    private int _disposed;
+
+    public SingleActiveCapture(SourceDefinition source, ConnectionSettings connection, Func<IChangeCapture> createActive, ReliableCaptureOptions? options = null)
     {
-        _inner = inner;
-        _lockName = source.DatabaseObjectName;
+        _source = source;
+        _createActive = createActive;
+        _options = options ?? ReliableCaptureOptions.Default;
         var builder = connection.ToBuilder();
         builder.Pooling = false;
-        builder.ApplicationName = "PostgresSource leader lock";
-        // Short keepalives: a dead peer's lock must not outlive it by much.
-        builder.KeepAlive = 5;
-        _connectionString = builder.ConnectionString;
-        PollInterval = pollInterval ?? TimeSpan.FromSeconds(1);
-        _inner.Notice += notice => Notice?.Invoke(notice);
+        builder.ApplicationName = string.IsNullOrEmpty(builder.ApplicationName) ? _options.ApplicationName + " (active lock)" : builder.ApplicationName + " (active lock)";
+        // Notice a vanished peer in seconds, on both ends; and never let an idle-session timeout end the lock.
+        builder.TcpKeepAlive = true;
+        builder.TcpKeepAliveTime = 5;
+        builder.TcpKeepAliveInterval = 1;
+        builder.Options = ((builder.Options ?? string.Empty) +
+            " -c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 -c idle_session_timeout=0").Trim();
+        _lockConnectionString = builder.ConnectionString;
     }
 
-    public TimeSpan PollInterval { get; }
+    /// <summary>The usual wrapper for a Durable or Logical source (the Logical capture may end a dead listener's walsender to take its slot).</summary>
+    public static SingleActiveCapture For(SourceDefinition source, ConnectionSettings connection, ReliableCaptureOptions? options = null)
+    {
+        var inner = (options ?? ReliableCaptureOptions.Default) with { TakeOverSlot = true };
+        return new SingleActiveCapture(source, connection, source.Mode switch
+        {
+            CaptureMode.Durable => () => new DurableCapture(source, connection, inner),
+            CaptureMode.Logical => () => new LogicalCapture(source, connection, inner),
+            _ => throw new NotSupportedException($"Pass a factory for {source.Mode} mode's capture to the constructor."),
+        }, options);
+    }
 
-    public CaptureMode Mode => _inner.Mode;
+    public CaptureMode Mode => _source.Mode;
 
-    /// <summary>True while this listener holds the source's lock.</summary>
-    public bool IsActive => _active;
+    /// <summary>This listener holds the source's lock and reads; false while it waits as a standby.</summary>
+    public bool IsActive => _isActive;
 
-    /// <summary>Ready = active and the inner capture connected; a standby is not ready (it delivers nothing).</summary>
-    public bool IsReady => _active && _inner.IsReady;
+    /// <summary>Raised with true when this listener becomes the active one, with false when it stops being it.</summary>
+    public event Action<bool>? ActiveChanged;
 
     public event Action<CaptureNotice>? Notice;
 
+    /// <summary>Ready = active and its capture connected. A standby is not ready: it delivers nothing.</summary>
+    public bool IsReady => _isActive && _active?.IsReady == true;
+
+    /// <summary>The server process holding (or trying for) the lock, for diagnostics and fault tests.</summary>
+    public int? LockProcessId => _lockConnection is { State: System.Data.ConnectionState.Open } c ? c.ProcessID : null;
+
+    /// <summary>The wrapped capture while active.</summary>
+    public IChangeCapture? ActiveCapture => _active;
+
     public async IAsyncEnumerable<CapturedChange> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await AcquireAsync(cancellationToken).ConfigureAwait(false);
-        using var lost = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var watch = WatchLockAsync(lost);
-        try
+        if (Interlocked.Exchange(ref _started, 1) != 0)
         {
-            await foreach (var change in _inner.ReadAllAsync(lost.Token).ConfigureAwait(false))
+            throw new InvalidOperationException("A capture is read once.");
+        }
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
+        var token = linked.Token;
+        while (true)
+        {
+            var connection = await AcquireAsync(token).ConfigureAwait(false);
+            using var lost = new CancellationTokenSource();
+            using var activeScope = CancellationTokenSource.CreateLinkedTokenSource(token, lost.Token);
+            var watch = Task.Run(() => WatchAsync(connection, lost), CancellationToken.None);
+            var capture = _createActive();
+            capture.Notice += Forward;
+            _active = capture;
+            SetActive(true);
+            Raise($"This listener is now the active one for source {_source.EventSource} ({_source.Mode} mode).", false);
+
+            Exception? failure = null;
+            var enumerator = capture.ReadAllAsync(activeScope.Token).GetAsyncEnumerator(activeScope.Token);
+            try
             {
-                yield return change;
+                while (true)
+                {
+                    var (has, error) = await MoveAsync(enumerator).ConfigureAwait(false);
+                    if (error is not null)
+                    {
+                        if (lost.IsCancellationRequested && !token.IsCancellationRequested)
+                        {
+                            break;
+                        }
+                        failure = error;
+                        break;
+                    }
+                    if (!has)
+                    {
+                        break;
+                    }
+                    yield return enumerator.Current;
+                    if (lost.IsCancellationRequested)
+                    {
+                        break;
+                    }
+                }
             }
-        }
-        finally
-        {
-            lost.Cancel();
-            await watch.ConfigureAwait(false);
-            _active = false;
-        }
-        if (!cancellationToken.IsCancellationRequested)
-        {
-            throw new LeadershipLostException(_lockName);
+            finally
+            {
+                SetActive(false);
+                _active = null;
+                lost.Cancel();
+                await IgnoreAsync(async () => await enumerator.DisposeAsync().ConfigureAwait(false)).ConfigureAwait(false);
+                await IgnoreAsync(async () => await capture.DisposeAsync().ConfigureAwait(false)).ConfigureAwait(false);
+                capture.Notice -= Forward;
+                await IgnoreAsync(() => watch).ConfigureAwait(false);
+                await CloseLockAsync().ConfigureAwait(false);
+            }
+            if (failure is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+            }
+            token.ThrowIfCancellationRequested();
+            Raise($"This listener lost the active role for source {_source.EventSource} (its lock session ended); standing by.", false);
         }
     }
 
     public ValueTask AcknowledgeAsync(CapturedChange change, CancellationToken cancellationToken) =>
-        _inner.AcknowledgeAsync(change, cancellationToken);
+        // A change read before a handover belongs to a capture that is gone: its own position is not this one's, and it is ignored.
+        _active is { } active ? active.AcknowledgeAsync(change, cancellationToken) : ValueTask.CompletedTask;
 
-    /// <summary>Waits until this listener holds the lock; says once that it is a standby.</summary>
-    private async Task AcquireAsync(CancellationToken cancellationToken)
+    private async Task<NpgsqlConnection> AcquireAsync(CancellationToken token)
     {
-        var saidStandby = false;
-        var backoff = new Backoff(PollInterval, TimeSpan.FromSeconds(30));
+        var announced = false;
         while (true)
         {
-            cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                _lockConnection ??= await OpenAsync(cancellationToken).ConfigureAwait(false);
-                await using var command = new NpgsqlCommand(
-                    "SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('postgressource-active'), pg_catalog.hashtext(@name))", _lockConnection);
-                command.Parameters.AddWithValue("name", _lockName);
-                if ((bool)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+                if (_lockConnection is null)
                 {
-                    _active = true;
-                    Notice?.Invoke(new CaptureNotice(saidStandby
-                        ? $"Took over as the active listener of {_lockName}: the previous one is gone."
-                        : $"Active listener of {_lockName}.", PossibleLoss: false));
-                    return;
+                    var connection = new NpgsqlConnection(_lockConnectionString);
+                    try
+                    {
+                        await connection.OpenAsync(token).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        await connection.DisposeAsync().ConfigureAwait(false);
+                        throw;
+                    }
+                    _lockConnection = connection;
                 }
-                if (!saidStandby)
+                await using var command = new NpgsqlCommand("SELECT pg_catalog.pg_try_advisory_lock(@class, pg_catalog.hashtext(@name))", _lockConnection);
+                command.Parameters.AddWithValue("class", LockClass);
+                command.Parameters.AddWithValue("name", _source.DatabaseObjectName);
+                if ((bool)(await command.ExecuteScalarAsync(token).ConfigureAwait(false))!)
                 {
-                    saidStandby = true;
-                    Notice?.Invoke(new CaptureNotice($"Standby: another listener is active for {_lockName}; waiting to take over.", PossibleLoss: false));
+                    return _lockConnection;
                 }
-                await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
-                backoff.Reset();
+                if (!announced)
+                {
+                    announced = true;
+                    Raise($"Another listener is active for source {_source.EventSource}; this one stands by and takes over if it stops.", false);
+                }
             }
             catch (Exception ex) when (TransientErrors.IsTransient(ex))
             {
-                await DropLockConnectionAsync().ConfigureAwait(false);
-                await Task.Delay(backoff.Next(), cancellationToken).ConfigureAwait(false);
+                await CloseLockAsync().ConfigureAwait(false);
+                Raise($"Cannot connect to the database ({ex.Message}); retrying in {_options.StandbyInterval.TotalSeconds:0.#} s.", false);
             }
+            await Task.Delay(_options.StandbyInterval, token).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Checks the lock session every interval; when it is gone, stops the inner capture.</summary>
-    private async Task WatchLockAsync(CancellationTokenSource lost)
+    /// <summary>Waits on the idle lock session: if it ends (the server ended it, the network went), the lock is gone.</summary>
+    private static async Task WatchAsync(NpgsqlConnection connection, CancellationTokenSource lost)
     {
         try
         {
-            while (!lost.IsCancellationRequested)
+            while (true)
             {
-                await Task.Delay(PollInterval, lost.Token).ConfigureAwait(false);
-                await using var command = new NpgsqlCommand("SELECT 1", _lockConnection);
-                await command.ExecuteScalarAsync(lost.Token).ConfigureAwait(false);
+                await connection.WaitAsync(lost.Token).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (lost.IsCancellationRequested)
         {
         }
-        catch (Exception ex) when (ex is NpgsqlException or IOException or InvalidOperationException)
+        catch (Exception)
         {
-            _active = false;
-            Notice?.Invoke(new CaptureNotice($"Lost the active-listener lock of {_lockName} ({ex.Message}); stopping so a standby can take over.", PossibleLoss: false));
-            await DropLockConnectionAsync().ConfigureAwait(false);
-            lost.Cancel();
+            try
+            {
+                lost.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
         }
     }
 
-    private async Task<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
+    private static async Task<(bool Has, Exception? Error)> MoveAsync(IAsyncEnumerator<CapturedChange> enumerator)
     {
-        var connection = new NpgsqlConnection(_connectionString);
         try
         {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            return connection;
+            return (await enumerator.MoveNextAsync().ConfigureAwait(false), null);
         }
-        catch
+        catch (Exception ex)
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
-            throw;
+            return (false, ex);
         }
     }
 
-    private async Task DropLockConnectionAsync()
+    private async Task CloseLockAsync()
     {
-        if (_lockConnection is { } connection)
+        var connection = _lockConnection;
+        _lockConnection = null;
+        if (connection is not null)
         {
-            _lockConnection = null;
-            await connection.DisposeAsync().ConfigureAwait(false);
+            // Closing the session releases the lock.
+            await IgnoreAsync(async () => await connection.DisposeAsync().ConfigureAwait(false)).ConfigureAwait(false);
+        }
+    }
+
+    private void SetActive(bool active)
+    {
+        if (_isActive == active)
+        {
+            return;
+        }
+        _isActive = active;
+        try
+        {
+            ActiveChanged?.Invoke(active);
+        }
+        catch (Exception)
+        {
+        }
+    }
+
+    private void Forward(CaptureNotice notice) => Raise(notice.Message, notice.PossibleLoss);
+
+    private void Raise(string message, bool possibleLoss)
+    {
+        try
+        {
+            Notice?.Invoke(new CaptureNotice(message, possibleLoss));
+        }
+        catch (Exception)
+        {
+        }
+    }
+
+    private static async Task IgnoreAsync(Func<Task> action)
+    {
+        try
+        {
+            await action().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _inner.DisposeAsync().ConfigureAwait(false);
-        // Closing the session releases the lock for a standby.
-        await DropLockConnectionAsync().ConfigureAwait(false);
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _lifetime.Cancel();
+        if (_active is { } active)
+        {
+            await IgnoreAsync(async () => await active.DisposeAsync().ConfigureAwait(false)).ConfigureAwait(false);
+        }
+        await CloseLockAsync().ConfigureAwait(false);
+        _lifetime.Dispose();
     }
 }
-
-/// <summary>The active listener lost its lock session: it stopped so that it cannot capture alongside a standby that took over.</summary>
-public sealed class LeadershipLostException(string name)
-    : Exception($"Lost the active-listener lock of {name}; stopped capturing so a standby can take over. Restart to wait as a standby.");

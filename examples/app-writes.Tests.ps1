@@ -1,0 +1,50 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+<#
+    A Pester test of an application's writes, with PostgresSource as the test helper: assert that
+    placing an order produced exactly the row changes (and so the events) the application promises.
+
+    Durable mode is what makes this easy: changes wait in the source's journal until a listener reads
+    them, so the test can act first and collect the events afterwards with -MaxEvents.
+
+    Needs: PGSOURCE_CONNECTION (a test database), and the application under test. Here the "application"
+    is a psql command; replace Invoke-PlaceOrder with your app's CLI or API call.
+#>
+
+BeforeAll {
+    Import-Module PostgresSource
+
+    function Invoke-PlaceOrder {
+        param([int] $Id, [string] $Item, [int] $Qty)
+        # Stand-in for the application: one INSERT into orders, one UPDATE of stock.
+        & psql $env:PGSOURCE_CONNECTION -v ON_ERROR_STOP=1 -q -c "INSERT INTO orders (id, item, qty) VALUES ($Id, '$Item', $Qty); UPDATE stock SET qty = qty - $Qty WHERE item = '$Item';"
+        if ($LASTEXITCODE -ne 0) { throw "psql failed with exit code $LASTEXITCODE" }
+    }
+
+    $script:source = New-PgSource -Name app-writes -Table orders, stock -Mode Durable
+    $script:source | Install-PgSourceTrigger -Confirm:$false | Out-Null
+
+    # Start from an empty journal: read (and acknowledge) whatever earlier runs left behind.
+    $script:source | Start-PgSourceListener -Timeout 2 -MaxEvents 1000 -ErrorAction SilentlyContinue | Out-Null
+}
+
+AfterAll {
+    $script:source | Uninstall-PgSourceTrigger -Confirm:$false | Out-Null
+}
+
+Describe 'Placing an order' {
+    It 'inserts the order and decrements the stock, and nothing else' {
+        Invoke-PlaceOrder -Id 4711 -Item 'widget' -Qty 3
+
+        $events = @($script:source | Start-PgSourceListener -MaxEvents 2 -Timeout 10)
+
+        $events.Count | Should -Be 2
+        $events[0].Operation | Should -Be 'INSERT'
+        $events[0].Subject | Should -Be 'public.orders'
+        $events[0].Data.id | Should -Be 4711
+        $events[1].Operation | Should -Be 'UPDATE'
+        $events[1].Subject | Should -Be 'public.stock'
+
+        # No further change arrives.
+        @($script:source | Start-PgSourceListener -MaxEvents 1 -Timeout 2 -ErrorAction SilentlyContinue).Count | Should -Be 0
+    }
+}

@@ -1,0 +1,153 @@
+using PostgresSource.Core.Capture;
+using PostgresSource.Core.Capture.Durable;
+using PostgresSource.Core.Capture.Logical;
+using PostgresSource.Core.Database;
+using PostgresSource.Core.Sources;
+using PostgresSource.Core.Tests.Capture;
+using PostgresSource.TestSupport;
+using Xunit.Abstractions;
+
+namespace PostgresSource.Core.Tests.Snapshots;
+
+[Collection(DatabaseCollection.Name)]
+public sealed class SnapshotTests(DatabaseFixture database, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task DurableSnapshotInterruptedHalfwayResumesWithEveryRowOnceAndEveryChange()
+    {
+        var db = await database.CreateDatabaseAsync();
+        await TestSql.ExecuteAsync(db, SnapshotScenario.Setup);
+        var source = CaptureHarness.Source(CaptureMode.Durable, "items");
+        var plan = await CaptureHarness.InstallAsync(source, db, new InstallOptions { Snapshot = true });
+        Assert.Contains(plan, c => c.Kind == SchemaChangeKind.RequestSnapshot);
+
+        await new SnapshotScenario(output).RunAsync(db, progress => new DurableCapture(source, ConnectionSettings.Parse(db),
+            new ReliableCaptureOptions { SnapshotProgress = progress, SweepInterval = TimeSpan.FromMilliseconds(300), SnapshotChunkSize = 5000 }));
+
+        Assert.Equal(0L, await TestSql.ScalarAsync<long>(db, $"SELECT count(*) FROM \"{source.DatabaseObjectName}\".journal"));
+    }
+
+    [Fact]
+    public async Task LogicalSnapshotInterruptedHalfwayResumesWithEveryRowOnceAndEveryChange()
+    {
+        var db = await database.CreateDatabaseAsync();
+        await TestSql.ExecuteAsync(db, SnapshotScenario.Setup);
+        var source = CaptureHarness.Source(CaptureMode.Logical, "items");
+        await CaptureHarness.InstallAsync(source, db);
+
+        // Asked for by the capture rather than at install.
+        await new SnapshotScenario(output).RunAsync(db, progress => new LogicalCapture(source, ConnectionSettings.Parse(db),
+            LogicalTestsOptions.Fast with { Snapshot = true, SnapshotProgress = progress, SnapshotChunkSize = 5000 }));
+    }
+}
+
+internal static class LogicalTestsOptions
+{
+    public static ReliableCaptureOptions Fast => Logical.LogicalCaptureTests.Fast;
+}
+
+[Collection(DatabaseCollection.Name)]
+public sealed class SnapshotSeamTests(DatabaseFixture database, ITestOutputHelper output)
+{
+    /// <summary>
+    /// Writers change both tables (one without a primary key) while the snapshot reads them: at the end the
+    /// consumer's copy equals the tables, and a second start does not take the snapshot again.
+    /// </summary>
+    [Theory]
+    [InlineData(CaptureMode.Durable)]
+    [InlineData(CaptureMode.Logical)]
+    public async Task SnapshotAndStreamMeetWithoutGapOrDoubleWhileWritersRun(CaptureMode mode)
+    {
+        var db = await database.CreateDatabaseAsync();
+        await TestSql.ExecuteAsync(db, """
+            CREATE TABLE keyed (id int PRIMARY KEY, n int NOT NULL);
+            CREATE TABLE loose (id int NOT NULL, n int NOT NULL);
+            INSERT INTO keyed SELECT g, 0 FROM generate_series(1, 20000) g;
+            INSERT INTO loose SELECT g, 0 FROM generate_series(1, 5000) g;
+            """);
+        var source = CaptureHarness.Source(mode, "keyed", "loose");
+        await CaptureHarness.InstallAsync(source, db, new InstallOptions { Snapshot = true, ReplicaIdentityFull = true });
+        var options = LogicalTestsOptions.Fast with { SweepInterval = TimeSpan.FromMilliseconds(300), SnapshotChunkSize = 2000 };
+        IChangeCapture Create() => ReliableCaptures.Create(source, Core.Database.ConnectionSettings.Parse(db), options);
+
+        var keyed = new Dictionary<int, int>();
+        var loose = new Dictionary<int, int>();
+        var reads = 0;
+        var changes = 0;
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            var random = new Random(7);
+            for (var i = 0; i < 300 && !stop.IsCancellationRequested; i++)
+            {
+                var id = random.Next(1, 20000);
+                await TestSql.ExecuteAsync(db, $"UPDATE keyed SET n = n + 1 WHERE id = {id}; UPDATE loose SET n = n + 1 WHERE id = {id % 5000 + 1}; " +
+                                               $"INSERT INTO keyed VALUES ({20000 + i + 1}, 1); DELETE FROM keyed WHERE id = {20000 - i}");
+            }
+        });
+
+        await using (var capture = Create())
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            await using var enumerator = capture.ReadAllAsync(cts.Token).GetAsyncEnumerator(cts.Token);
+            while (true)
+            {
+                var next = enumerator.MoveNextAsync().AsTask();
+                if (writer.IsCompleted && await Task.WhenAny(next, Task.Delay(3000)) != next)
+                {
+                    cts.Cancel();
+                    await Assert.ThrowsAnyAsync<OperationCanceledException>(() => next);
+                    break;
+                }
+                Assert.True(await next);
+                var change = enumerator.Current;
+                var data = System.Text.Json.JsonDocument.Parse(change.PayloadJson).RootElement.GetProperty("data");
+                var target = change.Table == "keyed" ? keyed : loose;
+                var id = data.GetProperty("id").GetInt32();
+                if (change.Operation == ChangeOperation.Read)
+                {
+                    reads++;
+                    Assert.False(target.ContainsKey(id), $"{change.Table} {id} read twice");
+                }
+                else
+                {
+                    changes++;
+                }
+                if (change.Operation == ChangeOperation.Delete)
+                {
+                    target.Remove(id);
+                }
+                else
+                {
+                    target[id] = data.GetProperty("n").GetInt32();
+                }
+                await capture.AcknowledgeAsync(change, cts.Token);
+            }
+        }
+        await writer;
+        output.WriteLine($"{mode}: {reads} rows read, {changes} changes streamed");
+
+        Assert.Equal(await TableAsync(db, "keyed"), keyed.OrderBy(p => p.Key).ToList());
+        Assert.Equal(await TableAsync(db, "loose"), loose.OrderBy(p => p.Key).ToList());
+
+        // Started again, the capture streams only new changes: the snapshot is done.
+        await TestSql.ExecuteAsync(db, "UPDATE keyed SET n = -1 WHERE id = 1");
+        await using var again = Create();
+        var next2 = await CaptureHarness.TakeAsync(again, 1);
+        Assert.Equal(ChangeOperation.Update, next2[0].Operation);
+    }
+
+    private static async Task<List<KeyValuePair<int, int>>> TableAsync(string db, string table)
+    {
+        var rows = new List<KeyValuePair<int, int>>();
+        await using var connection = new Npgsql.NpgsqlConnection(db);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand($"SELECT id, n FROM {table} ORDER BY id", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            rows.Add(new(reader.GetInt32(0), reader.GetInt32(1)));
+        }
+        return rows;
+    }
+}
