@@ -41,6 +41,8 @@ internal sealed record AdapterConfig
     public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
     public HttpSinkOptions Http { get; init; } = HttpSinkOptions.Default;
     public int QueueCapacity { get; init; } = 100;
+    /// <summary>PGSOURCE_MAX_IN_FLIGHT: deliveries in flight at once; 1 (default) keeps order at the sink.</summary>
+    public int MaxInFlight { get; init; } = 1;
 
     /// <summary>PGSOURCE_SINGLE_ACTIVE (default true): one active replica per source; others wait as standbys.</summary>
     public bool SingleActive { get; init; } = true;
@@ -158,6 +160,7 @@ internal sealed record AdapterConfig
                 RequestTimeout = ParseDuration("PGSOURCE_DELIVERY_TIMEOUT", Get("PGSOURCE_DELIVERY_TIMEOUT"), HttpSinkOptions.Default.RequestTimeout),
             },
             QueueCapacity = ParseInt("PGSOURCE_QUEUE_CAPACITY", Get("PGSOURCE_QUEUE_CAPACITY"), 100, 1, 1_000_000),
+            MaxInFlight = ParseInt("PGSOURCE_MAX_IN_FLIGHT", Get("PGSOURCE_MAX_IN_FLIGHT"), 1, 1, 1_000),
             SingleActive = ParseBool("PGSOURCE_SINGLE_ACTIVE", Get("PGSOURCE_SINGLE_ACTIVE"), defaultValue: true),
             DrainTimeout = ParseDuration("PGSOURCE_DRAIN_TIMEOUT", Get("PGSOURCE_DRAIN_TIMEOUT"), TimeSpan.FromSeconds(20)),
         };

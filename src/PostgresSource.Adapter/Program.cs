@@ -107,6 +107,7 @@ internal static class Program
         listener = new SourceListener(config.Source, capture, new EventDeliverer(sink, config.Retry, deadLetter), new ListenerOptions
         {
             QueueCapacity = config.QueueCapacity,
+            MaxConcurrentDeliveries = config.MaxInFlight,
             DrainTimeout = config.DrainTimeout,
             EventSource = config.EventSource,
             CeOverrides = config.CeOverrides,
@@ -122,7 +123,7 @@ internal static class Program
                 }
                 if (listener.IsReady)
                 {
-                    log.Info("listening", ("channel", config.EffectiveChannel), ("mode", config.Source.Mode.ToString()));
+                    log.Info("listening", ("channel", config.EffectiveChannel), ("mode", config.Source.Mode.ToString()), ("maxInFlight", config.MaxInFlight));
                 }
             }, CancellationToken.None);
             try

@@ -18,11 +18,16 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(5) };
 
     /// <summary>A fresh database with an orders table, reached as a login role that has a password.</summary>
-    private async Task<string> DatabaseAsync()
+    private async Task<string> DatabaseAsync(bool mayCreateSchemas = false)
     {
         var db = await database.CreateDatabaseAsync("a");
         var role = "adapter_" + Guid.NewGuid().ToString("N")[..8];
         await TestSql.ExecuteAsync(db, $"CREATE ROLE {role} LOGIN PASSWORD '{Password}'; CREATE TABLE orders (id int PRIMARY KEY, item text, qty int); ALTER TABLE orders OWNER TO {role}; GRANT CREATE ON SCHEMA public TO {role}");
+        if (mayCreateSchemas)
+        {
+            // Durable mode keeps its journal in a schema of its own.
+            await TestSql.ExecuteAsync(db, $"GRANT CREATE ON DATABASE \"{new NpgsqlConnectionStringBuilder(db).Database}\" TO {role}");
+        }
         return new NpgsqlConnectionStringBuilder(db) { Username = role, Password = Password }.ConnectionString;
     }
 
@@ -244,6 +249,42 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         }
     }
 
+    [Fact]
+    public async Task DurableWithSeveralDeliveriesInFlightDeliversEveryChangeAndNothingAgainAfterARestart()
+    {
+        var connection = await DatabaseAsync(mayCreateSchemas: true);
+        await using var receiver = await CloudEventReceiver.StartAsync();
+        var environment = Environment(connection, receiver.Url, AdapterProcess.FreePort());
+        environment["PGSOURCE_MODE"] = "Durable";
+        environment["PGSOURCE_MAX_IN_FLIGHT"] = "8";
+        await using (var adapter = AdapterProcess.Start(environment))
+        {
+            var listening = await adapter.WaitForLogAsync(l => l.GetProperty("msg").GetString() == "listening", Patience);
+            Assert.Equal("8", listening.GetProperty("maxInFlight").ToString());
+            await TestSql.ExecuteAsync(connection, "INSERT INTO orders SELECT g, 'x', g FROM generate_series(1, 300) g");
+            Assert.True(await receiver.WaitUntilAsync(r => r.Select(x => x.Event!.Id).Distinct().Count() == 300, Patience));
+            await Task.Delay(1000); // let the acknowledgements flush
+            adapter.SendSigterm();
+            Assert.Equal(0, await adapter.WaitForExitAsync(Patience));
+        }
+        var before = receiver.Requests.Count;
+        Assert.Equal(300, before); // one request per change: no retries needed against a healthy receiver
+
+        // A second run must not send them again: every change was acknowledged (in order) before the stop.
+        environment["PGSOURCE_HTTP_PORT"] = AdapterProcess.FreePort().ToString();
+        await using (var again = AdapterProcess.Start(environment))
+        {
+            await again.WaitForLogAsync(l => l.GetProperty("msg").GetString() == "listening", Patience);
+            await TestSql.ExecuteAsync(connection, "INSERT INTO orders VALUES (301, 'y', 1)");
+            Assert.True(await receiver.WaitUntilAsync(r => r.Count > before, Patience));
+            await Task.Delay(500);
+            again.SendSigterm();
+            Assert.Equal(0, await again.WaitForExitAsync(Patience));
+        }
+        var after = receiver.Requests.Skip(before).Select(r => (string)r.Event!["pgoperation"]! + ":" + r.Event.Data).ToList();
+        Assert.Single(after);
+    }
+
     public static TheoryData<string, string?, string> BadConfigurations => new()
     {
         { "NAME", null, "NAME" },
@@ -255,6 +296,7 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         { "K_CE_OVERRIDES", "{\"extensions\": {\"Bad-Name\": \"x\"}}", "K_CE_OVERRIDES" },
         { "K_CE_OVERRIDES", "not json", "K_CE_OVERRIDES" },
         { "PGSOURCE_HTTP_PORT", "eighty", "PGSOURCE_HTTP_PORT" },
+        { "PGSOURCE_MAX_IN_FLIGHT", "0", "PGSOURCE_MAX_IN_FLIGHT" },
         { "PGSOURCE_DELIVERY_ATTEMPTS", "0", "PGSOURCE_DELIVERY_ATTEMPTS" },
         { "PGSOURCE_CONTENT_MODE", "xml", "PGSOURCE_CONTENT_MODE" },
         { "PGSOURCE_INSTALL", "maybe", "PGSOURCE_INSTALL" },

@@ -11,6 +11,8 @@ internal sealed record BenchmarkSettings
     public int P2Seconds { get; init; } = 10;
     public int P4Events { get; init; } = 100_000;
     public bool Quick { get; init; }
+    /// <summary>P1 is measured for each of these ListenerOptions.MaxConcurrentDeliveries (1 = ordered, the default).</summary>
+    public IReadOnlyList<int> InFlight { get; init; } = [1, 4, 8, 16];
 
     public static BenchmarkSettings Parse(string[] args)
     {
@@ -18,6 +20,14 @@ internal sealed record BenchmarkSettings
         if (args.Contains("--quick"))
         {
             settings = new BenchmarkSettings { Rounds = 1, P3Seconds = 2, P1Events = 2_000, P2Seconds = 2, P4Events = 5_000, Quick = true };
+        }
+        if (args.SkipWhile(a => a != "--in-flight").Skip(1).FirstOrDefault() is { } inFlight)
+        {
+            settings = settings with { InFlight = inFlight.Split(',').Select(int.Parse).ToList() };
+        }
+        else if (settings.Quick)
+        {
+            settings = settings with { InFlight = [1, 4] };
         }
         return settings;
     }

@@ -13,7 +13,7 @@ namespace PostgresSource.Benchmarks;
 /// <summary>P1 throughput, P2 latency and P4 memory, for one capture mode, against the local sink.</summary>
 internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string connectionString, BenchSink sink)
 {
-    public sealed record Throughput(double ListenerRate, double ReferenceRate, IReadOnlyList<double> ListenerRuns, IReadOnlyList<double> ReferenceRuns)
+    public sealed record Throughput(int InFlight, double ListenerRate, double ReferenceRate, IReadOnlyList<double> ListenerRuns, IReadOnlyList<double> ReferenceRuns, double AllocatedPerEvent)
     {
         public double Ratio => ListenerRate / ReferenceRate;
     }
@@ -36,10 +36,10 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
         await uninstall.ApplyAsync();
     }
 
-    private (SourceListener Listener, Task Run, CancellationTokenSource Stop) StartListener(SourceDefinition source)
+    private (SourceListener Listener, Task Run, CancellationTokenSource Stop) StartListener(SourceDefinition source, int inFlight = 1)
     {
         var listener = new SourceListener(source, ChangeCaptureFactory.Create(source, ConnectionSettings.Parse(connectionString)),
-            new EventDeliverer(new HttpEventSink(sink.Uri)));
+            new EventDeliverer(new HttpEventSink(sink.Uri)), new ListenerOptions { MaxConcurrentDeliveries = inFlight });
         var stop = new CancellationTokenSource();
         return (listener, listener.RunAsync(stop.Token), stop);
     }
@@ -67,11 +67,12 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
     /// last acknowledged event. Reference: one HttpClient posting N prebuilt binary-mode CloudEvents
     /// sequentially to the same sink. Rounds alternate reference and listener.
     /// </summary>
-    public async Task<Throughput> ThroughputAsync(CaptureMode mode)
+    public async Task<IReadOnlyList<Throughput>> ThroughputAsync(CaptureMode mode)
     {
         var source = await InstallAsync(mode, "p1");
         var table = source.Tables[0].ToString();
-        var listenerRuns = new List<double>();
+        var listenerRuns = settings.InFlight.ToDictionary(n => n, _ => new List<double>());
+        var allocations = settings.InFlight.ToDictionary(n => n, _ => new List<double>());
         var referenceRuns = new List<double>();
         using var client = new HttpClient(new SocketsHttpHandler());
         var body = """{"table":"bench_p1","schema":"public","action":"INSERT","data":{"id":1,"customer":42,"item":"widget-42","qty":1,"created":"2026-11-23T22:00:00+00:00"}}"""u8.ToArray();
@@ -97,26 +98,37 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
                 var referenceRate = settings.P1Events / Stopwatch.GetElapsedTime(start).TotalSeconds;
                 if (round >= 0) referenceRuns.Add(referenceRate);
 
-                // Listener
-                sink.Reset();
-                var l = StartListener(source);
-                await WaitReadyAsync(l.Listener, l.Run);
-                await TestSql.ExecuteAsync(connectionString, $"INSERT INTO {table} (customer, item, qty) SELECT g, 'widget-' || g, g % 7 + 1 FROM generate_series(1, {settings.P1Events}) g");
-                if (!await sink.WaitForAsync(settings.P1Events, TimeSpan.FromMinutes(5)))
+                // Listener, once per in-flight setting, interleaved with the reference
+                foreach (var inFlight in settings.InFlight)
                 {
-                    throw new TimeoutException($"P1 {mode}: only {sink.Count} of {settings.P1Events} events arrived");
+                    sink.Reset();
+                    var l = StartListener(source, inFlight);
+                    await WaitReadyAsync(l.Listener, l.Run);
+                    var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+                    await TestSql.ExecuteAsync(connectionString, $"INSERT INTO {table} (customer, item, qty) SELECT g, 'widget-' || g, g % 7 + 1 FROM generate_series(1, {settings.P1Events}) g");
+                    if (!await sink.WaitForAsync(settings.P1Events, TimeSpan.FromMinutes(5)))
+                    {
+                        throw new TimeoutException($"P1 {mode} in-flight {inFlight}: only {sink.Count} of {settings.P1Events} events arrived");
+                    }
+                    var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+                    var seconds = Stopwatch.GetElapsedTime(sink.FirstTimestamp, sink.LastTimestamp).TotalSeconds;
+                    if (round >= 0)
+                    {
+                        listenerRuns[inFlight].Add((settings.P1Events - 1) / seconds);
+                        allocations[inFlight].Add(allocated / (double)settings.P1Events);
+                    }
+                    await StopAsync(l);
+                    await TestSql.ExecuteAsync(connectionString, $"TRUNCATE {table}");
                 }
-                var seconds = Stopwatch.GetElapsedTime(sink.FirstTimestamp, sink.LastTimestamp).TotalSeconds;
-                if (round >= 0) listenerRuns.Add((settings.P1Events - 1) / seconds);
-                await StopAsync(l);
-                await TestSql.ExecuteAsync(connectionString, $"TRUNCATE {table}");
             }
         }
         finally
         {
             await UninstallAsync(source);
         }
-        return new Throughput(WriteOverheadBenchmark.Median(listenerRuns), WriteOverheadBenchmark.Median(referenceRuns), listenerRuns, referenceRuns);
+        var reference = WriteOverheadBenchmark.Median(referenceRuns);
+        return settings.InFlight.Select(n => new Throughput(n, WriteOverheadBenchmark.Median(listenerRuns[n]), reference, listenerRuns[n], referenceRuns,
+            WriteOverheadBenchmark.Median(allocations[n]))).ToList();
     }
 
     /// <summary>

@@ -18,7 +18,15 @@ public sealed class BenchmarkSmokeTests
         Assert.Equal(0, exit);
         var text = output.ToString();
         Assert.Contains("| figure | mode | measured | result | target | met | detail |", text);
-        Assert.Contains("| P1 throughput | Notify |", text);
+        Assert.Contains("| P1 allocations | all |", text);
+        Assert.Contains("| P1 throughput, ordered (1 in flight) | Notify |", text);
+        Assert.Contains("| P1 throughput, 4 in flight | Notify |", text);
         Assert.Contains("| P2 latency | Notify |", text);
+        // Every mode the factory supports is measured (Durable since it was merged).
+        foreach (var mode in Enum.GetValues<PostgresSource.Core.Sources.CaptureMode>().Where(PostgresSource.Core.Capture.ChangeCaptureFactory.Supports))
+        {
+            Assert.Contains($"| P1 throughput, ordered (1 in flight) | {mode} |", text);
+            Assert.Contains($"| P2 latency | {mode} |", text);
+        }
     }
 }

@@ -9,6 +9,13 @@ public sealed record ListenerOptions
     /// </summary>
     public int QueueCapacity { get; init; } = 100;
 
+    /// <summary>
+    /// How many deliveries may be in flight at once. 1 (the default) keeps the capture's order at the sink.
+    /// More lets events reach the sink out of order (each is still sent at least once); the capture is still
+    /// acknowledged strictly in order, so a restart never skips an undelivered change. Adapter: PGSOURCE_MAX_IN_FLIGHT.
+    /// </summary>
+    public int MaxConcurrentDeliveries { get; init; } = 1;
+
     /// <summary>Stop after this many changes have been received and finished (null: run until cancelled).</summary>
     public long? MaxEvents { get; init; }
 
@@ -26,6 +33,7 @@ public sealed record ListenerOptions
     public ListenerOptions Validate()
     {
         if (QueueCapacity < 1) throw new ArgumentOutOfRangeException(nameof(QueueCapacity), QueueCapacity, "The queue needs room for at least one event.");
+        if (MaxConcurrentDeliveries < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrentDeliveries), MaxConcurrentDeliveries, "At least one delivery must be allowed in flight.");
         if (MaxEvents is < 1) throw new ArgumentOutOfRangeException(nameof(MaxEvents), MaxEvents, "MaxEvents must be at least 1.");
         if (DrainTimeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(DrainTimeout), DrainTimeout, "The drain timeout must not be negative.");
         return this;

@@ -64,7 +64,7 @@ public sealed class SourceListener : IAsyncDisposable
         {
             try
             {
-                await ConsumeAsync(queue.Reader, credits, delivering.Token).ConfigureAwait(false);
+                await ConsumeAsync(queue.Reader, credits, delivering.Token, () => producing.Cancel()).ConfigureAwait(false);
             }
             catch
             {
@@ -138,71 +138,23 @@ public sealed class SourceListener : IAsyncDisposable
         }
     }
 
-    private async Task ConsumeAsync(ChannelReader<Pending> reader, SemaphoreSlim credits, CancellationToken stopDelivering)
+    private Task ConsumeAsync(ChannelReader<Pending> reader, SemaphoreSlim credits, CancellationToken stopDelivering, Action stopReading) =>
+        _options.MaxConcurrentDeliveries == 1
+            ? ConsumeOrderedAsync(reader, credits, stopDelivering)
+            : ConsumeConcurrentAsync(reader, credits, stopDelivering, stopReading);
+
+    /// <summary>One delivery in flight: deliver, acknowledge, next.</summary>
+    private async Task ConsumeOrderedAsync(ChannelReader<Pending> reader, SemaphoreSlim credits, CancellationToken stopDelivering)
     {
         await foreach (var item in reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
             try
             {
-                if (stopDelivering.IsCancellationRequested)
+                if (await ProcessAsync(item, stopDelivering).ConfigureAwait(false))
                 {
-                    ReportUndelivered(item);
-                    continue;
-                }
-                if (item.Event is null)
-                {
-                    Fail(item, new ListenerReport(ListenerReportKind.DeliveryFailed, item.Error!));
+                    // Acknowledge only now: the sink or the dead-letter sink has it, or its loss is reported.
                     await Capture.AcknowledgeAsync(item.Change, stopDelivering).ConfigureAwait(false);
-                    continue;
                 }
-
-                DeliveryOutcome outcome;
-                try
-                {
-                    outcome = await Deliverer.DeliverAsync(item.Event, stopDelivering, result =>
-                    {
-                        Statistics.OnRetried();
-                        Statistics.OnError($"{Deliverer.Sink.Description}: {result}");
-                    }).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (stopDelivering.IsCancellationRequested)
-                {
-                    ReportUndelivered(item);
-                    continue;
-                }
-
-                // The record (a copy of the event's attributes) is made only when a report needs it, not per delivered event.
-                EventRecord record;
-                switch (outcome.Status)
-                {
-                    case DeliveryStatus.Delivered:
-                        Statistics.OnDelivered();
-                        Statistics.DeliveryLatency.Observe(Stopwatch.GetElapsedTime(item.Started));
-                        break;
-                    case DeliveryStatus.DeadLettered:
-                        record = EventRecord.From(item.Event);
-                        Statistics.OnDeadLettered();
-                        Statistics.DeliveryLatency.Observe(Stopwatch.GetElapsedTime(item.Started));
-                        Statistics.OnError($"event {record.Id}: {outcome.Reason}");
-                        Raise(new ListenerReport(ListenerReportKind.DeadLettered, $"Event {record.Id} ({record.Subject} {record.Operation}) was not delivered to {Deliverer.Sink.Description}: {outcome.Reason}.")
-                        {
-                            Event = record,
-                            StatusCode = outcome.Last.StatusCode,
-                            Attempts = outcome.Attempts,
-                        });
-                        break;
-                    default:
-                        record = EventRecord.From(item.Event);
-                        Fail(item, new ListenerReport(ListenerReportKind.DeliveryFailed, $"Event {record.Id} ({record.Subject} {record.Operation}) could not be delivered to {Deliverer.Sink.Description}: {outcome.Reason}.")
-                        {
-                            Event = record,
-                            StatusCode = outcome.Last.StatusCode,
-                            Attempts = outcome.Attempts,
-                        });
-                        break;
-                }
-                // Acknowledge only now: the sink or the dead-letter sink has it, or its loss is reported.
-                await Capture.AcknowledgeAsync(item.Change, stopDelivering).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stopDelivering.IsCancellationRequested)
             {
@@ -214,6 +166,197 @@ public sealed class SourceListener : IAsyncDisposable
                 credits.Release();
             }
         }
+    }
+
+    /// <summary>
+    /// Up to <see cref="ListenerOptions.MaxConcurrentDeliveries"/> deliveries in flight; they may reach the
+    /// sink out of order. Each change gets a sequence number in capture order; one acknowledger acknowledges
+    /// change k only when every change up to k is finished (delivered, dead-lettered or reported failed), so
+    /// the capture never advances past an undelivered change. Once a change is left undelivered (stopping),
+    /// or an acknowledgement fails, nothing after it is acknowledged.
+    /// </summary>
+    private async Task ConsumeConcurrentAsync(ChannelReader<Pending> reader, SemaphoreSlim credits, CancellationToken stopDelivering, Action stopReading)
+    {
+        using var halted = new CancellationTokenSource();
+        using var stopOrHalted = CancellationTokenSource.CreateLinkedTokenSource(stopDelivering, halted.Token);
+        using var slots = new SemaphoreSlim(_options.MaxConcurrentDeliveries, _options.MaxConcurrentDeliveries);
+        var finished = Channel.CreateUnbounded<Finished>(new UnboundedChannelOptions { SingleReader = true });
+        var acknowledger = Task.Run(async () =>
+        {
+            try
+            {
+                await AcknowledgeInOrderAsync(finished.Reader, credits, stopDelivering, () =>
+                {
+                    // Nothing after a failed change will be acknowledged: stop reading and delivering.
+                    halted.Cancel();
+                    stopReading();
+                }).ConfigureAwait(false);
+            }
+            finally
+            {
+                halted.Cancel();
+            }
+        }, CancellationToken.None);
+        long sequence = 0;
+        try
+        {
+            await foreach (var item in reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                var number = sequence++;
+                try
+                {
+                    halted.Token.ThrowIfCancellationRequested();
+                    await slots.WaitAsync(stopOrHalted.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    ReportUndelivered(item);
+                    finished.Writer.TryWrite(new Finished(number, item, false, null));
+                    continue;
+                }
+                _ = DeliverOneAsync(number, item);
+            }
+            // Wait for the deliveries still in flight.
+            for (var i = 0; i < _options.MaxConcurrentDeliveries; i++)
+            {
+                await slots.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            finished.Writer.TryComplete();
+        }
+        await acknowledger.ConfigureAwait(false);
+
+        async Task DeliverOneAsync(long number, Pending item)
+        {
+            var acknowledge = false;
+            Exception? error = null;
+            try
+            {
+                acknowledge = await ProcessAsync(item, stopDelivering).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // Like the ordered path, an unexpected error stops the listener; here once every change before it is finished.
+                error = ex;
+            }
+            finally
+            {
+                finished.Writer.TryWrite(new Finished(number, item, acknowledge, error));
+                slots.Release();
+            }
+        }
+    }
+
+    private async Task AcknowledgeInOrderAsync(ChannelReader<Finished> finished, SemaphoreSlim credits, CancellationToken stopDelivering, Action halt)
+    {
+        var waiting = new Dictionary<long, Finished>();
+        long next = 0;
+        var acknowledging = true;
+        Exception? failure = null;
+        await foreach (var done in finished.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            waiting.Add(done.Sequence, done);
+            while (waiting.Remove(next, out var head))
+            {
+                next++;
+                try
+                {
+                    // An undelivered change stops all acknowledgements after it: they stay in the capture.
+                    failure ??= head.Error;
+                    acknowledging &= head.Acknowledge && failure is null;
+                    if (acknowledging)
+                    {
+                        await Capture.AcknowledgeAsync(head.Item.Change, stopDelivering).ConfigureAwait(false);
+                    }
+                }
+                catch (OperationCanceledException) when (stopDelivering.IsCancellationRequested)
+                {
+                    acknowledging = false;
+                }
+                catch (Exception ex)
+                {
+                    acknowledging = false;
+                    failure = ex;
+                }
+                finally
+                {
+                    if (failure is not null)
+                    {
+                        halt();
+                    }
+                    Statistics.OnFinished();
+                    credits.Release();
+                }
+            }
+        }
+        if (failure is not null)
+        {
+            ExceptionDispatchInfo.Throw(failure);
+        }
+    }
+
+    /// <summary>Delivers one change's event (or reports why not); true when the change may be acknowledged.</summary>
+    private async Task<bool> ProcessAsync(Pending item, CancellationToken stopDelivering)
+    {
+        if (stopDelivering.IsCancellationRequested)
+        {
+            ReportUndelivered(item);
+            return false;
+        }
+        if (item.Event is null)
+        {
+            Fail(item, new ListenerReport(ListenerReportKind.DeliveryFailed, item.Error!));
+            return true;
+        }
+
+        DeliveryOutcome outcome;
+        try
+        {
+            outcome = await Deliverer.DeliverAsync(item.Event, stopDelivering, result =>
+            {
+                Statistics.OnRetried();
+                Statistics.OnError($"{Deliverer.Sink.Description}: {result}");
+            }).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopDelivering.IsCancellationRequested)
+        {
+            ReportUndelivered(item);
+            return false;
+        }
+
+        // The record (a copy of the event's attributes) is made only when a report needs it, not per delivered event.
+        EventRecord record;
+        switch (outcome.Status)
+        {
+            case DeliveryStatus.Delivered:
+                Statistics.OnDelivered();
+                Statistics.DeliveryLatency.Observe(Stopwatch.GetElapsedTime(item.Started));
+                break;
+            case DeliveryStatus.DeadLettered:
+                record = EventRecord.From(item.Event);
+                Statistics.OnDeadLettered();
+                Statistics.DeliveryLatency.Observe(Stopwatch.GetElapsedTime(item.Started));
+                Statistics.OnError($"event {record.Id}: {outcome.Reason}");
+                Raise(new ListenerReport(ListenerReportKind.DeadLettered, $"Event {record.Id} ({record.Subject} {record.Operation}) was not delivered to {Deliverer.Sink.Description}: {outcome.Reason}.")
+                {
+                    Event = record,
+                    StatusCode = outcome.Last.StatusCode,
+                    Attempts = outcome.Attempts,
+                });
+                break;
+            default:
+                record = EventRecord.From(item.Event);
+                Fail(item, new ListenerReport(ListenerReportKind.DeliveryFailed, $"Event {record.Id} ({record.Subject} {record.Operation}) could not be delivered to {Deliverer.Sink.Description}: {outcome.Reason}.")
+                {
+                    Event = record,
+                    StatusCode = outcome.Last.StatusCode,
+                    Attempts = outcome.Attempts,
+                });
+                break;
+        }
+        return true;
     }
 
     private void Fail(Pending item, ListenerReport report)
@@ -262,6 +405,8 @@ public sealed class SourceListener : IAsyncDisposable
             await deadLetter.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    private sealed record Finished(long Sequence, Pending Item, bool Acknowledge, Exception? Error);
 
     private sealed record Pending(CapturedChange Change, CloudEvent? Event, long Started, string? Error);
 }
