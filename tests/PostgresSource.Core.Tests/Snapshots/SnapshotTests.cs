@@ -68,7 +68,9 @@ public sealed class SnapshotSeamTests(DatabaseFixture database, ITestOutputHelpe
         var source = CaptureHarness.Source(mode, "keyed", "loose");
         await CaptureHarness.InstallAsync(source, db, new InstallOptions { Snapshot = true, ReplicaIdentityFull = true });
         var options = LogicalTestsOptions.Fast with { SweepInterval = TimeSpan.FromMilliseconds(300), SnapshotChunkSize = 2000 };
-        IChangeCapture Create() => ReliableCaptures.Create(source, Core.Database.ConnectionSettings.Parse(db), options);
+        IChangeCapture Create() => source.Mode == CaptureMode.Durable
+            ? new Core.Capture.Durable.DurableCapture(source, Core.Database.ConnectionSettings.Parse(db), options)
+            : new Core.Capture.Logical.LogicalCapture(source, Core.Database.ConnectionSettings.Parse(db), options);
 
         var keyed = new Dictionary<int, int>();
         var loose = new Dictionary<int, int>();
