@@ -153,8 +153,6 @@ public sealed class LogicalCapture : IChangeCapture
                         new PgOutputReplicationOptions(_name, PgOutputProtocolVersion.V1, binary: false),
                         streamStop.Token,
                         start > 0 ? new NpgsqlLogSequenceNumber(start) : null).GetAsyncEnumerator(streamStop.Token);
-                    // Connected with the slot in place: ready, even if no change arrives for a long time.
-                    _ready = true;
                     while (true)
                     {
                         var (message, error) = await NextAsync(connection, stream, streamStop.Token, token).ConfigureAwait(false);
@@ -172,8 +170,9 @@ public sealed class LogicalCapture : IChangeCapture
                             await HandleStreamErrorAsync(error, backoff, token).ConfigureAwait(false);
                             break;
                         }
-                        if (backoff.Attempts > 0)
+                        if (!_ready)
                         {
+                            _ready = true;
                             backoff.Reset();
                         }
                         foreach (var change in changes!)
