@@ -52,6 +52,14 @@ public sealed class SingleActiveCaptureTests(DatabaseFixture database, ITestOutp
         var consumerA = new RecordingConsumer(a, seen, log, ackEvery: 10);
         await WaitAsync(() => a.IsActive, "the first listener to become active");
         var b = SingleActiveCapture.For(source, connection, options);
+        var bStoodDown = 0;
+        b.ActiveChanged += active =>
+        {
+            if (!active)
+            {
+                Interlocked.Increment(ref bStoodDown);
+            }
+        };
         var consumerB = new RecordingConsumer(b, seen, log, ackEvery: 10);
         await Task.Delay(1500);
         Assert.True(a.IsActive);
@@ -74,7 +82,7 @@ public sealed class SingleActiveCaptureTests(DatabaseFixture database, ITestOutp
         Assert.False(c.IsActive);
         clock.Restart();
         await TestSql.ExecuteAsync(db, $"SELECT pg_terminate_backend({b.LockProcessId})");
-        await WaitAsync(() => !b.IsActive, "the killed listener to stop being active");
+        await WaitAsync(() => Volatile.Read(ref bStoodDown) > 0, "the killed listener to stop being active");
         var stepDown = clock.Elapsed;
         await WaitAsync(() => b.IsActive || c.IsActive, "a standby to take over after the kill");
         var secondTakeover = clock.Elapsed;

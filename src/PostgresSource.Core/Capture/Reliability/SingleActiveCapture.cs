@@ -144,6 +144,8 @@ public sealed class SingleActiveCapture : IChangeCapture
             }
             token.ThrowIfCancellationRequested();
             Raise($"This listener lost the active role for source {_source.EventSource} (its lock session ended); standing by.", false);
+            // Give the other standbys the first chance: the session may have been ended on purpose, to move the role.
+            await Task.Delay(_options.StandbyInterval, token).ConfigureAwait(false);
         }
     }
 
