@@ -10,23 +10,7 @@ namespace PostgresSource.Kubernetes.Tests;
 public sealed class CrdAndSchemaTests
 {
     /// <summary>The seed README's PostgresSource, byte for byte.</summary>
-    internal const string SeedSource = """
-        apiVersion: sources.vaikas.dev/v1alpha1
-        kind: PostgresSource
-        metadata:
-          name: vaikaspostgres
-          namespace: default
-        spec:
-          tables:
-          - name: orders
-          secret:
-            name: sql-secret
-          sink:
-            ref:
-              apiVersion: eventing.knative.dev/v1beta1
-              kind: Broker
-              name: default
-        """;
+    internal const string SeedSource = PostgresSource.TestSupport.SeedManifests.Source;
 
     private static readonly JsonObject Schema = PostgresSourceCrd.SchemaJson();
 

@@ -82,31 +82,7 @@ public sealed class ClusterCmdletTests : IDisposable
             ["status"] = new System.Text.Json.Nodes.JsonObject { ["address"] = new System.Text.Json.Nodes.JsonObject { ["url"] = "http://broker-ingress.knative-eventing.svc.cluster.local/default/default" } },
         });
         var seed = Path.Combine(_directory, "seed.yaml");
-        File.WriteAllText(seed, """
-            apiVersion: v1
-            kind: Secret
-            metadata:
-              name: sql-secret
-              namespace: default
-            stringData:
-              connectionstr: postgres://foobar:really@127.0.0.1:5432/users
-            ---
-            apiVersion: sources.vaikas.dev/v1alpha1
-            kind: PostgresSource
-            metadata:
-              name: vaikaspostgres
-              namespace: default
-            spec:
-              tables:
-              - name: orders
-              secret:
-                name: sql-secret
-              sink:
-                ref:
-                  apiVersion: eventing.knative.dev/v1beta1
-                  kind: Broker
-                  name: default
-            """);
+        File.WriteAllText(seed, SeedManifests.SecretAndSource);
         using var ps = PowerShellSession.Open();
 
         var result = ps.Run("Import-PgSource -Path $x | Sync-PgSourceCluster -Kubeconfig $kc -Confirm:$false", Vars(seed));

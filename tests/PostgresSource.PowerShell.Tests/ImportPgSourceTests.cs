@@ -1,3 +1,4 @@
+using PostgresSource.TestSupport;
 using System.Collections;
 using System.Management.Automation;
 
@@ -17,31 +18,7 @@ public sealed class ImportPgSourceTests : IDisposable
     [Fact]
     public void ReadsTheSeedsYamlUnchangedWithOtherKindsSkipped()
     {
-        var path = Write("seed.yaml", """
-            apiVersion: v1
-            kind: Secret
-            metadata:
-              name: sql-secret
-              namespace: default
-            stringData:
-              connectionstr: postgres://foobar:really@127.0.0.1:5432/users
-            ---
-            apiVersion: sources.vaikas.dev/v1alpha1
-            kind: PostgresSource
-            metadata:
-              name: vaikaspostgres
-              namespace: default
-            spec:
-              tables:
-              - name: orders
-              secret:
-                name: sql-secret
-              sink:
-                ref:
-                  apiVersion: eventing.knative.dev/v1beta1
-                  kind: Broker
-                  name: default
-            ---
+        var path = Write("seed.yaml", SeedManifests.SecretAndSource + "\n---\n" + """
             apiVersion: sources.vaikas.dev/v1alpha1
             kind: PostgresSource
             metadata:

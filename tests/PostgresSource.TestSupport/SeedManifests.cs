@@ -1,0 +1,36 @@
+namespace PostgresSource.TestSupport;
+
+/// <summary>The seed README's YAML, byte for byte, shared by every test that proves it loads unchanged.</summary>
+public static class SeedManifests
+{
+    public const string Secret = """
+        apiVersion: v1
+        kind: Secret
+        metadata:
+          name: sql-secret
+          namespace: default
+        stringData:
+          connectionstr: postgres://foobar:really@127.0.0.1:5432/users
+        """;
+
+    public const string Source = """
+        apiVersion: sources.vaikas.dev/v1alpha1
+        kind: PostgresSource
+        metadata:
+          name: vaikaspostgres
+          namespace: default
+        spec:
+          tables:
+          - name: orders
+          secret:
+            name: sql-secret
+          sink:
+            ref:
+              apiVersion: eventing.knative.dev/v1beta1
+              kind: Broker
+              name: default
+        """;
+
+    /// <summary>The Secret and the PostgresSource as the seed's README has a user apply them, in one file.</summary>
+    public const string SecretAndSource = Secret + "\n---\n" + Source;
+}
