@@ -28,6 +28,29 @@ public sealed class ClusterCmdletTests : IDisposable
     private Hashtable Vars(object? extra = null) => new() { ["kc"] = _kubeconfig, ["dir"] = _directory, ["pw"] = Password, ["x"] = extra };
 
     /// <summary>A statement-terminating error (ThrowTerminatingError) lands in the error stream of a script.</summary>
+    /// <summary>A seed-style PostgresSource YAML for table orders whose sink is a Knative reference.</summary>
+    private string WriteOrdersWithSinkRef(string fileName, string apiVersion, string kind, string name)
+    {
+        var path = Path.Combine(_directory, fileName);
+        File.WriteAllText(path, $"""
+            apiVersion: sources.vaikas.dev/v1alpha1
+            kind: PostgresSource
+            metadata:
+              name: orders
+            spec:
+              tables:
+              - name: orders
+              secret:
+                name: sql-secret
+              sink:
+                ref:
+                  apiVersion: {apiVersion}
+                  kind: {kind}
+                  name: {name}
+            """);
+        return path;
+    }
+
     private static ErrorRecord OnlyError(PowerShellSession.Result result) =>
         result.Terminating is IContainsErrorRecord terminating ? terminating.ErrorRecord : Assert.Single(result.Errors);
 
@@ -132,23 +155,7 @@ public sealed class ClusterCmdletTests : IDisposable
     public void UnresolvableSinkIsAnErrorRecord()
     {
         using var ps = PowerShellSession.Open();
-        var source = Path.Combine(_directory, "broker.yaml");
-        File.WriteAllText(source, """
-            apiVersion: sources.vaikas.dev/v1alpha1
-            kind: PostgresSource
-            metadata:
-              name: orders
-            spec:
-              tables:
-              - name: orders
-              secret:
-                name: sql-secret
-              sink:
-                ref:
-                  apiVersion: eventing.knative.dev/v1
-                  kind: Broker
-                  name: missing
-            """);
+        var source = WriteOrdersWithSinkRef("broker.yaml", "eventing.knative.dev/v1", "Broker", "missing");
 
         var result = ps.Run("Import-PgSource -Path $x | Sync-PgSourceCluster -Kubeconfig $kc -Confirm:$false", Vars(source));
 
@@ -225,23 +232,7 @@ public sealed class ClusterCmdletTests : IDisposable
     public void ExportOfASinkThatNeedsAClusterIsAnErrorRecord()
     {
         using var ps = PowerShellSession.Open();
-        var path = Path.Combine(_directory, "channel.yaml");
-        File.WriteAllText(path, """
-            apiVersion: sources.vaikas.dev/v1alpha1
-            kind: PostgresSource
-            metadata:
-              name: orders
-            spec:
-              tables:
-              - name: orders
-              secret:
-                name: sql-secret
-              sink:
-                ref:
-                  apiVersion: messaging.knative.dev/v1
-                  kind: Channel
-                  name: events
-            """);
+        var path = WriteOrdersWithSinkRef("channel.yaml", "messaging.knative.dev/v1", "Channel", "events");
 
         var result = ps.Run("Import-PgSource -Path $x | Export-PgSourceManifest", Vars(path));
         var error = Assert.Single(result.Errors);
