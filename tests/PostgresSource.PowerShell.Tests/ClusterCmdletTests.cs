@@ -28,26 +28,11 @@ public sealed class ClusterCmdletTests : IDisposable
     private Hashtable Vars(object? extra = null) => new() { ["kc"] = _kubeconfig, ["dir"] = _directory, ["pw"] = Password, ["x"] = extra };
 
     /// <summary>A statement-terminating error (ThrowTerminatingError) lands in the error stream of a script.</summary>
-    /// <summary>A seed-style PostgresSource YAML for table orders whose sink is a Knative reference.</summary>
-    private string WriteOrdersWithSinkRef(string fileName, string apiVersion, string kind, string name)
+    /// <summary>The seed's PostgresSource YAML with another sink reference, written to a file.</summary>
+    private string WriteSeedSourceWithSinkRef(string fileName, string apiVersion, string kind, string name)
     {
         var path = Path.Combine(_directory, fileName);
-        File.WriteAllText(path, $"""
-            apiVersion: sources.vaikas.dev/v1alpha1
-            kind: PostgresSource
-            metadata:
-              name: orders
-            spec:
-              tables:
-              - name: orders
-              secret:
-                name: sql-secret
-              sink:
-                ref:
-                  apiVersion: {apiVersion}
-                  kind: {kind}
-                  name: {name}
-            """);
+        File.WriteAllText(path, SeedManifests.SourceWithSinkRef(apiVersion, kind, name));
         return path;
     }
 
@@ -155,7 +140,7 @@ public sealed class ClusterCmdletTests : IDisposable
     public void UnresolvableSinkIsAnErrorRecord()
     {
         using var ps = PowerShellSession.Open();
-        var source = WriteOrdersWithSinkRef("broker.yaml", "eventing.knative.dev/v1", "Broker", "missing");
+        var source = WriteSeedSourceWithSinkRef("broker.yaml", "eventing.knative.dev/v1", "Broker", "missing");
 
         var result = ps.Run("Import-PgSource -Path $x | Sync-PgSourceCluster -Kubeconfig $kc -Confirm:$false", Vars(source));
 
@@ -232,7 +217,7 @@ public sealed class ClusterCmdletTests : IDisposable
     public void ExportOfASinkThatNeedsAClusterIsAnErrorRecord()
     {
         using var ps = PowerShellSession.Open();
-        var path = WriteOrdersWithSinkRef("channel.yaml", "messaging.knative.dev/v1", "Channel", "events");
+        var path = WriteSeedSourceWithSinkRef("channel.yaml", "messaging.knative.dev/v1", "Channel", "events");
 
         var result = ps.Run("Import-PgSource -Path $x | Export-PgSourceManifest", Vars(path));
         var error = Assert.Single(result.Errors);

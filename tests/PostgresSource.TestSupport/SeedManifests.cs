@@ -33,4 +33,15 @@ public static class SeedManifests
 
     /// <summary>The Secret and the PostgresSource as the seed's README has a user apply them, in one file.</summary>
     public const string SecretAndSource = Secret + "\n---\n" + Source;
+
+    /// <summary>The seed's source with its sink reference replaced, for tests of other sink kinds.</summary>
+    public static string SourceWithSinkRef(string apiVersion, string kind, string name)
+    {
+        const string seedRef = "apiVersion: eventing.knative.dev/v1beta1\n      kind: Broker\n      name: default";
+        if (!Source.Contains(seedRef, StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException("The seed YAML no longer has the sink reference this helper replaces.");
+        }
+        return Source.Replace(seedRef, $"apiVersion: {apiVersion}\n      kind: {kind}\n      name: {name}", StringComparison.Ordinal);
+    }
 }
