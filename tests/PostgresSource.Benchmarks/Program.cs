@@ -71,7 +71,17 @@ namespace PostgresSource.Benchmarks
                 var profile = await p3.TriggerProfileAsync(database, mode);
                 Row($"| P3 trigger profile | {mode} | {profile.TriggerUsPerRow:F1} µs/row in the trigger of {profile.StatementUsPerRow:F1} µs/row for the INSERT | | | | EXPLAIN ANALYZE of a 10,000-row INSERT (commit and NOTIFY delivery not included) |");
                 var idle = await p3.RunAsync(database, mode, _ => null);
-                Row(P3Row(mode, "(a) no consumer on the box", idle, target));
+                Row(P3Row(mode, "(a) no consumer on the box, fsync off", idle, target));
+                await ServerDurability.SetAsync(database, durable: true);
+                try
+                {
+                    var durableCommits = await p3.RunAsync(database, mode, _ => null);
+                    Row(P3Row(mode, "(a') no consumer on the box, fsync on (PostgreSQL's default)", durableCommits, target));
+                }
+                finally
+                {
+                    await ServerDurability.SetAsync(database, durable: false);
+                }
                 var cpu = new List<string>();
                 var withListener = await p3.RunAsync(database, mode, source => new UsageRecorder(ListenerChild.StartAsync(database, sink.Uri, source).GetAwaiter().GetResult(), cpu));
                 Row(P3Row(mode, "(b) listener + sink on the same 2 cores", withListener, target) + $" listener process CPU: {string.Join(", ", cpu)} |");
