@@ -44,6 +44,9 @@ internal sealed record AdapterConfig
     /// <summary>PGSOURCE_MAX_IN_FLIGHT: deliveries in flight at once; 1 (default) keeps order at the sink.</summary>
     public int MaxInFlight { get; init; } = 1;
 
+    /// <summary>PGSOURCE_SNAPSHOT (default false): Durable and Logical emit every existing row once, as a read event, before streaming.</summary>
+    public bool Snapshot { get; init; }
+
     /// <summary>PGSOURCE_SINGLE_ACTIVE (default true): one active replica per source; others wait as standbys.</summary>
     public bool SingleActive { get; init; } = true;
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(20);
@@ -162,6 +165,7 @@ internal sealed record AdapterConfig
             QueueCapacity = ParseInt("PGSOURCE_QUEUE_CAPACITY", Get("PGSOURCE_QUEUE_CAPACITY"), 100, 1, 1_000_000),
             MaxInFlight = ParseInt("PGSOURCE_MAX_IN_FLIGHT", Get("PGSOURCE_MAX_IN_FLIGHT"), 1, 1, 1_000),
             SingleActive = ParseBool("PGSOURCE_SINGLE_ACTIVE", Get("PGSOURCE_SINGLE_ACTIVE"), defaultValue: true),
+            Snapshot = ParseBool("PGSOURCE_SNAPSHOT", Get("PGSOURCE_SNAPSHOT"), defaultValue: false),
             DrainTimeout = ParseDuration("PGSOURCE_DRAIN_TIMEOUT", Get("PGSOURCE_DRAIN_TIMEOUT"), TimeSpan.FromSeconds(20)),
         };
     }

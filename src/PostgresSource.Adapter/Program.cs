@@ -4,6 +4,7 @@ using PostgresSource.Core.Capture;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Delivery;
 using PostgresSource.Core.Listening;
+using PostgresSource.Core.Sources;
 
 namespace PostgresSource.Adapter;
 
@@ -15,6 +16,7 @@ internal static class Program
 {
     private const int ExitFailure = 1;
     private const int ExitConfiguration = 2;
+    private static readonly TimeSpan SnapshotProgressInterval = TimeSpan.FromSeconds(1);
 
     public static async Task<int> Main(string[] args)
     {
@@ -84,12 +86,17 @@ internal static class Program
         var identity = Identity(config);
         log.Info("starting", [.. identity, ("sink", HttpEventSink.Describe(config.Sink!)), ("contentMode", config.Http.ContentMode.ToString().ToLowerInvariant()),
             ("deadLetterSink", config.DeadLetterSink is null ? null : HttpEventSink.Describe(config.DeadLetterSink)), ("install", config.Install),
-            ("deliveryAttempts", config.Retry.MaxAttempts), ("httpPort", config.HttpPort),
+            ("deliveryAttempts", config.Retry.MaxAttempts), ("httpPort", config.HttpPort), ("snapshot", config.Snapshot),
             ("version", typeof(Program).Assembly.GetName().Version?.ToString(3))]);
         if (config.Channel is not null && config.Channel != config.Source.DatabaseObjectName)
         {
             log.Warn("NOTIFICATION_CHANNEL differs from the source's object name; the installed trigger notifies the object name",
                 ("channel", config.Channel), ("objectName", config.Source.DatabaseObjectName));
+        }
+
+        if (config.Snapshot && config.Source.Mode == CaptureMode.Notify)
+        {
+            log.Warn("PGSOURCE_SNAPSHOT has no effect in Notify mode; use Durable or Logical for an initial snapshot", ("mode", config.Source.Mode.ToString()));
         }
 
         SourceListener? listener = null;
@@ -101,7 +108,15 @@ internal static class Program
             return ExitFailure;
         }
 
-        var capture = ChangeCaptureFactory.Create(config.Source, config.Connection, new CaptureOptions { Channel = config.Channel, RetryInitialConnection = true, SingleActive = config.SingleActive });
+        var capture = ChangeCaptureFactory.Create(config.Source, config.Connection, new CaptureOptions
+        {
+            Channel = config.Channel,
+            RetryInitialConnection = true,
+            SingleActive = config.SingleActive,
+            Snapshot = config.Snapshot,
+            // Also logs a snapshot requested at install (Install-PgSourceTrigger -Snapshot) without PGSOURCE_SNAPSHOT.
+            SnapshotProgress = new SnapshotProgressLog(log, SnapshotProgressInterval),
+        });
         var sink = new HttpEventSink(config.Sink!, config.Http);
         var deadLetter = config.DeadLetterSink is null ? null : new HttpEventSink(config.DeadLetterSink, config.Http);
         listener = new SourceListener(config.Source, capture, new EventDeliverer(sink, config.Retry, deadLetter), new ListenerOptions
@@ -220,6 +235,6 @@ internal static class Program
           PGSOURCE_CONNECTION or PGSOURCE_CONNECTION_FILE (default /etc/pgsource/secret/connectionstr),
           K_CE_OVERRIDES, NOTIFICATION_CHANNEL, EVENT_SOURCE, PGSOURCE_EVENT_TYPE, PGSOURCE_HTTP_PORT (8080),
           PGSOURCE_INSTALL (true), PGSOURCE_DEAD_LETTER_SINK, PGSOURCE_DELIVERY_ATTEMPTS, PGSOURCE_CONTENT_MODE,
-          PGSOURCE_CA_FILE, PGSOURCE_ACTION. See docs/adapter.md.
+          PGSOURCE_CA_FILE, PGSOURCE_SNAPSHOT, PGSOURCE_ACTION. See docs/adapter.md.
         """;
 }

@@ -1,3 +1,5 @@
+using PostgresSource.Core.Capture.Snapshots;
+
 namespace PostgresSource.Core.Capture;
 
 /// <summary>Settings every capture mode understands.</summary>
@@ -22,6 +24,12 @@ public sealed record CaptureOptions
 
     /// <summary>Durable and Logical: emit existing rows once (as Read changes) before streaming; resumes if interrupted.</summary>
     public bool Snapshot { get; init; }
+
+    /// <summary>
+    /// Durable and Logical: told after every chunk of snapshot rows and when a table is done. Called on the
+    /// capture's own thread: keep it quick, and hand the value elsewhere to show it.
+    /// </summary>
+    public IProgress<SnapshotProgress>? SnapshotProgress { get; init; }
 
     /// <summary>
     /// Capture only while holding the source's leader lock; otherwise wait as a standby and take over when the

@@ -21,6 +21,7 @@ public static class ChangeCaptureFactory
         MaxReconnectDelay = options.MaxReconnectDelay,
         ApplicationName = options.ApplicationName,
         Snapshot = options.Snapshot,
+        SnapshotProgress = options.SnapshotProgress,
         // Only one listener runs while the leader lock is held: a slot still held by a dead one may be taken over.
         TakeOverSlot = options.SingleActive,
         StandbyInterval = options.StandbyPollInterval,

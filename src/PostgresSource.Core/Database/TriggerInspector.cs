@@ -1,74 +1,53 @@
 using Npgsql;
-using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
 
 namespace PostgresSource.Core.Database;
 
 /// <summary>
-/// Reads what sources are installed in a database, including objects the original Go controller made:
-/// they are recognised by the name rule (postgressource_...) on trigger functions.
+/// Reads what sources are installed in a database, in every mode: Notify functions and triggers (also the
+/// original Go controller's, recognised by the name rule), Durable journals and triggers, Logical
+/// publications and slots.
 /// </summary>
 public static class TriggerInspector
 {
-    private const string Query = """
-        SELECT p.proname, pn.nspname, p.prosrc,
-               c.relname, cn.nspname, t.tgtype, t.tgenabled
-        FROM pg_catalog.pg_proc p
-        JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
-        LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = p.oid AND NOT t.tgisinternal
-        LEFT JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
-        LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
-        WHERE p.proname LIKE 'postgressource\_%'
-          AND p.pronargs = 0
-          AND p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype
-        ORDER BY p.proname, cn.nspname, c.relname
-        """;
-
     public static async Task<IReadOnlyList<InstalledSourceObject>> ListAsync(
         ConnectionSettings connection, CancellationToken cancellationToken = default)
     {
         await using var npgsql = new NpgsqlConnection(connection.ToNpgsqlConnectionString());
         await npgsql.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = new NpgsqlCommand(Query, npgsql);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await ListAsync(npgsql, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<IReadOnlyList<InstalledSourceObject>> ListAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
         var rows = new List<InstalledSourceObject>();
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            var objectName = reader.GetString(0);
-            SourceObjectNames.TryParseDatabaseName(objectName, out var sourceName, out var uid);
-            var hasTrigger = !reader.IsDBNull(3);
-            var type = hasTrigger ? reader.GetInt16(5) : 0;
-            rows.Add(new InstalledSourceObject
-            {
-                ObjectName = objectName,
-                SourceName = sourceName,
-                Uid = uid,
-                FunctionSchema = reader.GetString(1),
-                FunctionPresent = true,
-                Flavor = FlavorOf(objectName, reader.GetString(2)),
-                Table = hasTrigger ? reader.GetString(3) : null,
-                TableSchema = hasTrigger ? reader.GetString(4) : null,
-                TriggerPresent = hasTrigger,
-                Operations = hasTrigger ? TriggerCatalog.Operations(type) : [],
-                TriggerEnabled = hasTrigger && reader.GetChar(6) != 'D',
-            });
-        }
-        return rows;
+        rows.AddRange(await NotifyTriggerListing.ListAsync(connection, cancellationToken).ConfigureAwait(false));
+        rows.AddRange(await DurableJournalListing.ListAsync(connection, cancellationToken).ConfigureAwait(false));
+        rows.AddRange(await LogicalReplicationListing.ListAsync(connection, cancellationToken).ConfigureAwait(false));
+        return rows
+            .OrderBy(r => r.ObjectName, StringComparer.Ordinal)
+            .ThenBy(r => r.Mode)
+            .ThenBy(r => r.TableSchema, StringComparer.Ordinal)
+            .ThenBy(r => r.Table, StringComparer.Ordinal)
+            .ToList();
     }
 
     /// <summary>
-    /// The state of one source: a row per table it names (trigger present or not), plus rows for
-    /// triggers it has on tables it no longer names.
+    /// The state of one source: a row per table it names (captured or not), plus rows for what it captures
+    /// on tables it no longer names. A table's missing row takes the mode found for the source (its own mode,
+    /// and Flavor "none", when nothing is installed).
     /// </summary>
     public static async Task<IReadOnlyList<InstalledSourceObject>> ForSourceAsync(
         SourceDefinition source, ConnectionSettings connection, CancellationToken cancellationToken = default)
     {
-        var all = await ListAsync(connection, cancellationToken).ConfigureAwait(false);
-        var mine = all.Where(r => r.ObjectName == source.DatabaseObjectName).ToList();
-        var function = mine.FirstOrDefault();
-
         await using var npgsql = new NpgsqlConnection(connection.ToNpgsqlConnectionString());
         await npgsql.OpenAsync(cancellationToken).ConfigureAwait(false);
+        var mine = (await ListAsync(npgsql, cancellationToken).ConfigureAwait(false))
+            .Where(r => r.ObjectName == source.DatabaseObjectName)
+            .ToList();
+        // Source-level facts (function, journal, slot) come from the source's own mode if it is installed, else from what is.
+        var installed = mine.FirstOrDefault(r => r.Mode == source.Mode) ?? mine.FirstOrDefault();
+
         var rows = new List<InstalledSourceObject>();
         foreach (var table in source.Tables)
         {
@@ -79,26 +58,17 @@ public static class TriggerInspector
                 ObjectName = source.DatabaseObjectName,
                 SourceName = source.Name,
                 Uid = source.Uid,
-                FunctionSchema = function?.FunctionSchema,
-                FunctionPresent = function is not null,
-                Flavor = function?.Flavor ?? "none",
+                Mode = installed?.Mode ?? source.Mode,
+                FunctionSchema = installed?.FunctionSchema,
+                FunctionPresent = installed?.FunctionPresent ?? false,
+                Flavor = installed?.Flavor ?? "none",
+                JournalBacklog = installed?.JournalBacklog,
+                Slot = installed?.Slot,
                 TableSchema = resolved?.Schema ?? table.Schema,
                 Table = resolved?.Name ?? table.Name,
             });
         }
-        rows.AddRange(mine.Where(r => r.TriggerPresent && !rows.Contains(r)));
+        rows.AddRange(mine.Where(r => r.Table is not null && !rows.Contains(r)));
         return rows;
-    }
-
-    private static string FlavorOf(string objectName, string body)
-    {
-        if (body == NotifyTriggerSql.FunctionBody(objectName))
-        {
-            return "Notify";
-        }
-        // The Go controller's body: row_to_json + json_build_object('table', ..., 'action', ..., 'data', ...).
-        return body.Contains("row_to_json", StringComparison.Ordinal) && body.Contains("pg_notify", StringComparison.Ordinal)
-            ? "Seed"
-            : "Other";
     }
 }

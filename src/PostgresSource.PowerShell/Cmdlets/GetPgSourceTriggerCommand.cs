@@ -6,8 +6,8 @@ using PostgresSource.PowerShell.Infrastructure;
 namespace PostgresSource.PowerShell.Cmdlets;
 
 /// <summary>
-/// Lists the sources installed in a database, per source and table, including objects the original
-/// Go controller made (recognised by the name rule).
+/// Lists the sources installed in a database, per source and table, in every capture mode (Notify,
+/// Durable, Logical), including objects the original Go controller made (recognised by the name rule).
 /// </summary>
 [Cmdlet(VerbsCommon.Get, "PgSourceTrigger", DefaultParameterSetName = AllSet)]
 [OutputType(typeof(PgSourceTriggerInfo))]
@@ -56,6 +56,7 @@ public sealed class GetPgSourceTriggerCommand : PgSourceCmdlet
                     SourceName = row.SourceName,
                     Uid = row.Uid,
                     ObjectName = row.ObjectName,
+                    Mode = (PgSourceMode)(int)row.Mode,
                     Schema = row.TableSchema,
                     Table = row.Table,
                     FunctionPresent = row.FunctionPresent,
@@ -64,6 +65,11 @@ public sealed class GetPgSourceTriggerCommand : PgSourceCmdlet
                     Enabled = row.TriggerEnabled,
                     Operations = row.Operations.ToArray(),
                     Flavor = row.Flavor,
+                    JournalBacklog = row.JournalBacklog,
+                    SlotPresent = row.Slot is not null,
+                    SlotActive = row.Slot?.Active,
+                    ConfirmedFlushLsn = row.Slot?.ConfirmedFlushLsn,
+                    RetainedWalBytes = row.Slot?.RetainedWalBytes,
                 });
             }
         }

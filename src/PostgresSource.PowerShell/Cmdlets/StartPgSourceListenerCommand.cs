@@ -11,7 +11,8 @@ namespace PostgresSource.PowerShell.Cmdlets;
 
 /// <summary>
 /// Listens to sources in the foreground. With a sink (-Sink or the source's), delivers CloudEvents
-/// until stopped and shows counts as progress; without one, writes each event to the pipeline.
+/// until stopped and shows counts as progress; without one, writes each event to the pipeline. An
+/// initial snapshot shows its own progress bar per source.
 /// Background tasks only queue work; every Write* happens here, on the pipeline thread.
 /// </summary>
 [Cmdlet(VerbsLifecycle.Start, "PgSourceListener")]
@@ -89,9 +90,9 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         long written = 0;
         try
         {
-            foreach (var source in _sources)
+            for (var index = 0; index < _sources.Count; index++)
             {
-                if (Prepare(source) is { } prepared)
+                if (Prepare(_sources[index], index) is { } prepared)
                 {
                     running.Add(prepared);
                 }
@@ -158,6 +159,13 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
             }
             foreach (var item in running)
             {
+                if (item.SnapshotProgress.TakeCompletion() is { } completed)
+                {
+                    WriteProgress(completed);
+                }
+            }
+            foreach (var item in running)
+            {
                 WriteVerbose($"{item.Source}: {item.Listener.Statistics}");
             }
             var total = written + running.Where(r => !r.ToPipeline).Sum(r => r.Listener.Statistics.Finished);
@@ -179,7 +187,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
     }
 
     /// <summary>Builds one source's listener, or writes why it cannot run.</summary>
-    private Running? Prepare(PgSource source)
+    private Running? Prepare(PgSource source, int index)
     {
         try
         {
@@ -202,7 +210,10 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
             var toPipeline = sinkUri is null;
             IEventSink sink = toPipeline ? new CallbackSink(HandOffAsync, "pipeline") : new HttpEventSink(sinkUri!, httpOptions);
             var deadLetter = DeadLetterSink is null || toPipeline ? null : new HttpEventSink(DeadLetterSink, httpOptions);
-            var capture = ChangeCaptureFactory.Create(definition, connection, new CaptureOptions { RetryInitialConnection = false, Snapshot = Snapshot });
+            // Always watched: a snapshot requested at install runs without -Snapshot too.
+            var snapshotProgress = new SnapshotProgressView(ProgressId + 1 + index, source.ToString(), Enqueue);
+            var capture = ChangeCaptureFactory.Create(definition, connection,
+                new CaptureOptions { RetryInitialConnection = false, Snapshot = Snapshot, SnapshotProgress = snapshotProgress.Reporter });
             var options = new ListenerOptions
             {
                 QueueCapacity = QueueCapacity,
@@ -212,7 +223,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
             };
             var listener = new SourceListener(definition, capture, new EventDeliverer(sink, policy, deadLetter), options);
             var channel = capture is NotifyCapture notify ? notify.Channel : definition.DatabaseObjectName;
-            return new Running(source, listener, toPipeline, channel);
+            return new Running(source, listener, toPipeline, channel, snapshotProgress);
         }
         catch (ArgumentException ex)
         {
@@ -286,6 +297,9 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
                     break;
                 case Failure failure:
                     WriteFailure(failure.Exception, failure.Source);
+                    break;
+                case SnapshotProgressView snapshot when snapshot.TakeRecord() is { } record:
+                    WriteProgress(record);
                     break;
             }
         }
@@ -373,9 +387,10 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
 
     private sealed record Failure(PgSource Source, Exception Exception);
 
-    private sealed class Running(PgSource source, SourceListener listener, bool toPipeline, string channel) : IDisposable
+    private sealed class Running(PgSource source, SourceListener listener, bool toPipeline, string channel, SnapshotProgressView snapshotProgress) : IDisposable
     {
         public PgSource Source { get; } = source;
+        public SnapshotProgressView SnapshotProgress { get; } = snapshotProgress;
         public SourceListener Listener { get; } = listener;
         public bool ToPipeline { get; } = toPipeline;
         public string Channel { get; } = channel;

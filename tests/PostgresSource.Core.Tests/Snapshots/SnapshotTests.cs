@@ -39,6 +39,55 @@ public sealed class SnapshotTests(DatabaseFixture database, ITestOutputHelper ou
         await new SnapshotScenario(output).RunAsync(db, progress => new LogicalCapture(source, ConnectionSettings.Parse(db),
             LogicalTestsOptions.Fast with { Snapshot = true, SnapshotProgress = progress, SnapshotChunkSize = 5000 }));
     }
+
+    /// <summary>The listener and the adapter set progress on <see cref="CaptureOptions"/>: it must reach the capture, also behind the standby wrapper.</summary>
+    [Theory]
+    [InlineData(CaptureMode.Durable, false)]
+    [InlineData(CaptureMode.Durable, true)]
+    [InlineData(CaptureMode.Logical, false)]
+    public async Task ProgressSetOnCaptureOptionsReachesTheCaptureThroughTheFactory(CaptureMode mode, bool singleActive)
+    {
+        var db = await database.CreateDatabaseAsync();
+        await TestSql.ExecuteAsync(db, "CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 1500); ANALYZE items;");
+        var source = CaptureHarness.Source(mode, "items");
+        await CaptureHarness.InstallAsync(source, db);
+        var reports = new System.Collections.Concurrent.ConcurrentQueue<Core.Capture.Snapshots.SnapshotProgress>();
+
+        await using (var capture = ChangeCaptureFactory.Create(source, ConnectionSettings.Parse(db),
+            new CaptureOptions { Snapshot = true, SingleActive = singleActive, SnapshotProgress = new QueueProgress(reports) }))
+        {
+            // One more than the rows: the capture must read past the last row, so the table is reported done.
+            var taken = CaptureHarness.TakeAsync(capture, 1501, TimeSpan.FromSeconds(60));
+            await WaitUntilAsync(() => reports.Any(r => r.TableDone), TimeSpan.FromSeconds(60));
+            await TestSql.ExecuteAsync(db, "INSERT INTO items VALUES (1501)");
+            await taken;
+        }
+
+        Assert.NotEmpty(reports);
+        Assert.All(reports, r => Assert.Equal(("public", "items", 1, 1), (r.Schema, r.Table, r.TableNumber, r.TableCount)));
+        Assert.Equal(reports.Select(r => r.RowsRead).Order(), reports.Select(r => r.RowsRead));
+        var last = reports.Last();
+        Assert.True(last.TableDone);
+        Assert.Equal(1500, last.RowsRead);
+        Assert.Equal(1500, last.EstimatedRows);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Records reports synchronously, in the order the capture made them.</summary>
+    private sealed class QueueProgress(System.Collections.Concurrent.ConcurrentQueue<Core.Capture.Snapshots.SnapshotProgress> queue)
+        : IProgress<Core.Capture.Snapshots.SnapshotProgress>
+    {
+        public void Report(Core.Capture.Snapshots.SnapshotProgress value) => queue.Enqueue(value);
+    }
 }
 
 internal static class LogicalTestsOptions
