@@ -14,7 +14,8 @@ public sealed class BenchmarkSmokeTests
     {
         var output = new StringWriter();
         var run = BenchmarkRunner.RunAsync(["--quick", "--only", "P1,P2"], output);
-        var exit = await run.WaitAsync(TimeSpan.FromSeconds(90));
+        // A guard against a hang, not a speed check: a loaded machine takes several times the ~10 s of a quiet one.
+        var exit = await run.WaitAsync(TimeSpan.FromMinutes(5));
         Assert.Equal(0, exit);
         var text = output.ToString();
         Assert.Contains("| figure | mode | measured | result | target | met | detail |", text);
