@@ -29,10 +29,11 @@ internal static class JournalRead
         WITH position AS MATERIALIZED (
             SELECT pg_catalog.pg_current_snapshot()::pg_catalog.text AS snapshot,
                    CASE WHEN @bound THEN pg_catalog.pg_current_xact_id()::pg_catalog.text END AS bound)
-        SELECT p.snapshot, p.bound, j.id, j.txid::pg_catalog.text, j.table_schema, j.table_name, j.operation, j.payload::pg_catalog.text
+        SELECT p.snapshot, p.bound, j.id, j.txid::pg_catalog.text, j.table_schema, j.table_name, j.operation,
+               j.data::pg_catalog.text, j.old::pg_catalog.text, j.payload::pg_catalog.text
         FROM position p
         LEFT JOIN LATERAL (
-            SELECT id, txid, table_schema, table_name, operation, payload FROM {DurableJournalSql.JournalQualified(name)}
+            SELECT id, txid, table_schema, table_name, operation, data, old, payload FROM {DurableJournalSql.JournalQualified(name)}
             WHERE id >= @low AND id <> ALL(@exclude) ORDER BY id LIMIT @limit) j ON true
         """;
 
@@ -86,7 +87,7 @@ internal static class JournalRead
                     // Over the byte budget: the remaining rows are skipped (read by the next poll).
                     continue;
                 }
-                var row = new JournalRow(reader.GetInt64(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6), reader.GetString(7));
+                var row = await ReadRowAsync(reader, token).ConfigureAwait(false);
                 if (rows.Count > 0 && rows[^1].Id >= row.Id)
                 {
                     // Never expected (see SelectSql); a cut of an unordered read could skip rows, so refuse it.
@@ -103,5 +104,17 @@ internal static class JournalRead
             }
         }
         return new JournalBatch(snapshot ?? throw new InvalidOperationException("The journal read returned no position row."), bound, rows, truncated);
+    }
+
+    private static async Task<JournalRow> ReadRowAsync(NpgsqlDataReader reader, CancellationToken token)
+    {
+        var (id, txid, schema, table, operation) = (reader.GetInt64(2), reader.GetString(3), reader.GetString(4), reader.GetString(5), reader.GetString(6));
+        var data = await reader.IsDBNullAsync(7, token).ConfigureAwait(false) ? null : reader.GetString(7);
+        var old = await reader.IsDBNullAsync(8, token).ConfigureAwait(false) ? null : reader.GetString(8);
+        // A row an earlier version wrote carries its whole payload instead of the row images.
+        var payload = data is null && !await reader.IsDBNullAsync(9, token).ConfigureAwait(false)
+            ? reader.GetString(9)
+            : JournalPayload.Compose(schema, table, operation, data ?? "null", old);
+        return new JournalRow(id, txid, schema, table, operation, payload);
     }
 }
