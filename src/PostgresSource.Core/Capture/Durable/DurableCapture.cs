@@ -56,6 +56,9 @@ public sealed class DurableCapture : IChangeCapture
         _name = source.DatabaseObjectName;
         var builder = connection.ToBuilder();
         builder.Pooling = false;
+        // The poll runs hundreds of times a second under load: prepared, it skips parsing and planning (~0.2 ms each).
+        builder.MaxAutoPrepare = 8;
+        builder.AutoPrepareMinUsages = 2;
         if (string.IsNullOrEmpty(builder.ApplicationName))
         {
             builder.ApplicationName = _options.ApplicationName;
