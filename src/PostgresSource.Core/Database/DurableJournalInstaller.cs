@@ -26,6 +26,11 @@ internal sealed class DurableJournalInstaller : ICaptureInstaller
         {
             changes.Add(new SchemaChange(SchemaChangeKind.CreateTable, $"{name}.{DurableJournalSql.JournalTable}", DurableJournalSql.CreateJournal(name)));
         }
+        else if (!await JournalColumns.AreCurrentAsync(connection, name, cancellationToken).ConfigureAwait(false))
+        {
+            // A journal of an earlier version: upgraded in place, its rows kept.
+            changes.Add(new SchemaChange(SchemaChangeKind.AlterTable, $"{name}.{DurableJournalSql.JournalTable}", DurableJournalSql.UpgradeJournal(name)));
+        }
 
         var function = schemaExists ? await FindFunctionAsync(connection, name, cancellationToken).ConfigureAwait(false) : null;
         var functionTarget = $"{name}.{DurableJournalSql.FunctionName}()";
@@ -95,6 +100,8 @@ internal sealed class DurableJournalInstaller : ICaptureInstaller
         {
             new(SchemaChangeKind.CreateSchema, name, SourceStateSql.CreateSchema(name)),
             new(SchemaChangeKind.CreateTable, $"{name}.{DurableJournalSql.JournalTable}", DurableJournalSql.CreateJournal(name)),
+            // Idempotent: brings a journal an earlier version made to the current columns; nothing for a new one.
+            new(SchemaChangeKind.AlterTable, $"{name}.{DurableJournalSql.JournalTable}", DurableJournalSql.UpgradeJournal(name)),
             new(SchemaChangeKind.CreateFunction, $"{name}.{DurableJournalSql.FunctionName}()", DurableJournalSql.CreateFunction(name)),
             new(SchemaChangeKind.CreateTable, $"{name}.{SourceStateSql.SnapshotTable}", SourceStateSql.CreateSnapshotTable(name)),
         };

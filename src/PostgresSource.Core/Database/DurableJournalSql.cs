@@ -3,14 +3,19 @@ namespace PostgresSource.Core.Database;
 /// <summary>
 /// The SQL of Durable mode. Everything lives in the source's own schema (named by the object name):
 /// <list type="bullet">
-/// <item><c>journal</c>: one row per change (payload as the seed's JSON plus "schema" and, for UPDATE, "old"),
-/// the writing transaction's id (xid8) and a position from an identity column with CACHE 1, so positions
-/// are handed out in time order across sessions (the reader relies on that).</item>
+/// <item><c>journal</c>: one row per change: the writing transaction's id (xid8), the table, the operation, and the
+/// row images as row_to_json made them (<c>data</c>: the new row, or the old one for DELETE; <c>old</c>: the old row
+/// of an UPDATE). The reader wraps them in the seed's payload (see <see cref="Capture.Durable.JournalPayload"/>).
+/// The position comes from an identity column with CACHE 1, so positions are handed out in time order across
+/// sessions (the reader relies on that). <c>payload</c> holds the whole payload of rows written by versions before
+/// the row images were split out; new rows leave it null.</item>
 /// <item><c>capture()</c>: the trigger function, SECURITY DEFINER so an application role that may write the
 /// table but not the journal still has its write succeed; it only inserts into the journal and wakes
 /// listeners with a NOTIFY on the source's channel (payload "durable", folded to one per transaction).</item>
 /// </list>
 /// One AFTER ROW trigger per table, named by the object name, as in Notify mode.
+/// The write path is kept lean because every user write pays it: no timestamp column, one INSERT per
+/// operation with only that operation's expressions, no JSON envelope built in the trigger.
 /// </summary>
 internal static class DurableJournalSql
 {
@@ -29,30 +34,54 @@ internal static class DurableJournalSql
             table_schema text NOT NULL,
             table_name text NOT NULL,
             operation text NOT NULL,
-            payload json NOT NULL,
-            written timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+            data json,
+            old json,
+            payload json
         ) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000)
         """;
 
+    /// <summary>
+    /// Brings a journal of an earlier version to the current columns, keeping its rows (they keep their whole
+    /// payload). Idempotent. <c>payload</c> is kept, only made optional: a writer already inside the earlier
+    /// function when this runs still inserts into it once the install commits.
+    /// </summary>
+    public static string UpgradeJournal(string name) =>
+        $"ALTER TABLE {JournalQualified(name)} ADD COLUMN IF NOT EXISTS data json, ADD COLUMN IF NOT EXISTS old json, " +
+        "ADD COLUMN IF NOT EXISTS payload json, ALTER COLUMN payload DROP NOT NULL" +
+        string.Concat(RetiredColumns.Select(c => $", DROP COLUMN IF EXISTS {Sql.Identifier(c)}"));
+
+    /// <summary>The columns <see cref="CreateJournal"/> makes and <see cref="UpgradeJournal"/> leaves, with their NOT NULL flag.</summary>
+    public static readonly IReadOnlyDictionary<string, bool> Columns = new Dictionary<string, bool>
+    {
+        ["id"] = true, ["txid"] = true, ["table_schema"] = true, ["table_name"] = true, ["operation"] = true,
+        ["data"] = false, ["old"] = false, ["payload"] = false,
+    };
+
+    /// <summary>Columns of earlier versions that <see cref="UpgradeJournal"/> drops (a per-row clock reading nothing used).</summary>
+    public static readonly IReadOnlyList<string> RetiredColumns = ["written"];
+
     public static string DropJournal(string name) => $"DROP TABLE IF EXISTS {JournalQualified(name)}";
 
-    /// <summary>The body PostgreSQL keeps verbatim in pg_proc.prosrc: install compares it to detect drift.</summary>
+    /// <summary>
+    /// The body PostgreSQL keeps verbatim in pg_proc.prosrc: install compares it to detect drift. Every name is
+    /// schema-qualified (operators too), on top of the pinned search_path.
+    /// </summary>
     public static string FunctionBody(string name) => $$"""
 
         BEGIN
-            -- The seed's payload (DELETE carries the old row), plus "schema", and "old" for UPDATE.
-            INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, payload)
-            VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP,
-                    CASE TG_OP
-                        WHEN 'INSERT' THEN json_build_object('table', TG_TABLE_NAME, 'schema', TG_TABLE_SCHEMA,
-                                                             'action', TG_OP, 'data', row_to_json(NEW))
-                        WHEN 'UPDATE' THEN json_build_object('table', TG_TABLE_NAME, 'schema', TG_TABLE_SCHEMA,
-                                                             'action', TG_OP, 'data', row_to_json(NEW), 'old', row_to_json(OLD))
-                        ELSE json_build_object('table', TG_TABLE_NAME, 'schema', TG_TABLE_SCHEMA,
-                                               'action', TG_OP, 'data', row_to_json(OLD))
-                    END);
+            -- One INSERT per operation: each cached plan computes only its own operation's row images.
+            IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+                INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data)
+                VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', pg_catalog.row_to_json(NEW));
+            ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+                INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data, old)
+                VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', pg_catalog.row_to_json(NEW), pg_catalog.row_to_json(OLD));
+            ELSE
+                INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data)
+                VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', pg_catalog.row_to_json(OLD));
+            END IF;
             -- Only a wake-up: the listener reads the journal. Identical payloads fold to one per transaction.
-            PERFORM pg_notify({{Sql.Literal(name)}}, {{Sql.Literal(WakePayload)}});
+            PERFORM pg_catalog.pg_notify({{Sql.Literal(name)}}, {{Sql.Literal(WakePayload)}});
             RETURN NULL;
         END;
 

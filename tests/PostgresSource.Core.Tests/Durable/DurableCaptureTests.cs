@@ -82,6 +82,37 @@ public sealed class DurableCaptureTests(DatabaseFixture database, ITestOutputHel
     }
 
     [Fact]
+    public async Task AcknowledgedRowsAreDeletedWhileTheCaptureKeepsReading()
+    {
+        var db = await database.CreateDatabaseAsync();
+        await TestSql.ExecuteAsync(db, "CREATE TABLE t (id int PRIMARY KEY)");
+        var source = CaptureHarness.Source(CaptureMode.Durable, "t");
+        await CaptureHarness.InstallAsync(source, db);
+        await TestSql.ExecuteAsync(db, "INSERT INTO t SELECT g FROM generate_series(1, 20) g");
+        var options = Fast with { AcknowledgeFlushCount = 5, AcknowledgeFlushInterval = TimeSpan.FromMinutes(1) };
+
+        await using var capture = new DurableCapture(source, ConnectionSettings.Parse(db), options);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var reader = capture.ReadAllAsync(cts.Token).GetAsyncEnumerator(cts.Token);
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.True(await reader.MoveNextAsync());
+            await capture.AcknowledgeAsync(reader.Current, cts.Token);
+        }
+
+        // Acknowledging only wakes the reader: its next poll deletes the rows in the same round trip, while the
+        // capture is still reading (not at dispose).
+        var pending = Task.Run(async () => await reader.MoveNextAsync(), cts.Token);
+        while (await TestSql.ScalarAsync<long>(db, $"SELECT count(*) FROM \"{source.DatabaseObjectName}\".journal") > 0)
+        {
+            await Task.Delay(50, cts.Token);
+        }
+        Assert.False(pending.IsCompleted);
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
+    }
+
+    [Fact]
     public async Task OneMegabyteRowArrivesWhole()
     {
         var db = await database.CreateDatabaseAsync();
