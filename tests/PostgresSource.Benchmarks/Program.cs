@@ -74,7 +74,8 @@ namespace PostgresSource.Benchmarks
                 Row(P3Row(mode, "(a) no consumer on the box", idle, target));
                 var cpu = new List<string>();
                 var withListener = await p3.RunAsync(database, mode, source => new UsageRecorder(ListenerChild.StartAsync(database, sink.Uri, source).GetAwaiter().GetResult(), cpu));
-                Row(P3Row(mode, "(b) listener + sink on the same 2 cores", withListener, target) + $" listener process CPU: {string.Join(", ", cpu)} |");
+                var walSender = withListener.WalSenderCpuPer10k is { } w ? $" walsender {w:F2} s CPU per 10,000 transactions;" : "";
+                Row(P3Row(mode, "(b) listener + sink on the same 2 cores", withListener, target) + $"{walSender} listener process CPU: {string.Join(", ", cpu)} |");
                 if (mode == CaptureMode.Notify)
                 {
                     var raw = await p3.RunAsync(database, mode, source => RawListenDrain.Start(database, source.DatabaseObjectName));

@@ -23,8 +23,10 @@ internal sealed class ReplicationSession : IAsyncDisposable
     private readonly LogicalAcknowledgements _acknowledgements;
     private readonly CancellationTokenSource _watchStop = new();
     private readonly Task _watch;
+    private readonly object _endLock = new();
     private long _received;
     private volatile bool _waiting;
+    private bool _ended;
 
     private ReplicationSession(LogicalReplicationConnection connection, IAsyncEnumerator<PgOutputReplicationMessage> messages,
         LogicalAcknowledgements acknowledgements, TimeSpan statusInterval, Action streaming)
@@ -65,15 +67,44 @@ internal sealed class ReplicationSession : IAsyncDisposable
                 _waiting = false;
                 Interlocked.Increment(ref _received);
             }
+            if (!more)
+            {
+                End();
+            }
             return more ? (_messages.Current, null) : (null, null);
         }
         catch (OperationCanceledException ex) when (!outer.IsCancellationRequested)
         {
+            End();
             return (null, new NpgsqlException("The server is shutting down or ended this capture's sessions; the stream is reopened when it is back.", ex));
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !outer.IsCancellationRequested)
         {
+            End();
             return (null, ex);
+        }
+    }
+
+    /// <summary>The stream is over: from now on the watch no longer says it is up (the capture is not ready while it reconnects).</summary>
+    private void End()
+    {
+        lock (_endLock)
+        {
+            _ended = true;
+        }
+    }
+
+    /// <summary>Whether the reader has been waiting since the last look (at the first look: for its first message); if so, the stream is up.</summary>
+    private bool QuietSince(long seen, long received, Action streaming)
+    {
+        lock (_endLock)
+        {
+            var quiet = !_ended && _waiting && (received == seen || received == 0);
+            if (quiet)
+            {
+                streaming();
+            }
+            return quiet;
         }
     }
 
@@ -89,12 +120,10 @@ internal sealed class ReplicationSession : IAsyncDisposable
                 await Task.Delay(wait, stop).ConfigureAwait(false);
                 wait = interval;
                 var received = Interlocked.Read(ref _received);
-                // Quiet: still in the read that was running at the last look (or, at the first look, in the first read).
-                var quiet = _waiting && (received == seen || received == 0);
+                var quiet = QuietSince(seen, received, streaming);
                 seen = received;
                 if (quiet)
                 {
-                    streaming();
                     _acknowledgements.FollowQuietServer(_connection);
                     await _connection.SendStatusUpdate(stop).ConfigureAwait(false);
                 }
