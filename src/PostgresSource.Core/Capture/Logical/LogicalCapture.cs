@@ -217,7 +217,9 @@ public sealed class LogicalCapture : IChangeCapture
                     await _snapshot.PrepareAsync(connection, tables, t).ConfigureAwait(false);
                     await _positions.LoadAsync(connection, t).ConfigureAwait(false);
                 }, token).ConfigureAwait(false);
-                _ready = true;
+                // Ready once changes flow: now when a snapshot is read first, else when the replication stream is up
+                // (its first message, or half a second without an error), not while it is still connecting.
+                _ready = _snapshot.Needed;
                 backoff.Reset();
                 return;
             }
