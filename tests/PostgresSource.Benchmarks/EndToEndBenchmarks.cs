@@ -16,6 +16,10 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
     public sealed record Throughput(int InFlight, double ListenerRate, double ReferenceRate, IReadOnlyList<double> ListenerRuns, IReadOnlyList<double> ReferenceRuns, double AllocatedPerEvent)
     {
         public double Ratio => ListenerRate / ReferenceRate;
+
+        /// <summary>CPU of this process (listener and sink, or reference client and sink) per event, medians: steadier than rates on a shared box.</summary>
+        public double ListenerCpuMicros { get; init; }
+        public double ReferenceCpuMicros { get; init; }
     }
 
     public sealed record Latency(double P50, double P95, double P99, double Max, int Samples, double AchievedRate);
@@ -74,6 +78,8 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
         var listenerRuns = settings.InFlight.ToDictionary(n => n, _ => new List<double>());
         var allocations = settings.InFlight.ToDictionary(n => n, _ => new List<double>());
         var referenceRuns = new List<double>();
+        var listenerCpu = settings.InFlight.ToDictionary(n => n, _ => new List<double>());
+        var referenceCpu = new List<double>();
         using var client = new HttpClient(new SocketsHttpHandler());
         var body = """{"table":"bench_p1","schema":"public","action":"INSERT","data":{"id":1,"customer":42,"item":"widget-42","qty":1,"created":"2026-11-23T22:00:00+00:00"}}"""u8.ToArray();
         try
@@ -83,6 +89,7 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
                 // Reference
                 sink.Reset();
                 var start = Stopwatch.GetTimestamp();
+                var cpuBefore = ProcessCpu();
                 for (var i = 0; i < settings.P1Events; i++)
                 {
                     using var request = new HttpRequestMessage(HttpMethod.Post, sink.Uri) { Content = new ByteArrayContent(body) };
@@ -96,7 +103,11 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
                     response.EnsureSuccessStatusCode();
                 }
                 var referenceRate = settings.P1Events / Stopwatch.GetElapsedTime(start).TotalSeconds;
-                if (round >= 0) referenceRuns.Add(referenceRate);
+                if (round >= 0)
+                {
+                    referenceRuns.Add(referenceRate);
+                    referenceCpu.Add((ProcessCpu() - cpuBefore).TotalMicroseconds / settings.P1Events);
+                }
 
                 // Listener, once per in-flight setting, interleaved with the reference
                 foreach (var inFlight in settings.InFlight)
@@ -105,17 +116,20 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
                     var l = StartListener(source, inFlight);
                     await WaitReadyAsync(l.Listener, l.Run);
                     var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+                    var listenerCpuBefore = ProcessCpu();
                     await TestSql.ExecuteAsync(connectionString, $"INSERT INTO {table} (customer, item, qty) SELECT g, 'widget-' || g, g % 7 + 1 FROM generate_series(1, {settings.P1Events}) g");
                     if (!await sink.WaitForAsync(settings.P1Events, TimeSpan.FromMinutes(5)))
                     {
                         throw new TimeoutException($"P1 {mode} in-flight {inFlight}: only {sink.Count} of {settings.P1Events} events arrived");
                     }
                     var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+                    var cpu = (ProcessCpu() - listenerCpuBefore).TotalMicroseconds / settings.P1Events;
                     var seconds = Stopwatch.GetElapsedTime(sink.FirstTimestamp, sink.LastTimestamp).TotalSeconds;
                     if (round >= 0)
                     {
                         listenerRuns[inFlight].Add((settings.P1Events - 1) / seconds);
                         allocations[inFlight].Add(allocated / (double)settings.P1Events);
+                        listenerCpu[inFlight].Add(cpu);
                     }
                     await StopAsync(l);
                     await TestSql.ExecuteAsync(connectionString, $"TRUNCATE {table}");
@@ -128,7 +142,17 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
         }
         var reference = WriteOverheadBenchmark.Median(referenceRuns);
         return settings.InFlight.Select(n => new Throughput(n, WriteOverheadBenchmark.Median(listenerRuns[n]), reference, listenerRuns[n], referenceRuns,
-            WriteOverheadBenchmark.Median(allocations[n]))).ToList();
+            WriteOverheadBenchmark.Median(allocations[n]))
+        {
+            ListenerCpuMicros = WriteOverheadBenchmark.Median(listenerCpu[n]),
+            ReferenceCpuMicros = WriteOverheadBenchmark.Median(referenceCpu),
+        }).ToList();
+    }
+
+    private static TimeSpan ProcessCpu()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
     }
 
     /// <summary>
