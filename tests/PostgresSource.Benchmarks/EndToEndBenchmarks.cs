@@ -167,34 +167,13 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
         sink.Reset();
         sink.RecordReceipts = true;
         var l = StartListener(source);
-        var sent = new Dictionary<long, long>();
+        Dictionary<long, long> sent;
         var total = settings.P2Rate * settings.P2Seconds;
         double achieved;
         try
         {
             await WaitReadyAsync(l.Listener, l.Run);
-            await using var connection = new NpgsqlConnection(connectionString);
-            await connection.OpenAsync();
-            await using var insert = new NpgsqlCommand($"INSERT INTO {table} (customer, item, qty) VALUES (@c, 'widget', 1) RETURNING id", connection);
-            var parameter = new NpgsqlParameter<int>("c", 0);
-            insert.Parameters.Add(parameter);
-            await insert.PrepareAsync();
-            var interval = Stopwatch.Frequency / (double)settings.P2Rate;
-            var origin = Stopwatch.GetTimestamp();
-            for (var i = 0; i < total; i++)
-            {
-                var due = origin + (long)(i * interval);
-                while (Stopwatch.GetTimestamp() < due)
-                {
-                    var wait = (due - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency;
-                    if (wait > 2) await Task.Delay(1); else Thread.SpinWait(50);
-                }
-                parameter.TypedValue = i;
-                var before = Stopwatch.GetTimestamp();
-                var id = (long)(await insert.ExecuteScalarAsync())!;
-                sent[id] = before;
-            }
-            achieved = total / Stopwatch.GetElapsedTime(origin).TotalSeconds;
+            (sent, achieved) = await PacedWriter.RunAsync(connectionString, table, settings.P2Rate, total);
             if (!await sink.WaitForAsync(total, TimeSpan.FromMinutes(1)))
             {
                 throw new TimeoutException($"P2 {mode}: only {sink.Count} of {total} events arrived");
@@ -210,6 +189,20 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
             .Select(p => Stopwatch.GetElapsedTime(p.Value, sink.Receipts[p.Key]).TotalMilliseconds).Order().ToArray();
         double Pct(double q) => latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(q * latencies.Length) - 1)];
         return new Latency(Pct(0.50), Pct(0.95), Pct(0.99), latencies[^1], latencies.Length, achieved);
+    }
+
+    /// <summary>P2 for Logical without the listener: the same paced writer read by a bare pgoutput stream (see <see cref="BareStreamLatency"/>).</summary>
+    public async Task<BareStreamLatency.Result> BareStreamLatencyAsync()
+    {
+        var source = await InstallAsync(CaptureMode.Logical, "p2b");
+        try
+        {
+            return await BareStreamLatency.MeasureAsync(connectionString, source, settings.P2Rate, settings.P2Rate * settings.P2Seconds);
+        }
+        finally
+        {
+            await UninstallAsync(source);
+        }
     }
 
     /// <summary>

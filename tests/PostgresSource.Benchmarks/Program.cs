@@ -63,6 +63,11 @@ namespace PostgresSource.Benchmarks
 
                 var l = await e2e.LatencyAsync(mode);
                 Row($"| P2 latency | {mode} | p50 {l.P50:F2} ms, p95 {l.P95:F2} ms, p99 {l.P99:F2} ms | **p99 {l.P99:F2} ms** | p99 ≤ 20 ms | {Met(l.P99 <= 20)} | {l.Samples} rows at {l.AchievedRate:F0}/s; max {l.Max:F1} ms |");
+                if (mode == CaptureMode.Logical)
+                {
+                    var bare = await e2e.BareStreamLatencyAsync();
+                    Row($"| P2 bare pgoutput stream (no listener) | {mode} | commit→read {bare.CommitToRead} | p99 {bare.CommitToRead.P99:F2} ms | (informative) | | commit→walsender send {bare.CommitToSend}; send→client read {bare.SendToRead} |");
+                }
                 }
                 if (figures.Contains("P3"))
                 {
