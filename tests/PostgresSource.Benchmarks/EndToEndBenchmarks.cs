@@ -16,6 +16,10 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
     public sealed record Throughput(int InFlight, double ListenerRate, double ReferenceRate, IReadOnlyList<double> ListenerRuns, IReadOnlyList<double> ReferenceRuns, double AllocatedPerEvent)
     {
         public double Ratio => ListenerRate / ReferenceRate;
+
+        /// <summary>CPU of this process (listener and sink, or reference client and sink) per event, medians: steadier than rates on a shared box.</summary>
+        public double ListenerCpuMicros { get; init; }
+        public double ReferenceCpuMicros { get; init; }
     }
 
     public sealed record Latency(double P50, double P95, double P99, double Max, int Samples, double AchievedRate);
@@ -74,6 +78,8 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
         var listenerRuns = settings.InFlight.ToDictionary(n => n, _ => new List<double>());
         var allocations = settings.InFlight.ToDictionary(n => n, _ => new List<double>());
         var referenceRuns = new List<double>();
+        var listenerCpu = settings.InFlight.ToDictionary(n => n, _ => new List<double>());
+        var referenceCpu = new List<double>();
         using var client = new HttpClient(new SocketsHttpHandler());
         var body = """{"table":"bench_p1","schema":"public","action":"INSERT","data":{"id":1,"customer":42,"item":"widget-42","qty":1,"created":"2026-11-23T22:00:00+00:00"}}"""u8.ToArray();
         try
@@ -83,6 +89,7 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
                 // Reference
                 sink.Reset();
                 var start = Stopwatch.GetTimestamp();
+                var cpuBefore = ProcessCpu();
                 for (var i = 0; i < settings.P1Events; i++)
                 {
                     using var request = new HttpRequestMessage(HttpMethod.Post, sink.Uri) { Content = new ByteArrayContent(body) };
@@ -96,7 +103,11 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
                     response.EnsureSuccessStatusCode();
                 }
                 var referenceRate = settings.P1Events / Stopwatch.GetElapsedTime(start).TotalSeconds;
-                if (round >= 0) referenceRuns.Add(referenceRate);
+                if (round >= 0)
+                {
+                    referenceRuns.Add(referenceRate);
+                    referenceCpu.Add((ProcessCpu() - cpuBefore).TotalMicroseconds / settings.P1Events);
+                }
 
                 // Listener, once per in-flight setting, interleaved with the reference
                 foreach (var inFlight in settings.InFlight)
@@ -105,17 +116,20 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
                     var l = StartListener(source, inFlight);
                     await WaitReadyAsync(l.Listener, l.Run);
                     var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+                    var listenerCpuBefore = ProcessCpu();
                     await TestSql.ExecuteAsync(connectionString, $"INSERT INTO {table} (customer, item, qty) SELECT g, 'widget-' || g, g % 7 + 1 FROM generate_series(1, {settings.P1Events}) g");
                     if (!await sink.WaitForAsync(settings.P1Events, TimeSpan.FromMinutes(5)))
                     {
                         throw new TimeoutException($"P1 {mode} in-flight {inFlight}: only {sink.Count} of {settings.P1Events} events arrived");
                     }
                     var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+                    var cpu = (ProcessCpu() - listenerCpuBefore).TotalMicroseconds / settings.P1Events;
                     var seconds = Stopwatch.GetElapsedTime(sink.FirstTimestamp, sink.LastTimestamp).TotalSeconds;
                     if (round >= 0)
                     {
                         listenerRuns[inFlight].Add((settings.P1Events - 1) / seconds);
                         allocations[inFlight].Add(allocated / (double)settings.P1Events);
+                        listenerCpu[inFlight].Add(cpu);
                     }
                     await StopAsync(l);
                     await TestSql.ExecuteAsync(connectionString, $"TRUNCATE {table}");
@@ -128,7 +142,17 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
         }
         var reference = WriteOverheadBenchmark.Median(referenceRuns);
         return settings.InFlight.Select(n => new Throughput(n, WriteOverheadBenchmark.Median(listenerRuns[n]), reference, listenerRuns[n], referenceRuns,
-            WriteOverheadBenchmark.Median(allocations[n]))).ToList();
+            WriteOverheadBenchmark.Median(allocations[n]))
+        {
+            ListenerCpuMicros = WriteOverheadBenchmark.Median(listenerCpu[n]),
+            ReferenceCpuMicros = WriteOverheadBenchmark.Median(referenceCpu),
+        }).ToList();
+    }
+
+    private static TimeSpan ProcessCpu()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime;
     }
 
     /// <summary>
@@ -143,34 +167,13 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
         sink.Reset();
         sink.RecordReceipts = true;
         var l = StartListener(source);
-        var sent = new Dictionary<long, long>();
+        Dictionary<long, long> sent;
         var total = settings.P2Rate * settings.P2Seconds;
         double achieved;
         try
         {
             await WaitReadyAsync(l.Listener, l.Run);
-            await using var connection = new NpgsqlConnection(connectionString);
-            await connection.OpenAsync();
-            await using var insert = new NpgsqlCommand($"INSERT INTO {table} (customer, item, qty) VALUES (@c, 'widget', 1) RETURNING id", connection);
-            var parameter = new NpgsqlParameter<int>("c", 0);
-            insert.Parameters.Add(parameter);
-            await insert.PrepareAsync();
-            var interval = Stopwatch.Frequency / (double)settings.P2Rate;
-            var origin = Stopwatch.GetTimestamp();
-            for (var i = 0; i < total; i++)
-            {
-                var due = origin + (long)(i * interval);
-                while (Stopwatch.GetTimestamp() < due)
-                {
-                    var wait = (due - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency;
-                    if (wait > 2) await Task.Delay(1); else Thread.SpinWait(50);
-                }
-                parameter.TypedValue = i;
-                var before = Stopwatch.GetTimestamp();
-                var id = (long)(await insert.ExecuteScalarAsync())!;
-                sent[id] = before;
-            }
-            achieved = total / Stopwatch.GetElapsedTime(origin).TotalSeconds;
+            (sent, achieved) = await PacedWriter.RunAsync(connectionString, table, settings.P2Rate, total);
             if (!await sink.WaitForAsync(total, TimeSpan.FromMinutes(1)))
             {
                 throw new TimeoutException($"P2 {mode}: only {sink.Count} of {total} events arrived");
@@ -186,6 +189,20 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
             .Select(p => Stopwatch.GetElapsedTime(p.Value, sink.Receipts[p.Key]).TotalMilliseconds).Order().ToArray();
         double Pct(double q) => latencies[Math.Min(latencies.Length - 1, (int)Math.Ceiling(q * latencies.Length) - 1)];
         return new Latency(Pct(0.50), Pct(0.95), Pct(0.99), latencies[^1], latencies.Length, achieved);
+    }
+
+    /// <summary>P2 for Logical without the listener: the same paced writer read by a bare pgoutput stream (see <see cref="BareStreamLatency"/>).</summary>
+    public async Task<BareStreamLatency.Result> BareStreamLatencyAsync()
+    {
+        var source = await InstallAsync(CaptureMode.Logical, "p2b");
+        try
+        {
+            return await BareStreamLatency.MeasureAsync(connectionString, source, settings.P2Rate, settings.P2Rate * settings.P2Seconds);
+        }
+        finally
+        {
+            await UninstallAsync(source);
+        }
     }
 
     /// <summary>

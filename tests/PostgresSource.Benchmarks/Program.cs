@@ -55,7 +55,7 @@ namespace PostgresSource.Benchmarks
                 foreach (var t in await e2e.ThroughputAsync(mode))
                 {
                     var variant = t.InFlight == 1 ? "ordered (1 in flight)" : $"{t.InFlight} in flight";
-                    Row($"| P1 throughput, {variant} | {mode} | {t.ListenerRate:F0} ev/s vs reference {t.ReferenceRate:F0} ev/s | **{t.Ratio:F2}** of reference | ≥ 0.8 and ≥ 20,000 ev/s in one mode | {Met(t.Ratio >= 0.8)} ratio, {Met(t.ListenerRate >= 20_000)} 20k | runs listener {Runs(t.ListenerRuns)}; reference {Runs(t.ReferenceRuns)}; {t.AllocatedPerEvent / 1024:F1} KiB allocated per event in the process (sink included) |");
+                    Row($"| P1 throughput, {variant} | {mode} | {t.ListenerRate:F0} ev/s vs reference {t.ReferenceRate:F0} ev/s | **{t.Ratio:F2}** of reference | ≥ 0.8 and ≥ 20,000 ev/s in one mode | {Met(t.Ratio >= 0.8)} ratio, {Met(t.ListenerRate >= 20_000)} 20k | runs listener {Runs(t.ListenerRuns)}; reference {Runs(t.ReferenceRuns)}; {t.AllocatedPerEvent / 1024:F1} KiB allocated per event in the process (sink included); process CPU {t.ListenerCpuMicros:F0} µs per event (reference {t.ReferenceCpuMicros:F0} µs) |");
                 }
                 }
                 if (figures.Contains("P2"))
@@ -63,6 +63,11 @@ namespace PostgresSource.Benchmarks
 
                 var l = await e2e.LatencyAsync(mode);
                 Row($"| P2 latency | {mode} | p50 {l.P50:F2} ms, p95 {l.P95:F2} ms, p99 {l.P99:F2} ms | **p99 {l.P99:F2} ms** | p99 ≤ 20 ms | {Met(l.P99 <= 20)} | {l.Samples} rows at {l.AchievedRate:F0}/s; max {l.Max:F1} ms |");
+                if (mode == CaptureMode.Logical)
+                {
+                    var bare = await e2e.BareStreamLatencyAsync();
+                    Row($"| P2 bare pgoutput stream (no listener) | {mode} | commit→read {bare.CommitToRead} | p99 {bare.CommitToRead.P99:F2} ms | (informative) | | commit→walsender send {bare.CommitToSend}; send→client read {bare.SendToRead} |");
+                }
                 }
                 if (figures.Contains("P3"))
                 {
@@ -84,7 +89,8 @@ namespace PostgresSource.Benchmarks
                 }
                 var cpu = new List<string>();
                 var withListener = await p3.RunAsync(database, mode, source => new UsageRecorder(ListenerChild.StartAsync(database, sink.Uri, source).GetAwaiter().GetResult(), cpu));
-                Row(P3Row(mode, "(b) listener + sink on the same 2 cores", withListener, target) + $" listener process CPU: {string.Join(", ", cpu)} |");
+                var walSender = withListener.WalSenderCpuPer10k is { } w ? $" walsender {w:F2} s CPU per 10,000 transactions;" : "";
+                Row(P3Row(mode, "(b) listener + sink on the same 2 cores", withListener, target) + $"{walSender} listener process CPU: {string.Join(", ", cpu)} |");
                 if (mode == CaptureMode.Notify)
                 {
                     var raw = await p3.RunAsync(database, mode, source => RawListenDrain.Start(database, source.DatabaseObjectName));

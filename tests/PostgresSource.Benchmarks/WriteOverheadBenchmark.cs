@@ -18,6 +18,9 @@ internal sealed partial class WriteOverheadBenchmark(BenchmarkSettings settings)
     public sealed record Result(CaptureMode Mode, double BaselineTps, double WithSourceTps, IReadOnlyList<double> BaselineRuns, IReadOnlyList<double> WithSourceRuns)
     {
         public double Ratio => WithSourceTps / BaselineTps;
+
+        /// <summary>Logical with a consumer: the walsender's CPU seconds per 10,000 writer transactions (null when not measured).</summary>
+        public double? WalSenderCpuPer10k { get; init; }
     }
 
     public async Task<Result> RunAsync(string connectionString, CaptureMode mode, Func<SourceDefinition, IAsyncDisposable?> startConsumer)
@@ -30,11 +33,12 @@ internal sealed partial class WriteOverheadBenchmark(BenchmarkSettings settings)
 
         var baseline = new List<double>();
         var withSource = new List<double>();
+        double walSenderCpu = 0, walSenderTransactions = 0;
         try
         {
             for (var round = 0; round < settings.Rounds; round++)
             {
-                baseline.Add(await PgbenchAsync(connectionString, script));
+                baseline.Add((await PgbenchAsync(connectionString, script)).Tps);
 
                 await using (var install = await SourceSchema.PlanInstallAsync(source, ConnectionSettings.Parse(connectionString)))
                 {
@@ -43,7 +47,16 @@ internal sealed partial class WriteOverheadBenchmark(BenchmarkSettings settings)
                 var consumer = startConsumer(source);
                 try
                 {
-                    withSource.Add(await PgbenchAsync(connectionString, script));
+                    var walSender = consumer is not null && mode == CaptureMode.Logical
+                        ? await WalSenderUsage.StartAsync(connectionString, source.DatabaseObjectName)
+                        : null;
+                    var run = await PgbenchAsync(connectionString, script);
+                    withSource.Add(run.Tps);
+                    if (walSender?.Elapsed() is { } cpu)
+                    {
+                        walSenderCpu += cpu;
+                        walSenderTransactions += run.Transactions;
+                    }
                 }
                 finally
                 {
@@ -61,7 +74,10 @@ internal sealed partial class WriteOverheadBenchmark(BenchmarkSettings settings)
         {
             File.Delete(script);
         }
-        return new Result(mode, Median(baseline), Median(withSource), baseline, withSource);
+        return new Result(mode, Median(baseline), Median(withSource), baseline, withSource)
+        {
+            WalSenderCpuPer10k = walSenderTransactions > 0 ? walSenderCpu / walSenderTransactions * 10_000 : null,
+        };
     }
 
     /// <summary>
@@ -113,7 +129,7 @@ internal sealed partial class WriteOverheadBenchmark(BenchmarkSettings settings)
     [GeneratedRegex(@"^Execution Time: ([0-9.]+) ms")]
     private static partial Regex ExecutionLine();
 
-    private async Task<double> PgbenchAsync(string connectionString, string script)
+    private async Task<(double Tps, long Transactions)> PgbenchAsync(string connectionString, string script)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         var start = new ProcessStartInfo("pgbench") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -129,11 +145,12 @@ internal sealed partial class WriteOverheadBenchmark(BenchmarkSettings settings)
         var error = await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         var match = TpsLine().Match(output);
-        if (process.ExitCode != 0 || !match.Success)
+        var processed = ProcessedLine().Match(output);
+        if (process.ExitCode != 0 || !match.Success || !processed.Success)
         {
             throw new InvalidOperationException($"pgbench failed ({process.ExitCode}): {error}\n{output}");
         }
-        return double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+        return (double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), long.Parse(processed.Groups[1].Value, CultureInfo.InvariantCulture));
     }
 
     internal static double Median(IReadOnlyList<double> values)
@@ -144,4 +161,7 @@ internal sealed partial class WriteOverheadBenchmark(BenchmarkSettings settings)
 
     [GeneratedRegex(@"tps = ([0-9.]+) \(without initial connection time\)")]
     private static partial Regex TpsLine();
+
+    [GeneratedRegex(@"number of transactions actually processed: ([0-9]+)")]
+    private static partial Regex ProcessedLine();
 }

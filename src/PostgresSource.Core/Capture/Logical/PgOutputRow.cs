@@ -1,114 +1,150 @@
+using System.Buffers;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Npgsql.Replication.PgOutput;
-using Npgsql.Replication.PgOutput.Messages;
 
 namespace PostgresSource.Core.Capture.Logical;
 
 /// <summary>
-/// One row of a pgoutput message (text format), read in column order, and written as JSON close to what
-/// row_to_json gives: numbers and booleans as JSON values, json and jsonb as JSON, everything else as its
-/// PostgreSQL text. An unchanged TOASTed value is not sent by the server: it is taken from the old row when
-/// the table has REPLICA IDENTITY FULL, and otherwise left out of "data" and named in "unchangedToasted".
+/// One tuple of a pgoutput message (text format), its values kept as the UTF-8 bytes the server sent, in
+/// one buffer that is reused from row to row, and written as JSON close to what row_to_json gives: numbers
+/// and booleans as JSON values, json and jsonb as JSON, everything else as its PostgreSQL text. Nothing is
+/// decoded to .NET strings on the way (reading a row allocates nothing once the buffer has grown).
+/// An unchanged TOASTed value is not sent by the server: it is taken from the old row when the table has
+/// REPLICA IDENTITY FULL, and otherwise left out of the object and named by <see cref="WriteUnchangedNames"/>.
 /// </summary>
-internal sealed partial class PgOutputRow
+internal sealed class PgOutputRow
 {
-    private enum Kind
+    private const int InitialBytes = 1024;
+    // A buffer that grew for one large row is not kept for the small ones after it.
+    private const int KeptBytes = 256 * 1024;
+
+    private enum Kind : byte
     {
         Null,
         Text,
         Unchanged,
+        /// <summary>A binary value (only if a server sends one unasked), kept as bytea hex text: always a JSON string.</summary>
+        HexText,
     }
 
-    private readonly List<(string Name, uint Type, Kind Kind, string? Text)> _columns;
+    private readonly record struct Value(Kind Kind, int Start, int Length);
 
-    private PgOutputRow(List<(string, uint, Kind, string?)> columns) => _columns = columns;
+    private byte[] _bytes = new byte[InitialBytes];
+    private Value[] _values = new Value[16];
+    private int _count;
+    private int _used;
 
-    public static async Task<PgOutputRow> ReadAsync(ReplicationTuple tuple, RelationMessage relation, CancellationToken cancellationToken)
+    public async ValueTask ReadAsync(ReplicationTuple tuple, CancellationToken cancellationToken)
     {
-        var columns = new List<(string, uint, Kind, string?)>(relation.Columns.Count);
-        var index = 0;
+        if (_bytes.Length > KeptBytes)
+        {
+            _bytes = new byte[InitialBytes];
+        }
+        _count = 0;
+        _used = 0;
         await foreach (var value in tuple.ConfigureAwait(false))
         {
-            var column = relation.Columns[index++];
             switch (value.Kind)
             {
                 case TupleDataKind.Null:
-                    columns.Add((column.ColumnName, column.DataTypeId, Kind.Null, null));
+                    Add(Kind.Null, 0);
                     break;
                 case TupleDataKind.UnchangedToastedValue:
-                    columns.Add((column.ColumnName, column.DataTypeId, Kind.Unchanged, null));
+                    Add(Kind.Unchanged, 0);
                     break;
                 case TupleDataKind.BinaryValue:
                     // Not requested (binary = false); kept readable if a server sends it anyway.
-                    await using (var stream = value.GetStream())
-                    using (var memory = new MemoryStream())
-                    {
-                        await stream.CopyToAsync(memory, cancellationToken).ConfigureAwait(false);
-                        columns.Add((column.ColumnName, 17u, Kind.Text, "\\x" + Convert.ToHexString(memory.ToArray()).ToLowerInvariant()));
-                    }
+                    await ReadBytesAsync(value, cancellationToken).ConfigureAwait(false);
+                    ToHexText(value.Length);
                     break;
                 default:
-                    using (var reader = value.GetTextReader())
-                    {
-                        columns.Add((column.ColumnName, column.DataTypeId, Kind.Text, await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false)));
-                    }
+                    await ReadBytesAsync(value, cancellationToken).ConfigureAwait(false);
+                    Add(Kind.Text, value.Length);
                     break;
             }
         }
-        return new PgOutputRow(columns);
     }
 
-    /// <summary>Writes the row as a JSON object; unchanged TOASTed columns come from <paramref name="old"/> when it has them, else are listed in <paramref name="unchanged"/>.</summary>
-    public void Write(Utf8JsonWriter writer, PgOutputRow? old, List<string> unchanged)
+    /// <summary>Writes the row as a JSON object; an unchanged TOASTed value comes from <paramref name="old"/> (same relation, same column order) when it has it, else is left out.</summary>
+    public void WriteObject(Utf8JsonWriter writer, RelationColumns columns, PgOutputRow? old)
     {
         writer.WriteStartObject();
-        foreach (var column in _columns)
+        for (var i = 0; i < _count; i++)
         {
-            var (name, type, kind, text) = column;
-            if (kind == Kind.Unchanged)
+            var (row, value) = Resolve(i, old);
+            if (value.Kind == Kind.Unchanged)
             {
-                var previous = old?._columns.FirstOrDefault(c => c.Name == name);
-                if (previous is { Kind: Kind.Text or Kind.Null } p)
-                {
-                    (type, kind, text) = (p.Type, p.Kind, p.Text);
-                }
-                else
-                {
-                    unchanged.Add(name);
-                    continue;
-                }
-            }
-            writer.WritePropertyName(name);
-            if (kind == Kind.Null)
-            {
-                writer.WriteNullValue();
                 continue;
             }
-            WriteValue(writer, type, text!);
+            writer.WritePropertyName(columns.Names[i]);
+            row.WriteValue(writer, value, columns.Types[i]);
         }
         writer.WriteEndObject();
     }
 
-    /// <summary>The row as JSON text (for key lookups).</summary>
-    public string ToJson()
+    /// <summary>Writes <paramref name="property"/>: [names of the unchanged TOASTed columns <paramref name="old"/> did not supply], if there are any.</summary>
+    public void WriteUnchangedNames(Utf8JsonWriter writer, JsonEncodedText property, RelationColumns columns, PgOutputRow? old)
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        var started = false;
+        for (var i = 0; i < _count; i++)
+        {
+            if (Resolve(i, old).Value.Kind != Kind.Unchanged)
+            {
+                continue;
+            }
+            if (!started)
+            {
+                writer.WriteStartArray(property);
+                started = true;
+            }
+            writer.WriteStringValue(columns.Names[i]);
+        }
+        if (started)
+        {
+            writer.WriteEndArray();
+        }
+    }
+
+    /// <summary>The row as JSON text (for the snapshot seam's key lookups; not on the streaming path).</summary>
+    public string ToJson(RelationColumns columns)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            Write(writer, null, []);
+            WriteObject(writer, columns, null);
         }
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    private static void WriteValue(Utf8JsonWriter writer, uint type, string text)
+    private (PgOutputRow Row, Value Value) Resolve(int index, PgOutputRow? old)
     {
+        var value = _values[index];
+        if (value.Kind == Kind.Unchanged && old is not null && index < old._count && old._values[index].Kind != Kind.Unchanged)
+        {
+            return (old, old._values[index]);
+        }
+        return (this, value);
+    }
+
+    private void WriteValue(Utf8JsonWriter writer, Value value, uint type)
+    {
+        var text = _bytes.AsSpan(value.Start, value.Length);
+        if (value.Kind == Kind.Null)
+        {
+            writer.WriteNullValue();
+            return;
+        }
+        if (value.Kind == Kind.HexText)
+        {
+            writer.WriteStringValue(text);
+            return;
+        }
         switch (type)
         {
             case 16: // bool
-                writer.WriteBooleanValue(text == "t");
+                writer.WriteBooleanValue(text.SequenceEqual("t"u8));
                 break;
-            case 20 or 21 or 23 or 26 or 700 or 701 or 1700 when JsonNumber().IsMatch(text): // int8, int2, int4, oid, float4, float8, numeric
+            case 20 or 21 or 23 or 26 or 700 or 701 or 1700 when JsonNumberText.IsJsonNumber(text): // int8, int2, int4, oid, float4, float8, numeric
                 writer.WriteRawValue(text, skipInputValidation: true);
                 break;
             case 114 or 3802: // json, jsonb
@@ -120,6 +156,55 @@ internal sealed partial class PgOutputRow
         }
     }
 
-    [GeneratedRegex(@"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$")]
-    private static partial Regex JsonNumber();
+    private async ValueTask ReadBytesAsync(ReplicationValue value, CancellationToken cancellationToken)
+    {
+        var length = value.Length;
+        EnsureRoom(length);
+        await using var stream = value.GetStream();
+        var read = 0;
+        while (read < length)
+        {
+            var got = await stream.ReadAsync(_bytes.AsMemory(_used + read, length - read), cancellationToken).ConfigureAwait(false);
+            if (got == 0)
+            {
+                throw new EndOfStreamException($"A column value ended after {read} of {length} bytes.");
+            }
+            read += got;
+        }
+    }
+
+    /// <summary>Turns the <paramref name="length"/> raw bytes just read (at the end of the buffer) into "\x" and lowercase hex, as bytea's text is.</summary>
+    private void ToHexText(int length)
+    {
+        var raw = _bytes.AsSpan(_used, length).ToArray();
+        EnsureRoom(2 + 2 * length);
+        var hex = _bytes.AsSpan(_used, 2 + 2 * length);
+        hex[0] = (byte)'\\';
+        hex[1] = (byte)'x';
+        for (var i = 0; i < raw.Length; i++)
+        {
+            hex[2 + 2 * i] = "0123456789abcdef"u8[raw[i] >> 4];
+            hex[3 + 2 * i] = "0123456789abcdef"u8[raw[i] & 0xF];
+        }
+        Add(Kind.HexText, hex.Length);
+    }
+
+    /// <summary>Adds a value whose <paramref name="length"/> bytes were just written at the end of the buffer.</summary>
+    private void Add(Kind kind, int length)
+    {
+        if (_count == _values.Length)
+        {
+            Array.Resize(ref _values, _values.Length * 2);
+        }
+        _values[_count++] = new Value(kind, _used, length);
+        _used += length;
+    }
+
+    private void EnsureRoom(int length)
+    {
+        if (_bytes.Length - _used < length)
+        {
+            Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _used + length));
+        }
+    }
 }
