@@ -1,15 +1,24 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 
 namespace PostgresSource.Adapter;
 
-/// <summary>/healthz (the process runs), /readyz (connected and listening) and /metrics (Prometheus) on one port.</summary>
+/// <summary>
+/// /healthz (the process runs), /readyz (connected and listening) and /metrics (Prometheus) on one port.
+/// A plain socket server rather than HttpListener: the managed HttpListener on Linux crashes in Start()
+/// when a client connects at that moment (dotnet/corefx#35191), which is exactly when kubelet probes a
+/// starting pod. Each probe is one GET answered with Connection: close.
+/// </summary>
 internal sealed class HealthServer : IAsyncDisposable
 {
-    private readonly HttpListener _listener = new();
+    private const int MaxRequestBytes = 8192;
+    private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+    private readonly TcpListener _listener;
     private readonly Func<bool> _ready;
     private readonly Func<string> _metrics;
     private readonly JsonLog _log;
+    private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
     public HealthServer(int port, Func<bool> ready, Func<string> metrics, JsonLog log)
@@ -17,56 +26,124 @@ internal sealed class HealthServer : IAsyncDisposable
         _ready = ready;
         _metrics = metrics;
         _log = log;
-        _listener.Prefixes.Add($"http://+:{port}/");
-        _listener.Start();
+        _listener = Listen(port);
         _loop = Task.Run(LoopAsync);
+    }
+
+    /// <summary>All addresses, IPv4 and IPv6 where the host has IPv6, as "http://+:port/" meant.</summary>
+    private static TcpListener Listen(int port)
+    {
+        if (Socket.OSSupportsIPv6)
+        {
+            var dual = new TcpListener(IPAddress.IPv6Any, port);
+            try
+            {
+                dual.Server.DualMode = true;
+                dual.Start();
+                return dual;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable)
+            {
+                dual.Stop();
+            }
+        }
+        var v4 = new TcpListener(IPAddress.Any, port);
+        v4.Start();
+        return v4;
     }
 
     private async Task LoopAsync()
     {
-        while (_listener.IsListening)
+        while (!_stop.IsCancellationRequested)
         {
-            HttpListenerContext context;
+            TcpClient client;
             try
             {
-                context = await _listener.GetContextAsync().ConfigureAwait(false);
+                client = await _listener.AcceptTcpClientAsync(_stop.Token).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
             {
                 return;
             }
-            _ = Task.Run(() => Answer(context));
+            _ = Task.Run(() => AnswerAsync(client));
         }
     }
 
-    private void Answer(HttpListenerContext context)
+    private async Task AnswerAsync(TcpClient client)
     {
-        try
+        using (client)
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
         {
-            var (status, contentType, body) = context.Request.Url?.AbsolutePath switch
+            timeout.CancelAfter(RequestTimeout);
+            try
             {
-                "/healthz" or "/livez" => (200, "text/plain; charset=utf-8", "ok\n"),
-                "/readyz" => _ready() ? (200, "text/plain; charset=utf-8", "ready\n") : (503, "text/plain; charset=utf-8", "not ready: not connected and listening\n"),
-                "/metrics" => (200, Metrics.ContentType, _metrics()),
-                _ => (404, "text/plain; charset=utf-8", "not found\n"),
-            };
-            var bytes = Encoding.UTF8.GetBytes(body);
-            context.Response.StatusCode = status;
-            context.Response.ContentType = contentType;
-            context.Response.ContentLength64 = bytes.Length;
-            context.Response.OutputStream.Write(bytes);
-            context.Response.Close();
-        }
-        catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException)
-        {
-            _log.Warn("health endpoint answer failed", ("error", ex.Message));
+                var stream = client.GetStream();
+                var path = await ReadPathAsync(stream, timeout.Token).ConfigureAwait(false);
+                var (status, contentType, body) = path switch
+                {
+                    null => (400, "text/plain; charset=utf-8", "bad request\n"),
+                    "/healthz" or "/livez" => (200, "text/plain; charset=utf-8", "ok\n"),
+                    "/readyz" => _ready() ? (200, "text/plain; charset=utf-8", "ready\n") : (503, "text/plain; charset=utf-8", "not ready: not connected and listening\n"),
+                    "/metrics" => (200, Metrics.ContentType, _metrics()),
+                    _ => (404, "text/plain; charset=utf-8", "not found\n"),
+                };
+                var bytes = Encoding.UTF8.GetBytes(body);
+                var head = $"HTTP/1.1 {status} {Reason(status)}\r\nContent-Type: {contentType}\r\nContent-Length: {bytes.Length}\r\nConnection: close\r\n\r\n";
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(head), timeout.Token).ConfigureAwait(false);
+                await stream.WriteAsync(bytes, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+            {
+                if (!_stop.IsCancellationRequested)
+                {
+                    _log.Warn("health endpoint answer failed", ("error", ex.Message));
+                }
+            }
         }
     }
+
+    /// <summary>The path of a GET request line, once the headers ended; null for anything else.</summary>
+    private static async Task<string?> ReadPathAsync(NetworkStream stream, CancellationToken token)
+    {
+        var buffer = new byte[MaxRequestBytes];
+        var length = 0;
+        while (length < buffer.Length)
+        {
+            var read = await stream.ReadAsync(buffer.AsMemory(length), token).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return null;
+            }
+            length += read;
+            var text = Encoding.ASCII.GetString(buffer, 0, length);
+            if (text.Contains("\r\n\r\n", StringComparison.Ordinal))
+            {
+                var parts = text[..text.IndexOf("\r\n", StringComparison.Ordinal)].Split(' ');
+                if (parts.Length != 3 || parts[0] != "GET")
+                {
+                    return null;
+                }
+                var target = parts[1];
+                var query = target.IndexOf('?', StringComparison.Ordinal);
+                return query < 0 ? target : target[..query];
+            }
+        }
+        return null;
+    }
+
+    private static string Reason(int status) => status switch
+    {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        _ => "Service Unavailable",
+    };
 
     public async ValueTask DisposeAsync()
     {
+        _stop.Cancel();
         _listener.Stop();
-        _listener.Close();
         await _loop.ConfigureAwait(false);
+        _stop.Dispose();
     }
 }

@@ -69,6 +69,36 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
     }
 
     [Fact]
+    public async Task ProbesArrivingWhileTheHealthPortOpensDoNotCrashTheAdapter()
+    {
+        // Kubelet probes a starting pod at once; .NET's HttpListener crashed when a client connected during Start().
+        var connection = await DatabaseAsync();
+        await using var receiver = await CloudEventReceiver.StartAsync();
+        await using var adapter = AdapterProcess.Start(Environment(connection, receiver.Url, AdapterProcess.FreePort()));
+        using var probing = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var answered = 0;
+        while (answered < 20 && !probing.IsCancellationRequested)
+        {
+            Assert.False(adapter.HasExited, "The adapter exited:\n" + string.Join("\n", adapter.Stdout.Concat(adapter.Stderr)));
+            var probes = Enumerable.Range(0, 8).Select(_ => StatusAsync(adapter, "healthz")).ToList();
+            answered += (await Task.WhenAll(probes)).Count(s => s == HttpStatusCode.OK);
+        }
+        Assert.True(answered >= 20, $"only {answered} probes were answered");
+
+        // Not a GET, or not HTTP: 400, and the server goes on answering.
+        using (var client = new System.Net.Sockets.TcpClient())
+        {
+            await client.ConnectAsync("127.0.0.1", adapter.Port);
+            var stream = client.GetStream();
+            await stream.WriteAsync("DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n"u8.ToArray());
+            var reply = await new StreamReader(stream).ReadToEndAsync();
+            Assert.StartsWith("HTTP/1.1 400 ", reply);
+        }
+        Assert.Equal(HttpStatusCode.NotFound, await StatusAsync(adapter, "nowhere"));
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(adapter, "healthz"));
+    }
+
+    [Fact]
     public async Task RunsFromTheEnvironmentServesHealthReadinessAndMetricsDeliversAndExitsZeroOnSigterm()
     {
         var connection = await DatabaseAsync();
