@@ -144,7 +144,17 @@ public sealed class SnapshotSeamTests(DatabaseFixture database, ITestOutputHelpe
             while (true)
             {
                 var next = enumerator.MoveNextAsync().AsTask();
-                if (writer.IsCompleted && await Task.WhenAny(next, Task.Delay(3000)) != next)
+                // Done once nothing came for 3 s counted from after the writer finished. Checked while waiting, not
+                // only before: the last change can arrive before the writer's task is seen completed.
+                while (true)
+                {
+                    var writerDone = writer.IsCompleted;
+                    if (await Task.WhenAny(next, Task.Delay(3000)) == next || writerDone)
+                    {
+                        break;
+                    }
+                }
+                if (!next.IsCompleted)
                 {
                     cts.Cancel();
                     await Assert.ThrowsAnyAsync<OperationCanceledException>(() => next);
