@@ -191,6 +191,29 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
         return new Latency(Pct(0.50), Pct(0.95), Pct(0.99), latencies[^1], latencies.Length, achieved);
     }
 
+    /// <summary>P1 for Logical without the listener: the capture alone, median of the rounds (see <see cref="LogicalCaptureCost"/>).</summary>
+    public async Task<LogicalCaptureCost.Result> LogicalCaptureCostAsync()
+    {
+        var source = await InstallAsync(CaptureMode.Logical, "p1c");
+        var table = source.Tables[0].ToString();
+        var results = new List<LogicalCaptureCost.Result>();
+        try
+        {
+            for (var round = -1; round < settings.Rounds; round++) // round -1 warms up, not counted
+            {
+                var result = await LogicalCaptureCost.MeasureAsync(connectionString, source, settings.P1Events);
+                if (round >= 0) results.Add(result);
+                await TestSql.ExecuteAsync(connectionString, $"TRUNCATE {table}");
+            }
+        }
+        finally
+        {
+            await UninstallAsync(source);
+        }
+        return new LogicalCaptureCost.Result(WriteOverheadBenchmark.Median(results.Select(r => r.ChangesPerSecond).ToList()),
+            WriteOverheadBenchmark.Median(results.Select(r => r.BytesPerChange).ToList()), WriteOverheadBenchmark.Median(results.Select(r => r.CpuMicrosPerChange).ToList()));
+    }
+
     /// <summary>P2 for Logical without the listener: the same paced writer read by a bare pgoutput stream (see <see cref="BareStreamLatency"/>).</summary>
     public async Task<BareStreamLatency.Result> BareStreamLatencyAsync()
     {

@@ -52,6 +52,11 @@ namespace PostgresSource.Benchmarks
                     var a = EventPathAllocations.Measure();
                     Row($"| P1 allocations | all | {a.Create:F0} B/event CloudEvent, {a.Content:F0} B/event HTTP content + headers | {a.Create + a.Content:F0} B/event, {a.MicrosPerEvent:F1} µs/event | | | one thread, GC.GetAllocatedBytesForCurrentThread and wall time over 20,000 events after warm-up (no network) |");
                 }
+                if (mode == CaptureMode.Logical)
+                {
+                    var c = await e2e.LogicalCaptureCostAsync();
+                    Row($"| P1 capture alone (no listener) | {mode} | {c.ChangesPerSecond:F0} changes/s | {c.BytesPerChange:F0} B, {c.CpuMicrosPerChange:F1} µs CPU per change | (informative) | | LogicalCapture read and acknowledged change by change while it streams one {settings.P1Events}-row transaction; process-wide GC.GetTotalAllocatedBytes and CPU, medians of {settings.Rounds} rounds |");
+                }
                 foreach (var t in await e2e.ThroughputAsync(mode))
                 {
                     var variant = t.InFlight == 1 ? "ordered (1 in flight)" : $"{t.InFlight} in flight";
