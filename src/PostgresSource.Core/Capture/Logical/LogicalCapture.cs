@@ -32,6 +32,8 @@ public sealed class LogicalCapture : IChangeCapture
     private readonly LogicalPositionStore _positions;
     private readonly PgOutputChangeConverter _changes;
     private readonly CancellationTokenSource _lifetime = new();
+    // Kept apart from the source: an acknowledgement racing DisposeAsync must not touch the disposed source.
+    private readonly CancellationToken _closing;
     private readonly object _snapshotLock = new();
     private LogicalReplicationConnection? _replication;
     private DateTime _lastFlush = DateTime.UtcNow;
@@ -58,6 +60,7 @@ public sealed class LogicalCapture : IChangeCapture
         _snapshot = new SnapshotRunner(_name, SnapshotHorizon.WalLsn, _options);
         _positions = new LogicalPositionStore(_name, _control, _acknowledgements, _options.AcknowledgeFlushInterval);
         _changes = new PgOutputChangeConverter(this, _name, _acknowledgements, _control);
+        _closing = _lifetime.Token;
     }
 
     public CaptureMode Mode => CaptureMode.Logical;
@@ -197,7 +200,7 @@ public sealed class LogicalCapture : IChangeCapture
                 // Written with a later acknowledgement; until then a restart repeats some snapshot rows (never skips one).
             }
         }
-        _positions.WriteSoon(_lifetime.Token);
+        _positions.WriteSoon(_closing);
     }
 
     private void MarkStreaming() => _ready = true;
