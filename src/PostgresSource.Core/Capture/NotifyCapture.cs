@@ -185,14 +185,7 @@ public sealed class NotifyCapture : IChangeCapture
 
     private void Raise(string message, bool possibleLoss)
     {
-        try
-        {
-            Notice?.Invoke(new CaptureNotice(message, possibleLoss));
-        }
-        catch (Exception)
-        {
-            // A host's handler must not break capture.
-        }
+        Notice.RaiseSafely(message, possibleLoss);
     }
 
     private static async Task CloseAsync(NpgsqlConnection connection)

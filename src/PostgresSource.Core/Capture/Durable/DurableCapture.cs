@@ -229,14 +229,7 @@ public sealed class DurableCapture : IChangeCapture
 
     private void Raise(string message, bool possibleLoss)
     {
-        try
-        {
-            Notice?.Invoke(new CaptureNotice(message, possibleLoss));
-        }
-        catch (Exception)
-        {
-            // A handler's failure is not the capture's.
-        }
+        Notice.RaiseSafely(message, possibleLoss);
     }
 
     private sealed record Batch(IReadOnlyList<CapturedChange> Changes, bool Truncated);

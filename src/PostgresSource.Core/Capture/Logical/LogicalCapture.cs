@@ -311,13 +311,7 @@ public sealed class LogicalCapture : IChangeCapture
 
     private void Raise(string message, bool possibleLoss)
     {
-        try
-        {
-            Notice?.Invoke(new CaptureNotice(message, possibleLoss));
-        }
-        catch (Exception)
-        {
-        }
+        Notice.RaiseSafely(message, possibleLoss);
     }
 
     public async ValueTask DisposeAsync()

@@ -264,13 +264,7 @@ public sealed class SingleActiveCapture : IChangeCapture
 
     private void Raise(string message, bool possibleLoss)
     {
-        try
-        {
-            Notice?.Invoke(new CaptureNotice(message, possibleLoss));
-        }
-        catch (Exception)
-        {
-        }
+        Notice.RaiseSafely(message, possibleLoss);
     }
 
     private static async Task IgnoreAsync(Func<Task> action)
