@@ -106,25 +106,66 @@ public sealed class DurableCapture : IChangeCapture
             _snapshot.Acknowledge(Volatile.Read(ref _acknowledged));
             _streaming = true;
 
-            while (true)
+            Task<Batch>? readAhead = null;
+            try
             {
-                token.ThrowIfCancellationRequested();
-                _wake.Wait(0);
-                var batch = await PollWithRetryAsync(backoff, token).ConfigureAwait(false);
-                foreach (var change in batch.Changes)
+                while (true)
                 {
-                    yield return change;
+                    token.ThrowIfCancellationRequested();
+                    Batch batch;
+                    if (readAhead is null)
+                    {
+                        _wake.Wait(0);
+                        batch = await PollWithRetryAsync(backoff, token).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        batch = await readAhead.ConfigureAwait(false);
+                        readAhead = null;
+                    }
+                    if (batch.Truncated)
+                    {
+                        // More rows wait: read the next batch while this one is delivered, so a backlog never
+                        // leaves the listener's queue empty for a round trip (reads stay one at a time, in order).
+                        _wake.Wait(0);
+                        readAhead = PollWithRetryAsync(backoff, token);
+                    }
+                    foreach (var change in batch.Changes)
+                    {
+                        yield return change;
+                    }
+                    if (readAhead is null)
+                    {
+                        await _wake.WaitAsync(_options.SweepInterval, token).ConfigureAwait(false);
+                    }
                 }
-                if (!batch.Truncated)
-                {
-                    await _wake.WaitAsync(_options.SweepInterval, token).ConfigureAwait(false);
-                }
+            }
+            finally
+            {
+                await ObserveAsync(readAhead).ConfigureAwait(false);
             }
         }
         finally
         {
             // The wake-up listener lives as long as the reading: stop it however the reading ends.
             _listenStop.Cancel();
+        }
+    }
+
+    /// <summary>A read-ahead left behind when the reading stops: waited for, so the connection is free, and its outcome dropped.</summary>
+    private static async Task ObserveAsync(Task<Batch>? readAhead)
+    {
+        if (readAhead is null)
+        {
+            return;
+        }
+        try
+        {
+            await readAhead.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The reading is over (cancelled or failed): the rows it read stay unacknowledged in the journal.
         }
     }
 
