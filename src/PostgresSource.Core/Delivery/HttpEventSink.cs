@@ -64,7 +64,9 @@ public sealed class HttpEventSink : IEventSink
         attempt.CancelAfter(_options.RequestTimeout);
         using var request = new HttpRequestMessage(HttpMethod.Post, _target)
         {
-            Content = cloudEvent.ToHttpContent(_mode, PayloadJsonFormatter.Instance),
+            Content = _mode == ContentMode.Binary
+                ? BinaryModeContent.Create(cloudEvent, PayloadJsonFormatter.Instance)
+                : cloudEvent.ToHttpContent(_mode, PayloadJsonFormatter.Instance),
         };
         try
         {

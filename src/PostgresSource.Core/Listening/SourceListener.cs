@@ -54,7 +54,7 @@ public sealed class SourceListener : IAsyncDisposable
             throw new InvalidOperationException("A listener runs once.");
         }
         var queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        using var credits = new SemaphoreSlim(_options.QueueCapacity, _options.QueueCapacity);
+        using var credits = new QueueCredits(_options.QueueCapacity);
         using var producing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var delivering = new CancellationTokenSource();
         Capture.Notice += OnNotice;
@@ -108,14 +108,14 @@ public sealed class SourceListener : IAsyncDisposable
         }
     }
 
-    private async Task ProduceAsync(ChannelWriter<Pending> writer, SemaphoreSlim credits, CancellationToken cancellationToken)
+    private async Task ProduceAsync(ChannelWriter<Pending> writer, QueueCredits credits, CancellationToken cancellationToken)
     {
         await using var changes = Capture.ReadAllAsync(cancellationToken).GetAsyncEnumerator(cancellationToken);
         long count = 0;
         while (_options.MaxEvents is not { } max || count < max)
         {
             // Take room in the queue before reading: a full queue leaves changes unread in the capture.
-            await credits.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await credits.TakeAsync(cancellationToken).ConfigureAwait(false);
             if (!await changes.MoveNextAsync().ConfigureAwait(false))
             {
                 break;
@@ -138,13 +138,13 @@ public sealed class SourceListener : IAsyncDisposable
         }
     }
 
-    private Task ConsumeAsync(ChannelReader<Pending> reader, SemaphoreSlim credits, CancellationToken stopDelivering, Action stopReading) =>
+    private Task ConsumeAsync(ChannelReader<Pending> reader, QueueCredits credits, CancellationToken stopDelivering, Action stopReading) =>
         _options.MaxConcurrentDeliveries == 1
             ? ConsumeOrderedAsync(reader, credits, stopDelivering)
             : ConsumeConcurrentAsync(reader, credits, stopDelivering, stopReading);
 
     /// <summary>One delivery in flight: deliver, acknowledge, next.</summary>
-    private async Task ConsumeOrderedAsync(ChannelReader<Pending> reader, SemaphoreSlim credits, CancellationToken stopDelivering)
+    private async Task ConsumeOrderedAsync(ChannelReader<Pending> reader, QueueCredits credits, CancellationToken stopDelivering)
     {
         await foreach (var item in reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
@@ -163,7 +163,7 @@ public sealed class SourceListener : IAsyncDisposable
             finally
             {
                 Statistics.OnFinished();
-                credits.Release();
+                credits.Return(moreQueued: reader.TryPeek(out _));
             }
         }
     }
@@ -175,7 +175,7 @@ public sealed class SourceListener : IAsyncDisposable
     /// the capture never advances past an undelivered change. Once a change is left undelivered (stopping),
     /// or an acknowledgement fails, nothing after it is acknowledged.
     /// </summary>
-    private async Task ConsumeConcurrentAsync(ChannelReader<Pending> reader, SemaphoreSlim credits, CancellationToken stopDelivering, Action stopReading)
+    private async Task ConsumeConcurrentAsync(ChannelReader<Pending> reader, QueueCredits credits, CancellationToken stopDelivering, Action stopReading)
     {
         using var halted = new CancellationTokenSource();
         using var stopOrHalted = CancellationTokenSource.CreateLinkedTokenSource(stopDelivering, halted.Token);
@@ -249,7 +249,7 @@ public sealed class SourceListener : IAsyncDisposable
         }
     }
 
-    private async Task AcknowledgeInOrderAsync(ChannelReader<Finished> finished, SemaphoreSlim credits, CancellationToken stopDelivering, Action halt)
+    private async Task AcknowledgeInOrderAsync(ChannelReader<Finished> finished, QueueCredits credits, CancellationToken stopDelivering, Action halt)
     {
         var waiting = new Dictionary<long, Finished>();
         long next = 0;
@@ -287,7 +287,7 @@ public sealed class SourceListener : IAsyncDisposable
                         halt();
                     }
                     Statistics.OnFinished();
-                    credits.Release();
+                    credits.Return(moreQueued: waiting.ContainsKey(next) || finished.TryPeek(out _));
                 }
             }
         }
