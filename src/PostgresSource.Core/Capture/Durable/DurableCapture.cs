@@ -228,44 +228,38 @@ public sealed class DurableCapture : IChangeCapture
 
     private async Task StartAsync(Backoff backoff, CancellationToken token)
     {
-        var connectedOnce = false;
-        while (true)
+        try
         {
-            try
-            {
-                await _control.UseAsync(async (connection, t) =>
-                {
-                    connectedOnce = true;
-                    if (!await SourceStateSql.TableExistsAsync(connection, _name, DurableJournalSql.JournalTable, t).ConfigureAwait(false))
-                    {
-                        throw new CaptureConfigurationException(
-                            $"Source {_source.EventSource} has no Durable journal ({_name}.{DurableJournalSql.JournalTable}): install it in Durable mode first.");
-                    }
-                    var tables = await TableResolver.ResolveAllAsync(connection, _source.Tables, t).ConfigureAwait(false);
-                    await _snapshot.PrepareAsync(connection, tables, t).ConfigureAwait(false);
-                }, token).ConfigureAwait(false);
-                _ready = true;
-                backoff.Reset();
-                return;
-            }
-            catch (Exception ex) when (TransientErrors.IsTransient(ex) && (connectedOnce || _options.RetryInitialConnection))
-            {
-                await FailedAsync(ex, "while starting", backoff, token).ConfigureAwait(false);
-            }
-            catch (PostgresException ex) when (ex.SqlState == "42501")
-            {
-                throw new CaptureConfigurationException(
-                    $"The role cannot read source {_source.EventSource}'s journal or state ({ex.MessageText}). Grant it access to schema {_name}, or connect as the role that installed the source.", ex);
-            }
+            await Reconnect.StartAsync(_control, PrepareAsync, _options.RetryInitialConnection,
+                (error, when) => FailedAsync(error, when, backoff, token), token).ConfigureAwait(false);
         }
+        catch (PostgresException ex) when (ex.SqlState == "42501")
+        {
+            throw new CaptureConfigurationException(
+                $"The role cannot read source {_source.EventSource}'s journal or state ({ex.MessageText}). Grant it access to schema {_name}, or connect as the role that installed the source.", ex);
+        }
+        _ready = true;
+        backoff.Reset();
     }
 
-    private async Task FailedAsync(Exception error, string when, Backoff backoff, CancellationToken token)
+    /// <summary>Checks the journal is installed and gets the snapshot ready: the start-up work, on the control connection.</summary>
+    private async Task PrepareAsync(NpgsqlConnection connection, CancellationToken token)
+    {
+        if (!await SourceStateSql.TableExistsAsync(connection, _name, DurableJournalSql.JournalTable, token).ConfigureAwait(false))
+        {
+            throw new CaptureConfigurationException(
+                $"Source {_source.EventSource} has no Durable journal ({_name}.{DurableJournalSql.JournalTable}): install it in Durable mode first.");
+        }
+        var tables = await TableResolver.ResolveAllAsync(connection, _source.Tables, token).ConfigureAwait(false);
+        await _snapshot.PrepareAsync(connection, tables, token).ConfigureAwait(false);
+    }
+
+    private Task FailedAsync(Exception error, string when, Backoff backoff, CancellationToken token)
     {
         _ready = false;
-        var delay = backoff.Next();
-        Raise($"Durable capture of {_source.EventSource} lost its database connection {when} ({error.Message}); retrying in {delay.TotalSeconds:0.0}s. Nothing is lost: unacknowledged changes stay in the journal.", false);
-        await Task.Delay(delay, token).ConfigureAwait(false);
+        return Reconnect.WaitOutAsync(backoff, delay =>
+            $"Durable capture of {_source.EventSource} lost its database connection {when} ({error.Message}); retrying in {delay.TotalSeconds:0.0}s. Nothing is lost: unacknowledged changes stay in the journal.",
+            Notice, token);
     }
 
     private void Raise(string message, bool possibleLoss)

@@ -207,30 +207,21 @@ public sealed class LogicalCapture : IChangeCapture
 
     private async Task StartAsync(Backoff backoff, CancellationToken token)
     {
-        var connectedOnce = false;
-        while (true)
-        {
-            try
-            {
-                await _control.UseAsync(async (connection, t) =>
-                {
-                    connectedOnce = true;
-                    await LogicalSlotSetup.VerifyAsync(connection, _source, _name, t).ConfigureAwait(false);
-                    var tables = await TableResolver.ResolveAllAsync(connection, _source.Tables, t).ConfigureAwait(false);
-                    await _snapshot.PrepareAsync(connection, tables, t).ConfigureAwait(false);
-                    await _positions.LoadAsync(connection, t).ConfigureAwait(false);
-                }, token).ConfigureAwait(false);
-                // Ready once changes flow: now when a snapshot is read first, else when the replication stream is up
-                // (its first message, or half a second without an error), not while it is still connecting.
-                _ready = _snapshot.Needed;
-                backoff.Reset();
-                return;
-            }
-            catch (Exception ex) when (TransientErrors.IsTransient(ex) && (connectedOnce || _options.RetryInitialConnection))
-            {
-                await FailedAsync(ex, "while starting", backoff, token).ConfigureAwait(false);
-            }
-        }
+        await Reconnect.StartAsync(_control, PrepareAsync, _options.RetryInitialConnection,
+            (error, when) => FailedAsync(error, when, backoff, token), token).ConfigureAwait(false);
+        // Ready once changes flow: now when a snapshot is read first, else when the replication stream is up
+        // (its first message, or half a second without an error), not while it is still connecting.
+        _ready = _snapshot.Needed;
+        backoff.Reset();
+    }
+
+    /// <summary>Checks the slot's prerequisites, gets the snapshot ready and loads the kept position: the start-up work, on the control connection.</summary>
+    private async Task PrepareAsync(NpgsqlConnection connection, CancellationToken token)
+    {
+        await LogicalSlotSetup.VerifyAsync(connection, _source, _name, token).ConfigureAwait(false);
+        var tables = await TableResolver.ResolveAllAsync(connection, _source.Tables, token).ConfigureAwait(false);
+        await _snapshot.PrepareAsync(connection, tables, token).ConfigureAwait(false);
+        await _positions.LoadAsync(connection, token).ConfigureAwait(false);
     }
 
     private async Task<LogicalReplicationConnection> ConnectAsync(Backoff backoff, CancellationToken token)
@@ -301,12 +292,12 @@ public sealed class LogicalCapture : IChangeCapture
         }
     }
 
-    private async Task FailedAsync(Exception error, string when, Backoff backoff, CancellationToken token)
+    private Task FailedAsync(Exception error, string when, Backoff backoff, CancellationToken token)
     {
         _ready = false;
-        var delay = backoff.Next();
-        Raise($"Logical capture of {_source.EventSource} lost its connection {when} ({error.Message}); retrying in {delay.TotalSeconds:0.0}s. Nothing is lost: the slot keeps every change not acknowledged.", false);
-        await Task.Delay(delay, token).ConfigureAwait(false);
+        return Reconnect.WaitOutAsync(backoff, delay =>
+            $"Logical capture of {_source.EventSource} lost its connection {when} ({error.Message}); retrying in {delay.TotalSeconds:0.0}s. Nothing is lost: the slot keeps every change not acknowledged.",
+            Notice, token);
     }
 
     private void Raise(string message, bool possibleLoss)
