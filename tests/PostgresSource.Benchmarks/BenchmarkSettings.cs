@@ -9,6 +9,8 @@ internal sealed record BenchmarkSettings
     public int P1Events { get; init; } = 50_000;
     public int P2Rate { get; init; } = 1_000;
     public int P2Seconds { get; init; } = 10;
+    /// <summary>Seconds of paced rows before P2's measured ones (not counted): a listener in service is past JIT tiering and connection set-up.</summary>
+    public int P2WarmupSeconds { get; init; } = 2;
     public int P4Events { get; init; } = 100_000;
     public bool Quick { get; init; }
     /// <summary>P1 is measured for each of these ListenerOptions.MaxConcurrentDeliveries (1 = ordered, the default).</summary>
@@ -19,7 +21,7 @@ internal sealed record BenchmarkSettings
         var settings = new BenchmarkSettings();
         if (args.Contains("--quick"))
         {
-            settings = new BenchmarkSettings { Rounds = 1, P3Seconds = 2, P1Events = 2_000, P2Seconds = 2, P4Events = 5_000, Quick = true };
+            settings = new BenchmarkSettings { Rounds = 1, P3Seconds = 2, P1Events = 2_000, P2Seconds = 2, P2WarmupSeconds = 1, P4Events = 5_000, Quick = true };
         }
         if (args.SkipWhile(a => a != "--in-flight").Skip(1).FirstOrDefault() is { } inFlight)
         {

@@ -165,7 +165,6 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
         var source = await InstallAsync(mode, "p2");
         var table = source.Tables[0].ToString();
         sink.Reset();
-        sink.RecordReceipts = true;
         var l = StartListener(source);
         Dictionary<long, long> sent;
         var total = settings.P2Rate * settings.P2Seconds;
@@ -173,6 +172,14 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
         try
         {
             await WaitReadyAsync(l.Listener, l.Run);
+            var warmup = settings.P2Rate * settings.P2WarmupSeconds;
+            await PacedWriter.RunAsync(connectionString, table, settings.P2Rate, warmup);
+            if (!await sink.WaitForAsync(warmup, TimeSpan.FromMinutes(1)))
+            {
+                throw new TimeoutException($"P2 {mode} warm-up: only {sink.Count} of {warmup} events arrived");
+            }
+            sink.Reset();
+            sink.RecordReceipts = true;
             (sent, achieved) = await PacedWriter.RunAsync(connectionString, table, settings.P2Rate, total);
             if (!await sink.WaitForAsync(total, TimeSpan.FromMinutes(1)))
             {
