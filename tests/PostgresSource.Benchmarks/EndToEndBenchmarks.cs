@@ -221,6 +221,21 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
             WriteOverheadBenchmark.Median(results.Select(r => r.BytesPerChange).ToList()), WriteOverheadBenchmark.Median(results.Select(r => r.CpuMicrosPerChange).ToList()));
     }
 
+    /// <summary>P2 without delivery: the capture alone reading the paced rows (see <see cref="CaptureLatency"/>).</summary>
+    public async Task<BareStreamLatency.Percentiles> CaptureLatencyAsync(CaptureMode mode)
+    {
+        var source = await InstallAsync(mode, "p2c");
+        try
+        {
+            return await CaptureLatency.MeasureAsync(connectionString, source, settings.P2Rate,
+                settings.P2Rate * settings.P2WarmupSeconds, settings.P2Rate * settings.P2Seconds);
+        }
+        finally
+        {
+            await UninstallAsync(source);
+        }
+    }
+
     /// <summary>P2 for Logical without the listener: the same paced writer read by a bare pgoutput stream (see <see cref="BareStreamLatency"/>).</summary>
     public async Task<BareStreamLatency.Result> BareStreamLatencyAsync()
     {

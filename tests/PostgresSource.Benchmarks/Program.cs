@@ -70,6 +70,8 @@ namespace PostgresSource.Benchmarks
                 Row($"| P2 latency | {mode} | p50 {l.P50:F2} ms, p95 {l.P95:F2} ms, p99 {l.P99:F2} ms | **p99 {l.P99:F2} ms** | p99 ≤ 20 ms | {Met(l.P99 <= 20)} | {l.Samples} rows at {l.AchievedRate:F0}/s; max {l.Max:F1} ms |");
                 if (mode == CaptureMode.Logical)
                 {
+                    var alone = await e2e.CaptureLatencyAsync(mode);
+                    Row($"| P2 capture alone (no delivery) | {mode} | INSERT sent→change handed over {alone} | p99 {alone.P99:F2} ms | (informative) | | LogicalCapture read and acknowledged as the rows come, same paced writer and warm-up, no CloudEvent or HTTP |");
                     var bare = await e2e.BareStreamLatencyAsync();
                     Row($"| P2 bare pgoutput stream (no listener) | {mode} | commit→read {bare.CommitToRead} | p99 {bare.CommitToRead.P99:F2} ms | (informative) | | commit→walsender send {bare.CommitToSend}; send→client read {bare.SendToRead} |");
                 }
