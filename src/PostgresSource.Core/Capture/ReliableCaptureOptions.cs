@@ -24,8 +24,11 @@ public sealed record ReliableCaptureOptions
     /// <summary>Durable: stop a read once this many payload bytes are buffered (a row is never cut).</summary>
     public long MaxBatchBytes { get; init; } = 16 * 1024 * 1024;
 
-    /// <summary>Durable: read the journal at least this often even without a NOTIFY wake-up (a missed wake-up costs at most this).</summary>
-    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(2);
+    /// <summary>
+    /// Durable: the longest wait between two reads of an empty journal (the reader reads again within a millisecond while
+    /// rows come, then backs off to this): the most a change after a quiet spell waits to be read.
+    /// </summary>
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Acknowledged work (journal deletes, snapshot progress) is written in batches of this many changes or after <see cref="AcknowledgeFlushInterval"/>.</summary>
     public int AcknowledgeFlushCount { get; init; } = 500;

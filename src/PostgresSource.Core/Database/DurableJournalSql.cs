@@ -10,8 +10,8 @@ namespace PostgresSource.Core.Database;
 /// sessions (the reader relies on that). <c>payload</c> holds the whole payload of rows written by versions before
 /// the row images were split out; new rows leave it null.</item>
 /// <item><c>capture()</c>: the trigger function, SECURITY DEFINER so an application role that may write the
-/// table but not the journal still has its write succeed; it only inserts into the journal and wakes
-/// listeners with a NOTIFY on the source's channel (payload "durable", folded to one per transaction).</item>
+/// table but not the journal still has its write succeed; it only inserts into the journal (no NOTIFY: the
+/// reader polls, see <see cref="Capture.Durable.JournalPollPacing"/>).</item>
 /// </list>
 /// One AFTER ROW trigger per table, named by the object name, as in Notify mode.
 /// The write path is kept lean because every user write pays it: no timestamp column, one INSERT per
@@ -21,7 +21,6 @@ internal static class DurableJournalSql
 {
     public const string JournalTable = "journal";
     public const string FunctionName = "capture";
-    public const string WakePayload = "durable";
 
     public static string JournalQualified(string name) => Sql.Qualified(name, JournalTable);
 
@@ -80,8 +79,8 @@ internal static class DurableJournalSql
                 INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data)
                 VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', pg_catalog.row_to_json(OLD));
             END IF;
-            -- Only a wake-up: the listener reads the journal. Identical payloads fold to one per transaction.
-            PERFORM pg_catalog.pg_notify({{Sql.Literal(name)}}, {{Sql.Literal(WakePayload)}});
+            -- No NOTIFY: at commit it takes a database-wide lock held through the WAL flush, so writers that
+            -- notify cannot share a flush. The reader polls instead (see JournalPollPacing).
             RETURN NULL;
         END;
 

@@ -81,14 +81,21 @@ public sealed class DurableCaptureTests(DatabaseFixture database, ITestOutputHel
         Assert.Equal(1, CaptureHarness.Payload(reader.Current).GetProperty("data").GetProperty("id").GetInt32());
     }
 
-    [Fact]
-    public async Task BacklogReadAheadKeepsOrderAndAStopMidBacklogLosesNothing()
+    /// <summary>A new database with table t (ids 1..rows) under a Durable source whose journal already holds those rows.</summary>
+    private async Task<(string Db, SourceDefinition Source)> DurableTableWithRowsAsync(int rows)
     {
         var db = await database.CreateDatabaseAsync();
         await TestSql.ExecuteAsync(db, "CREATE TABLE t (id int PRIMARY KEY)");
         var source = CaptureHarness.Source(CaptureMode.Durable, "t");
         await CaptureHarness.InstallAsync(source, db);
-        await TestSql.ExecuteAsync(db, "INSERT INTO t SELECT g FROM generate_series(1, 1000) g");
+        await TestSql.ExecuteAsync(db, $"INSERT INTO t SELECT g FROM generate_series(1, {rows}) g");
+        return (db, source);
+    }
+
+    [Fact]
+    public async Task BacklogReadAheadKeepsOrderAndAStopMidBacklogLosesNothing()
+    {
+        var (db, source) = await DurableTableWithRowsAsync(1000);
         // Batches of 40: the backlog takes 25 reads, each (but the last) read while the one before is consumed.
         var options = Fast with { BatchSize = 40 };
 
@@ -116,13 +123,43 @@ public sealed class DurableCaptureTests(DatabaseFixture database, ITestOutputHel
     }
 
     [Fact]
+    public async Task WritersSendNoNotifyAndTheReaderStillFindsARowAfterAQuietSpell()
+    {
+        var (db, source) = await DurableTableWithRowsAsync(0);
+        await using var listener = new NpgsqlConnection(db);
+        await listener.OpenAsync();
+        var notified = 0;
+        listener.Notification += (_, _) => Interlocked.Increment(ref notified);
+        await using (var listen = new NpgsqlCommand($"LISTEN \"{source.DatabaseObjectName}\"", listener))
+        {
+            await listen.ExecuteNonQueryAsync();
+        }
+
+        // Default pacing: at most 100 ms between reads of an empty journal.
+        await using var capture = new DurableCapture(source, ConnectionSettings.Parse(db));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var reader = capture.ReadAllAsync(cts.Token).GetAsyncEnumerator(cts.Token);
+        var next = reader.MoveNextAsync().AsTask();
+        await Task.Delay(1000); // the reader has backed off to its longest wait
+        Assert.False(next.IsCompleted);
+
+        var written = System.Diagnostics.Stopwatch.StartNew();
+        await TestSql.ExecuteAsync(db, "INSERT INTO t VALUES (7)");
+        Assert.True(await next);
+        var found = written.Elapsed;
+        Assert.Equal(7, CaptureHarness.Payload(reader.Current).GetProperty("data").GetProperty("id").GetInt32());
+        output.WriteLine($"read {found.TotalMilliseconds:F0} ms after the commit");
+        Assert.True(found < TimeSpan.FromSeconds(2), $"read only after {found.TotalMilliseconds:F0} ms");
+
+        // The write sent nothing on the source's channel (a NOTIFY would serialise writers' commits).
+        Assert.False(await listener.WaitAsync(500));
+        Assert.Equal(0, notified);
+    }
+
+    [Fact]
     public async Task AcknowledgedRowsAreDeletedWhileTheCaptureKeepsReading()
     {
-        var db = await database.CreateDatabaseAsync();
-        await TestSql.ExecuteAsync(db, "CREATE TABLE t (id int PRIMARY KEY)");
-        var source = CaptureHarness.Source(CaptureMode.Durable, "t");
-        await CaptureHarness.InstallAsync(source, db);
-        await TestSql.ExecuteAsync(db, "INSERT INTO t SELECT g FROM generate_series(1, 20) g");
+        var (db, source) = await DurableTableWithRowsAsync(20);
         var options = Fast with { AcknowledgeFlushCount = 5, AcknowledgeFlushInterval = TimeSpan.FromMinutes(1) };
 
         await using var capture = new DurableCapture(source, ConnectionSettings.Parse(db), options);

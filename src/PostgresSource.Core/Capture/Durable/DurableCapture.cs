@@ -13,8 +13,9 @@ namespace PostgresSource.Core.Capture.Durable;
 internal sealed record JournalPosition(object Owner, long Sequence, long JournalId);
 
 /// <summary>
-/// Durable mode: reads the source's journal (see <see cref="DurableJournalSql"/>). NOTIFY on the source's
-/// channel only wakes the reader; it also reads every <see cref="ReliableCaptureOptions.SweepInterval"/>.
+/// Durable mode: reads the source's journal (see <see cref="DurableJournalSql"/>), polling it as
+/// <see cref="JournalPollPacing"/> says; a NOTIFY on the source's channel (sent by journals of earlier versions)
+/// still wakes it at once.
 /// Rows stay in the journal until the consumer acknowledges them and are then deleted, so nothing is lost
 /// when the listener dies, the connection drops or the server restarts: the next reader gets every row not
 /// acknowledged (some perhaps again: at least once). Rows of transactions that commit late, with smaller
@@ -106,6 +107,7 @@ public sealed class DurableCapture : IChangeCapture
             _snapshot.Acknowledge(Volatile.Read(ref _acknowledged));
             _streaming = true;
 
+            var pacing = new JournalPollPacing(_options.SweepInterval);
             Task<Batch>? readAhead = null;
             try
             {
@@ -136,7 +138,7 @@ public sealed class DurableCapture : IChangeCapture
                     }
                     if (readAhead is null)
                     {
-                        await _wake.WaitAsync(_options.SweepInterval, token).ConfigureAwait(false);
+                        await _wake.WaitAsync(pacing.After(foundRows: batch.Changes.Count > 0), token).ConfigureAwait(false);
                     }
                 }
             }
