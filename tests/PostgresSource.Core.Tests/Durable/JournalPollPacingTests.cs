@@ -4,20 +4,23 @@ namespace PostgresSource.Core.Tests.Durable;
 
 public sealed class JournalPollPacingTests
 {
+    private static readonly TimeSpan Ms = TimeSpan.FromMilliseconds(1);
+
     [Fact]
-    public void ReadsAgainAtOnceWhileRowsComeThenBacksOffToTheLongestWait()
+    public void ReadsAtTheShortestWaitWhileRowsComeThenBacksOffToTheLongestWait()
     {
         var pacing = new JournalPollPacing(TimeSpan.FromMilliseconds(10));
 
-        Assert.Equal(TimeSpan.FromMilliseconds(1), pacing.After(foundRows: true));
-        Assert.Equal(
-            new[] { 1, 2, 4, 8, 10, 10 }.Select(ms => TimeSpan.FromMilliseconds(ms)),
-            Enumerable.Range(0, 6).Select(_ => pacing.After(foundRows: false)));
+        Assert.Equal(Ms, pacing.After(foundRows: true));
+        var quiet = Enumerable.Range(0, JournalPollPacing.QuietReadsAtShortest + 4).Select(_ => pacing.After(foundRows: false)).ToList();
+        Assert.All(quiet.Take(JournalPollPacing.QuietReadsAtShortest), wait => Assert.Equal(Ms, wait));
+        Assert.Equal(new[] { 2, 4, 8, 10 }.Select(ms => ms * Ms), quiet.Skip(JournalPollPacing.QuietReadsAtShortest));
+        Assert.Equal(10 * Ms, pacing.After(foundRows: false));
 
-        // Rows again: straight back to the shortest wait, and the backing off starts over.
-        Assert.Equal(TimeSpan.FromMilliseconds(1), pacing.After(foundRows: true));
-        Assert.Equal(TimeSpan.FromMilliseconds(1), pacing.After(foundRows: false));
-        Assert.Equal(TimeSpan.FromMilliseconds(2), pacing.After(foundRows: false));
+        // Rows again: straight back to the shortest wait, and the count of quiet reads starts over.
+        Assert.Equal(Ms, pacing.After(foundRows: true));
+        Assert.All(Enumerable.Range(0, JournalPollPacing.QuietReadsAtShortest).Select(_ => pacing.After(foundRows: false)), wait => Assert.Equal(Ms, wait));
+        Assert.Equal(2 * Ms, pacing.After(foundRows: false));
     }
 
     [Fact]

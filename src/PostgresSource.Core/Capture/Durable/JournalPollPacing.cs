@@ -2,15 +2,20 @@ namespace PostgresSource.Core.Capture.Durable;
 
 /// <summary>
 /// When the Durable reader reads the journal next. Writers send no NOTIFY (it would serialise their commits), so
-/// the reader polls: again after <see cref="Shortest"/> while reads find rows, then twice as long after each
-/// empty read, up to <see cref="Longest"/> while the journal stays empty. A change after a pause therefore waits
-/// at most <see cref="Longest"/>, and an idle source costs one small prepared read per <see cref="Longest"/>.
+/// the reader polls: every <see cref="Shortest"/> while reads find rows and for <see cref="QuietReadsAtShortest"/>
+/// empty reads after that (rows written one by one come a few milliseconds apart), then twice as long after each
+/// further empty read, up to <see cref="Longest"/>. A change after a pause waits at most <see cref="Longest"/>, and
+/// an idle source costs one small prepared read per <see cref="Longest"/>.
 /// </summary>
 internal sealed class JournalPollPacing(TimeSpan longest)
 {
     public static readonly TimeSpan Shortest = TimeSpan.FromMilliseconds(1);
 
-    private TimeSpan _next = Shortest;
+    /// <summary>Empty reads in a row still made at the shortest wait before backing off (about 16–30 ms).</summary>
+    public const int QuietReadsAtShortest = 16;
+
+    private int _emptyReads;
+    private TimeSpan _backoff = Shortest;
 
     public TimeSpan Longest { get; } = longest < Shortest ? Shortest : longest;
 
@@ -19,11 +24,15 @@ internal sealed class JournalPollPacing(TimeSpan longest)
     {
         if (foundRows)
         {
-            _next = Shortest;
+            _emptyReads = 0;
+            _backoff = Shortest;
             return Shortest;
         }
-        var wait = _next;
-        _next = TimeSpan.FromTicks(Math.Min(_next.Ticks * 2, Longest.Ticks));
-        return wait;
+        if (++_emptyReads <= QuietReadsAtShortest)
+        {
+            return Shortest;
+        }
+        _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, Longest.Ticks));
+        return _backoff;
     }
 }
