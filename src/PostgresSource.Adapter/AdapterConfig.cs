@@ -44,6 +44,9 @@ internal sealed record AdapterConfig
     /// <summary>PGSOURCE_MAX_IN_FLIGHT: deliveries in flight at once; 1 (default) keeps order at the sink.</summary>
     public int MaxInFlight { get; init; } = 1;
 
+    /// <summary>PGSOURCE_POLL_INTERVAL (default 100ms, 1ms to 1m): Durable's longest wait between reads of a quiet journal.</summary>
+    public TimeSpan JournalPollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>PGSOURCE_SNAPSHOT (default false): Durable and Logical emit every existing row once, as a read event, before streaming.</summary>
     public bool Snapshot { get; init; }
 
@@ -167,6 +170,7 @@ internal sealed record AdapterConfig
             SingleActive = ParseBool("PGSOURCE_SINGLE_ACTIVE", Get("PGSOURCE_SINGLE_ACTIVE"), defaultValue: true),
             Snapshot = ParseBool("PGSOURCE_SNAPSHOT", Get("PGSOURCE_SNAPSHOT"), defaultValue: false),
             DrainTimeout = ParseDuration("PGSOURCE_DRAIN_TIMEOUT", Get("PGSOURCE_DRAIN_TIMEOUT"), TimeSpan.FromSeconds(20)),
+            JournalPollInterval = ParsePollInterval(Get("PGSOURCE_POLL_INTERVAL")),
         };
     }
 
@@ -233,6 +237,15 @@ internal sealed record AdapterConfig
             throw new AdapterConfigException(variable, $"'{text}' is not a whole number from {min} to {max}.");
         }
         return value;
+    }
+
+    private static TimeSpan ParsePollInterval(string? text)
+    {
+        var value = ParseDuration("PGSOURCE_POLL_INTERVAL", text, TimeSpan.FromMilliseconds(100));
+        // Below a millisecond a quiet journal would be read in a busy loop; above a minute changes would sit unread.
+        return value >= TimeSpan.FromMilliseconds(1) && value <= TimeSpan.FromMinutes(1)
+            ? value
+            : throw new AdapterConfigException("PGSOURCE_POLL_INTERVAL", $"'{text}' is outside 1ms to 1m.");
     }
 
     /// <summary>ISO 8601 as Knative's delivery.backoffDelay ("PT0.2S"), or a number with ms, s or m ("200ms", "2s").</summary>

@@ -114,6 +114,7 @@ internal static class Program
             RetryInitialConnection = true,
             SingleActive = config.SingleActive,
             Snapshot = config.Snapshot,
+            JournalPollInterval = config.JournalPollInterval,
             // Also logs a snapshot requested at install (Install-PgSourceTrigger -Snapshot) without PGSOURCE_SNAPSHOT.
             SnapshotProgress = new SnapshotProgressLog(log, SnapshotProgressInterval),
         });
@@ -138,7 +139,8 @@ internal static class Program
                 }
                 if (listener.IsReady)
                 {
-                    log.Info("listening", ("channel", config.EffectiveChannel), ("mode", config.Source.Mode.ToString()), ("maxInFlight", config.MaxInFlight));
+                    log.Info("listening", ("channel", config.EffectiveChannel), ("mode", config.Source.Mode.ToString()), ("maxInFlight", config.MaxInFlight),
+                        ("journalPollIntervalMs", config.Source.Mode == CaptureMode.Durable ? config.JournalPollInterval.TotalMilliseconds : null));
                 }
             }, CancellationToken.None);
             try

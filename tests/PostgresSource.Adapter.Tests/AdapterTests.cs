@@ -287,10 +287,12 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         var environment = Environment(connection, receiver.Url, AdapterProcess.FreePort());
         environment["PGSOURCE_MODE"] = "Durable";
         environment["PGSOURCE_MAX_IN_FLIGHT"] = "8";
+        environment["PGSOURCE_POLL_INTERVAL"] = "20ms";
         await using (var adapter = AdapterProcess.Start(environment))
         {
             var listening = await adapter.WaitForLogAsync(l => l.GetProperty("msg").GetString() == "listening", Patience);
             Assert.Equal("8", listening.GetProperty("maxInFlight").ToString());
+            Assert.Equal(20, listening.GetProperty("journalPollIntervalMs").GetDouble());
             await TestSql.ExecuteAsync(connection, "INSERT INTO orders SELECT g, 'x', g FROM generate_series(1, 300) g");
             Assert.True(await receiver.WaitUntilAsync(r => r.Select(x => x.Event!.Id).Distinct().Count() == 300, Patience));
             await Task.Delay(1000); // let the acknowledgements flush
@@ -336,6 +338,9 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         { "PGSOURCE_CONNECTION_FILE", "/no/such/secret", "PGSOURCE_CONNECTION_FILE" },
         { "PGSOURCE_UID", "not-a-uid", "PGSOURCE_UID" },
         { "PGSOURCE_DELIVERY_BACKOFF_DELAY", "soon", "PGSOURCE_DELIVERY_BACKOFF_DELAY" },
+        { "PGSOURCE_POLL_INTERVAL", "0ms", "PGSOURCE_POLL_INTERVAL" },
+        { "PGSOURCE_POLL_INTERVAL", "2m", "PGSOURCE_POLL_INTERVAL" },
+        { "PGSOURCE_POLL_INTERVAL", "often", "PGSOURCE_POLL_INTERVAL" },
     };
 
     [Theory]

@@ -37,6 +37,13 @@ public sealed record CaptureOptions
     /// </summary>
     public bool SingleActive { get; init; }
 
+    /// <summary>
+    /// Durable: the longest wait between two reads of a quiet journal, so the most the first change after a pause
+    /// waits to be read (while changes come, the journal is read again within milliseconds). Lower means faster
+    /// after a pause and more reads of an idle journal: one small prepared read per interval.
+    /// </summary>
+    public TimeSpan JournalPollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>How often a standby tries to take over (and the active one checks its lock session).</summary>
     public TimeSpan StandbyPollInterval { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -28,7 +28,7 @@ public sealed record ReliableCaptureOptions
     /// Durable: the longest wait between two reads of an empty journal (the reader reads again within a millisecond while
     /// rows come, then backs off to this): the most a change after a quiet spell waits to be read.
     /// </summary>
-    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+    public TimeSpan JournalPollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Acknowledged work (journal deletes, snapshot progress) is written in batches of this many changes or after <see cref="AcknowledgeFlushInterval"/>.</summary>
     public int AcknowledgeFlushCount { get; init; } = 500;

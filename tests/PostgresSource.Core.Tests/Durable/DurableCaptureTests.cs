@@ -12,7 +12,7 @@ namespace PostgresSource.Core.Tests.Durable;
 [Collection(DatabaseCollection.Name)]
 public sealed class DurableCaptureTests(DatabaseFixture database, ITestOutputHelper output)
 {
-    private static ReliableCaptureOptions Fast => new() { SweepInterval = TimeSpan.FromMilliseconds(300), InitialReconnectDelay = TimeSpan.FromMilliseconds(100), MaxReconnectDelay = TimeSpan.FromSeconds(1) };
+    private static ReliableCaptureOptions Fast => new() { JournalPollInterval = TimeSpan.FromMilliseconds(300), InitialReconnectDelay = TimeSpan.FromMilliseconds(100), MaxReconnectDelay = TimeSpan.FromSeconds(1) };
 
     [Fact]
     public async Task InstallsJournalAndCapturesEveryOperationWithDeterministicIds()
@@ -234,7 +234,7 @@ public sealed class DurableFaultTests(DatabaseFixture database, ITestOutputHelpe
         var options = new ReliableCaptureOptions
         {
             ApplicationName = FaultScenario.CaptureApplicationName,
-            SweepInterval = TimeSpan.FromMilliseconds(500),
+            JournalPollInterval = TimeSpan.FromMilliseconds(500),
             InitialReconnectDelay = TimeSpan.FromMilliseconds(100),
             MaxReconnectDelay = TimeSpan.FromSeconds(1),
             RetryInitialConnection = true,

@@ -27,7 +27,7 @@ public sealed class SingleActiveCaptureTests(DatabaseFixture database, ITestOutp
         var options = new ReliableCaptureOptions
         {
             StandbyInterval = TimeSpan.FromMilliseconds(500),
-            SweepInterval = TimeSpan.FromMilliseconds(300),
+            JournalPollInterval = TimeSpan.FromMilliseconds(300),
             StatusInterval = TimeSpan.FromMilliseconds(500),
             InitialReconnectDelay = TimeSpan.FromMilliseconds(100),
             MaxReconnectDelay = TimeSpan.FromSeconds(1),

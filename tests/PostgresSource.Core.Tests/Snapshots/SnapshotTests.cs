@@ -22,7 +22,7 @@ public sealed class SnapshotTests(DatabaseFixture database, ITestOutputHelper ou
         Assert.Contains(plan, c => c.Kind == SchemaChangeKind.RequestSnapshot);
 
         await new SnapshotScenario(output).RunAsync(db, progress => new DurableCapture(source, ConnectionSettings.Parse(db),
-            new ReliableCaptureOptions { SnapshotProgress = progress, SweepInterval = TimeSpan.FromMilliseconds(300), SnapshotChunkSize = 5000 }));
+            new ReliableCaptureOptions { SnapshotProgress = progress, JournalPollInterval = TimeSpan.FromMilliseconds(300), SnapshotChunkSize = 5000 }));
 
         Assert.Equal(0L, await TestSql.ScalarAsync<long>(db, $"SELECT count(*) FROM \"{source.DatabaseObjectName}\".journal"));
     }
@@ -116,7 +116,7 @@ public sealed class SnapshotSeamTests(DatabaseFixture database, ITestOutputHelpe
             """);
         var source = CaptureHarness.Source(mode, "keyed", "loose");
         await CaptureHarness.InstallAsync(source, db, new InstallOptions { Snapshot = true, ReplicaIdentityFull = true });
-        var options = LogicalTestsOptions.Fast with { SweepInterval = TimeSpan.FromMilliseconds(300), SnapshotChunkSize = 2000 };
+        var options = LogicalTestsOptions.Fast with { JournalPollInterval = TimeSpan.FromMilliseconds(300), SnapshotChunkSize = 2000 };
         IChangeCapture Create() => source.Mode == CaptureMode.Durable
             ? new Core.Capture.Durable.DurableCapture(source, Core.Database.ConnectionSettings.Parse(db), options)
             : new Core.Capture.Logical.LogicalCapture(source, Core.Database.ConnectionSettings.Parse(db), options);

@@ -107,7 +107,7 @@ public sealed class DurableCapture : IChangeCapture
             _snapshot.Acknowledge(Volatile.Read(ref _acknowledged));
             _streaming = true;
 
-            var pacing = new JournalPollPacing(_options.SweepInterval);
+            var pacing = new JournalPollPacing(_options.JournalPollInterval);
             Task<Batch>? readAhead = null;
             try
             {
