@@ -13,11 +13,18 @@ public sealed partial class SnapshotProgressTests(DatabaseFixture database, ITes
 {
     private const int Rows = 5000;
 
-    [Fact]
-    public async Task DurableSnapshotShowsRisingProgressAndEndsWithACompletedRecord()
+    /// <summary>A new database with an analysed table of <see cref="Rows"/> orders to snapshot.</summary>
+    private async Task<string> OrdersDatabaseAsync()
     {
         var db = await database.CreateDatabaseAsync("ps");
         await TestSql.ExecuteAsync(db, $"CREATE TABLE orders (id int PRIMARY KEY, qty int); INSERT INTO orders SELECT g, g FROM generate_series(1, {Rows}) g; ANALYZE orders;");
+        return db;
+    }
+
+    [Fact]
+    public async Task DurableSnapshotShowsRisingProgressAndEndsWithACompletedRecord()
+    {
+        var db = await OrdersDatabaseAsync();
         using var ps = PowerShellSession.Open();
         var vars = new Hashtable { ["cs"] = db };
         var installed = ps.Run("$s = New-PgSource -Name snapshotter -Table orders -Mode Durable -ConnectionString $cs | Install-PgSourceTrigger -PassThru -Confirm:$false", vars);
@@ -66,8 +73,7 @@ public sealed partial class SnapshotProgressTests(DatabaseFixture database, ITes
     [Fact]
     public async Task ListenerStoppedMidSnapshotStillClosesTheProgressBar()
     {
-        var db = await database.CreateDatabaseAsync("ps");
-        await TestSql.ExecuteAsync(db, $"CREATE TABLE orders (id int PRIMARY KEY, qty int); INSERT INTO orders SELECT g, g FROM generate_series(1, {Rows}) g; ANALYZE orders;");
+        var db = await OrdersDatabaseAsync();
         using var ps = PowerShellSession.Open();
         var vars = new Hashtable { ["cs"] = db };
         ps.Run("$s = New-PgSource -Name halfway -Table orders -Mode Durable -ConnectionString $cs | Install-PgSourceTrigger -PassThru -Confirm:$false", vars);

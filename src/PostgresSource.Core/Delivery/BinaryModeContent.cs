@@ -7,9 +7,10 @@ namespace PostgresSource.Core.Delivery;
 /// <summary>
 /// The HTTP binding's binary mode for one event: the data as the body, Content-Type from datacontenttype,
 /// every other attribute as a ce-* header, its value percent-encoded with the SDK's own
-/// <see cref="HttpUtilities.EncodeHeaderValue"/>. The same message the SDK's <c>ToHttpContent</c> builds, for about
-/// half its CPU: header names are made once per attribute name, and the headers are stored without being
-/// re-parsed (the encoded values are printable ASCII, no CR or LF, so there is nothing to validate).
+/// <see cref="HttpUtilities.EncodeHeaderValue"/>. The same message the SDK's <c>ToHttpContent</c> builds, with
+/// about 1 KB and 1 µs less per event (measured: 2.8 vs 3.8 KB, 4.5–5.6 vs 6.0–6.7 µs): header names are made
+/// once per attribute name, and the headers are stored without being re-parsed (the encoded values are
+/// printable ASCII, no CR or LF, so there is nothing to validate).
 /// </summary>
 internal static class BinaryModeContent
 {
