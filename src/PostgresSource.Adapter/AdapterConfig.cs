@@ -147,7 +147,7 @@ internal sealed record AdapterConfig
         };
         var retry = new RetryPolicy
         {
-            MaxAttempts = ParseInt("PGSOURCE_DELIVERY_ATTEMPTS", Get("PGSOURCE_DELIVERY_ATTEMPTS"), RetryPolicy.Default.MaxAttempts, 1, 1000),
+            MaxAttempts = Get("PGSOURCE_DELIVERY_ATTEMPTS") is { } attempts ? ParseInt("PGSOURCE_DELIVERY_ATTEMPTS", attempts, 1, 1, int.MaxValue) : null,
             InitialDelay = ParseDuration("PGSOURCE_DELIVERY_BACKOFF_DELAY", Get("PGSOURCE_DELIVERY_BACKOFF_DELAY"), RetryPolicy.Default.InitialDelay),
             MaxDelay = ParseDuration("PGSOURCE_DELIVERY_MAX_BACKOFF_DELAY", Get("PGSOURCE_DELIVERY_MAX_BACKOFF_DELAY"), RetryPolicy.Default.MaxDelay),
         };

@@ -10,7 +10,7 @@ public enum DeliveryStatus
     Delivered,
     /// <summary>The sink refused it or every attempt failed; the dead-letter sink acknowledged it.</summary>
     DeadLettered,
-    /// <summary>Neither the sink nor a dead-letter sink took it: the event must be reported.</summary>
+    /// <summary>Neither the sink nor a dead-letter sink took it (refused for good, or the retry limit was reached): undeliverable.</summary>
     Failed,
 }
 
@@ -73,14 +73,16 @@ public sealed class EventDeliverer
     private async Task<(SendResult Last, int Attempts)> SendWithRetriesAsync(
         IEventSink sink, CloudEvent cloudEvent, Action<SendResult>? onRetry, CancellationToken cancellationToken)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (var attempt = 1; ; attempt++)
         {
             var result = await sink.SendAsync(cloudEvent, cancellationToken).ConfigureAwait(false);
-            if (result.Acknowledged || !result.Retryable || attempt >= Policy.MaxAttempts)
+            if (result.Acknowledged || !result.Retryable || !Policy.AllowsAnother(attempt, System.Diagnostics.Stopwatch.GetElapsedTime(started)))
             {
                 return (result, attempt);
             }
             onRetry?.Invoke(result);
+            // Without a limit this holds the stream back until the sink answers (or the listener stops: cancellation).
             await Task.Delay(Policy.DelayBeforeRetry(attempt, result.RetryAfter), cancellationToken).ConfigureAwait(false);
         }
     }

@@ -1,3 +1,5 @@
+using PostgresSource.Core.Delivery;
+
 namespace PostgresSource.Core.Listening;
 
 public sealed record ListenerOptions
@@ -15,6 +17,18 @@ public sealed record ListenerOptions
     /// acknowledged strictly in order, so a restart never skips an undelivered change. Adapter: PGSOURCE_MAX_IN_FLIGHT.
     /// </summary>
     public int MaxConcurrentDeliveries { get; init; } = 1;
+
+    /// <summary>
+    /// The order events reach the sink in. Null: <see cref="DeliveryOrder.Commit"/> with one delivery in flight,
+    /// <see cref="DeliveryOrder.Unordered"/> with more (what <see cref="MaxConcurrentDeliveries"/> alone meant before).
+    /// </summary>
+    public DeliveryOrder? Ordering { get; init; }
+
+    /// <summary>What happens to a change nobody will take (refused for good, retry limit reached, no valid event): stop (default) or skip it with a report.</summary>
+    public UndeliverableAction OnUndeliverable { get; init; } = UndeliverableAction.Stop;
+
+    /// <summary>The order in force: <see cref="Ordering"/>, or what <see cref="MaxConcurrentDeliveries"/> implies.</summary>
+    public DeliveryOrder EffectiveOrdering => Ordering ?? (MaxConcurrentDeliveries == 1 ? DeliveryOrder.Commit : DeliveryOrder.Unordered);
 
     /// <summary>Stop after this many changes have been received and finished (null: run until cancelled).</summary>
     public long? MaxEvents { get; init; }
@@ -34,6 +48,12 @@ public sealed record ListenerOptions
     {
         if (QueueCapacity < 1) throw new ArgumentOutOfRangeException(nameof(QueueCapacity), QueueCapacity, "The queue needs room for at least one event.");
         if (MaxConcurrentDeliveries < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrentDeliveries), MaxConcurrentDeliveries, "At least one delivery must be allowed in flight.");
+        if (Ordering == DeliveryOrder.Commit && MaxConcurrentDeliveries > 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConcurrentDeliveries), MaxConcurrentDeliveries,
+                "Commit order allows one delivery in flight; choose key or unordered delivery for more.");
+        }
+        if (!Enum.IsDefined(OnUndeliverable)) throw new ArgumentOutOfRangeException(nameof(OnUndeliverable), OnUndeliverable, "Not an undeliverable action.");
         if (MaxEvents is < 1) throw new ArgumentOutOfRangeException(nameof(MaxEvents), MaxEvents, "MaxEvents must be at least 1.");
         if (DrainTimeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(DrainTimeout), DrainTimeout, "The drain timeout must not be negative.");
         return this;

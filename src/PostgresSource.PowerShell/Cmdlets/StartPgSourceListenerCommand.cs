@@ -50,10 +50,10 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
     [Parameter]
     public PgSourceContentMode ContentMode { get; set; } = PgSourceContentMode.Binary;
 
-    /// <summary>Attempts per event in all (1 = no retry). 404, 408, 409, 429, 5xx and network errors are retried.</summary>
+    /// <summary>Attempts per event in all (1 = no retry); default no limit. 404, 408, 409, 429, 5xx and network errors are retried.</summary>
     [Parameter]
-    [ValidateRange(1, 100)]
-    public int MaxAttempts { get; set; } = RetryPolicy.Default.MaxAttempts;
+    [ValidateRange(1, int.MaxValue)]
+    public int MaxAttempts { get; set; }
 
     /// <summary>The wait before the first retry, doubled for each one after (with jitter).</summary>
     [Parameter]
@@ -201,7 +201,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
             }
             ValidateSink(sinkUri, nameof(Sink));
             ValidateSink(DeadLetterSink, nameof(DeadLetterSink));
-            var policy = new RetryPolicy { MaxAttempts = MaxAttempts, InitialDelay = RetryDelay, MaxDelay = MaxRetryDelay }.Validate();
+            var policy = new RetryPolicy { MaxAttempts = MyInvocation.BoundParameters.ContainsKey(nameof(MaxAttempts)) ? MaxAttempts : null, InitialDelay = RetryDelay, MaxDelay = MaxRetryDelay }.Validate();
             var httpOptions = new HttpSinkOptions
             {
                 ContentMode = ContentMode == PgSourceContentMode.Structured ? EventContentMode.Structured : EventContentMode.Binary,

@@ -1,0 +1,12 @@
+namespace PostgresSource.Core.Listening;
+
+/// <summary>In what order events reach the sink. Every order acknowledges the capture strictly in commit order.</summary>
+public enum DeliveryOrder
+{
+    /// <summary>Commit order, one delivery in flight (the default).</summary>
+    Commit,
+    /// <summary>Changes to the same row (by primary key) keep their order; different rows are delivered in parallel.</summary>
+    Key,
+    /// <summary>No order: up to <see cref="ListenerOptions.MaxConcurrentDeliveries"/> deliveries in flight.</summary>
+    Unordered,
+}
