@@ -5,12 +5,17 @@ namespace PostgresSource.Core.Listening;
 
 public enum ListenerReportKind
 {
-    /// <summary>Neither the sink nor a dead-letter sink took the event. It is not delivered.</summary>
+    /// <summary>
+    /// Neither the sink nor a dead-letter sink took the event. With <see cref="Delivery.UndeliverableAction.Stop"/> the
+    /// listener stops right after this report (the change stays unacknowledged); with Skip a <see cref="Skipped"/> follows.
+    /// </summary>
     DeliveryFailed,
     /// <summary>The sink did not take the event; the dead-letter sink did.</summary>
     DeadLettered,
     /// <summary>The listener stopped before the event was delivered; it was not acknowledged to the capture.</summary>
     Undelivered,
+    /// <summary>Nobody would take the change and the user chose to skip such changes: it was acknowledged without delivery.</summary>
+    Skipped,
     /// <summary>Something the capture wants known: a reconnect, a possible gap, an ignored notification.</summary>
     CaptureNotice,
 }
