@@ -53,10 +53,12 @@ public sealed class EventDeliverer
     public RetryPolicy Policy { get; }
     public IEventSink? DeadLetterSink { get; }
 
-    /// <param name="onRetry">Called before each retry with the failed attempt's result.</param>
-    public async Task<DeliveryOutcome> DeliverAsync(CloudEvent cloudEvent, CancellationToken cancellationToken, Action<SendResult>? onRetry = null)
+    /// <param name="onRetry">Called before each retry with the failed attempt's result (sink and dead-letter sink).</param>
+    /// <param name="onSinkAttempt">Called after every attempt on the sink (not the dead-letter sink), for its state and response codes.</param>
+    public async Task<DeliveryOutcome> DeliverAsync(CloudEvent cloudEvent, CancellationToken cancellationToken, Action<SendResult>? onRetry = null,
+        Action<SendResult>? onSinkAttempt = null)
     {
-        var (last, attempts) = await SendWithRetriesAsync(Sink, cloudEvent, onRetry, cancellationToken).ConfigureAwait(false);
+        var (last, attempts) = await SendWithRetriesAsync(Sink, cloudEvent, onRetry, cancellationToken, onSinkAttempt).ConfigureAwait(false);
         if (last.Acknowledged)
         {
             return new DeliveryOutcome(DeliveryStatus.Delivered, attempts, last);
@@ -71,12 +73,13 @@ public sealed class EventDeliverer
     }
 
     private async Task<(SendResult Last, int Attempts)> SendWithRetriesAsync(
-        IEventSink sink, CloudEvent cloudEvent, Action<SendResult>? onRetry, CancellationToken cancellationToken)
+        IEventSink sink, CloudEvent cloudEvent, Action<SendResult>? onRetry, CancellationToken cancellationToken, Action<SendResult>? onAttempt = null)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         for (var attempt = 1; ; attempt++)
         {
             var result = await sink.SendAsync(cloudEvent, cancellationToken).ConfigureAwait(false);
+            onAttempt?.Invoke(result);
             if (result.Acknowledged || !result.Retryable || !Policy.AllowsAnother(attempt, System.Diagnostics.Stopwatch.GetElapsedTime(started)))
             {
                 return (result, attempt);

@@ -24,6 +24,9 @@ public sealed record ListenerOptions
     /// </summary>
     public DeliveryOrder? Ordering { get; init; }
 
+    /// <summary>The primary keys <see cref="DeliveryOrder.Key"/> orders by (required for it; see <see cref="RowKeyIndex.LoadAsync"/>).</summary>
+    public RowKeyIndex? RowKeys { get; init; }
+
     /// <summary>What happens to a change nobody will take (refused for good, retry limit reached, no valid event): stop (default) or skip it with a report.</summary>
     public UndeliverableAction OnUndeliverable { get; init; } = UndeliverableAction.Stop;
 
@@ -53,6 +56,11 @@ public sealed record ListenerOptions
             throw new ArgumentOutOfRangeException(nameof(MaxConcurrentDeliveries), MaxConcurrentDeliveries,
                 "Commit order allows one delivery in flight; choose key or unordered delivery for more.");
         }
+        if (Ordering == DeliveryOrder.Key && RowKeys is null)
+        {
+            throw new ArgumentException("Key order needs the tables' primary keys (RowKeys).", nameof(RowKeys));
+        }
+        if (Ordering is { } order && !Enum.IsDefined(order)) throw new ArgumentOutOfRangeException(nameof(Ordering), Ordering, "Not a delivery order.");
         if (!Enum.IsDefined(OnUndeliverable)) throw new ArgumentOutOfRangeException(nameof(OnUndeliverable), OnUndeliverable, "Not an undeliverable action.");
         if (MaxEvents is < 1) throw new ArgumentOutOfRangeException(nameof(MaxEvents), MaxEvents, "MaxEvents must be at least 1.");
         if (DrainTimeout < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(DrainTimeout), DrainTimeout, "The drain timeout must not be negative.");

@@ -1,4 +1,20 @@
+using System.Collections.Concurrent;
+using PostgresSource.Core.Delivery;
+
 namespace PostgresSource.Core.Listening;
+
+/// <summary>What the sink's last answer says about it.</summary>
+public enum SinkState
+{
+    /// <summary>Nothing sent yet.</summary>
+    Unknown,
+    /// <summary>The last attempt was acknowledged.</summary>
+    Up,
+    /// <summary>The last attempt failed in a way worth retrying (5xx, 404, 408, 409, 429, network, timeout): the stream is held back.</summary>
+    Down,
+    /// <summary>The last attempt was refused for good (another 4xx, an unfollowed redirect).</summary>
+    Refusing,
+}
 
 /// <summary>
 /// A listener's running counts, for progress output and metrics. Written by the listener's tasks,
@@ -11,6 +27,12 @@ public sealed class ListenerStatistics
     private long _retried;
     private long _failed;
     private long _deadLettered;
+    private long _skipped;
+    private int _sinkState;
+    private long _sinkStateTicks;
+    // Commit (or receive) times of the changes taken from the capture and not yet finished, oldest first.
+    private readonly ConcurrentQueue<long> _unfinished = new();
+    private readonly ConcurrentDictionary<string, long> _responses = new(StringComparer.Ordinal);
     private int _buffered;
     private int _maxBuffered;
     private volatile string? _lastError;
@@ -26,6 +48,24 @@ public sealed class ListenerStatistics
     public long Failed => Interlocked.Read(ref _failed);
     /// <summary>Events the sink did not take and the dead-letter sink did.</summary>
     public long DeadLettered => Interlocked.Read(ref _deadLettered);
+    /// <summary>Events nobody took that were acknowledged because skipping was chosen (each reported; also counted in <see cref="Failed"/>).</summary>
+    public long Skipped => Interlocked.Read(ref _skipped);
+
+    /// <summary>What the sink's last answer says: up, down (retrying), refusing.</summary>
+    public SinkState SinkState => (SinkState)Volatile.Read(ref _sinkState);
+
+    /// <summary>Since when <see cref="SinkState"/> holds.</summary>
+    public DateTimeOffset? SinkStateSince => Interlocked.Read(ref _sinkStateTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
+
+    /// <summary>Attempts on the sink by answer: the HTTP status ("202", "503") or "network" when there was none.</summary>
+    public IReadOnlyDictionary<string, long> Responses => new SortedDictionary<string, long>(_responses, StringComparer.Ordinal);
+
+    /// <summary>
+    /// How long the oldest change taken from the capture and not yet acknowledged has existed (from its commit
+    /// time where the mode knows it, else from when it was read); null when none is waiting.
+    /// </summary>
+    public TimeSpan? OldestUnacknowledgedAge =>
+        _unfinished.TryPeek(out var ticks) ? DateTimeOffset.UtcNow - new DateTimeOffset(ticks, TimeSpan.Zero) : null;
     /// <summary>Events held by the listener now: read from the capture and not yet finished.</summary>
     public int Buffered => Volatile.Read(ref _buffered);
     /// <summary>The most events held at once since the start; never above the queue capacity.</summary>
@@ -39,8 +79,9 @@ public sealed class ListenerStatistics
     /// <summary>Delivered + dead-lettered + failed.</summary>
     public long Finished => Delivered + DeadLettered + Failed;
 
-    internal void OnReceived()
+    internal void OnReceived(DateTimeOffset since)
     {
+        _unfinished.Enqueue(since.UtcTicks);
         Interlocked.Increment(ref _received);
         var now = Interlocked.Increment(ref _buffered);
         int seen;
@@ -49,7 +90,25 @@ public sealed class ListenerStatistics
         }
     }
 
-    internal void OnFinished() => Interlocked.Decrement(ref _buffered);
+    /// <summary>Changes finish in the order they were received (both consumers settle them in capture order).</summary>
+    internal void OnFinished()
+    {
+        _unfinished.TryDequeue(out _);
+        Interlocked.Decrement(ref _buffered);
+    }
+
+    internal void OnSkipped() => Interlocked.Increment(ref _skipped);
+
+    internal void OnSinkAttempt(SendResult result)
+    {
+        var state = result.Acknowledged ? SinkState.Up : result.Retryable ? SinkState.Down : SinkState.Refusing;
+        if (Interlocked.Exchange(ref _sinkState, (int)state) != (int)state || Interlocked.Read(ref _sinkStateTicks) == 0)
+        {
+            Interlocked.Exchange(ref _sinkStateTicks, DateTimeOffset.UtcNow.UtcTicks);
+        }
+        var key = result.StatusCode is { } code ? code.ToString(System.Globalization.CultureInfo.InvariantCulture) : "network";
+        _responses.AddOrUpdate(key, 1, static (_, n) => n + 1);
+    }
     internal void OnDelivered() => Interlocked.Increment(ref _delivered);
     internal void OnRetried() => Interlocked.Increment(ref _retried);
     internal void OnFailed() => Interlocked.Increment(ref _failed);
@@ -63,5 +122,7 @@ public sealed class ListenerStatistics
 
     public override string ToString() =>
         $"received {Received}, delivered {Delivered}, retried {Retried}, failed {Failed}, dead-lettered {DeadLettered}" +
+        (Skipped > 0 ? $", skipped {Skipped}" : string.Empty) +
+        (SinkState is SinkState.Down or SinkState.Refusing ? $"; sink {SinkState.ToString().ToLowerInvariant()} since {SinkStateSince:HH:mm:ss}" : string.Empty) +
         (LastError is null ? string.Empty : $"; last error: {LastError}");
 }

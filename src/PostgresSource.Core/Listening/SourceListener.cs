@@ -10,9 +10,10 @@ using PostgresSource.Core.Sources;
 namespace PostgresSource.Core.Listening;
 
 /// <summary>
-/// Drives one source: capture → CloudEvent → delivery, in order. A change is acknowledged to the
-/// capture only after the sink (or the dead-letter sink) took its event, or after a failure was
-/// reported. At most <see cref="ListenerOptions.QueueCapacity"/> events are held at once: when the
+/// Drives one source: capture → CloudEvent → delivery. A change is acknowledged to the capture only under
+/// <see cref="AcknowledgementRule"/>: the sink or the dead-letter sink took its event, or the user chose to
+/// skip undeliverable changes and it was reported. Otherwise (by default) the listener stops with an
+/// <see cref="UndeliverableChangeException"/> and the change stays in the capture. At most <see cref="ListenerOptions.QueueCapacity"/> events are held at once: when the
 /// sink is slow the listener stops reading from the capture. Owns and disposes the capture and sinks.
 /// </summary>
 public sealed class SourceListener : IAsyncDisposable
@@ -132,33 +133,57 @@ public sealed class SourceListener : IAsyncDisposable
             {
                 error = $"cannot make a CloudEvent of a change on {change.Schema}.{change.Table}: {ex.Message}";
             }
-            Statistics.OnReceived();
+            Statistics.OnReceived(change.CommitTime ?? DateTimeOffset.UtcNow);
             writer.TryWrite(new Pending(change, cloudEvent, started, error));
             count++;
         }
     }
 
     private Task ConsumeAsync(ChannelReader<Pending> reader, QueueCredits credits, CancellationToken stopDelivering, Action stopReading) =>
-        _options.MaxConcurrentDeliveries == 1
-            ? ConsumeOrderedAsync(reader, credits, stopDelivering)
-            : ConsumeConcurrentAsync(reader, credits, stopDelivering, stopReading);
+        _options.EffectiveOrdering == DeliveryOrder.Commit
+            ? ConsumeOrderedAsync(reader, credits, stopDelivering, stopReading)
+            : ConsumeConcurrentAsync(reader, credits, stopDelivering, stopReading, _options.EffectiveOrdering == DeliveryOrder.Key ? _options.RowKeys : null);
 
-    /// <summary>One delivery in flight: deliver, acknowledge, next.</summary>
-    private async Task ConsumeOrderedAsync(ChannelReader<Pending> reader, QueueCredits credits, CancellationToken stopDelivering)
+    /// <summary>One delivery in flight: deliver, settle, next. After a change that stops the listener, nothing more is delivered or acknowledged.</summary>
+    private async Task ConsumeOrderedAsync(ChannelReader<Pending> reader, QueueCredits credits, CancellationToken stopDelivering, Action stopReading)
     {
+        Exception? failure = null;
+        var holding = false;
         await foreach (var item in reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
             try
             {
-                if (await ProcessAsync(item, stopDelivering).ConfigureAwait(false))
+                if (failure is not null || holding)
                 {
-                    // Acknowledge only now: the sink or the dead-letter sink has it, or its loss is reported.
-                    await Capture.AcknowledgeAsync(item.Change, stopDelivering).ConfigureAwait(false);
+                    // Left in the capture: the listener is stopping on an earlier change.
+                    if (failure is null)
+                    {
+                        ReportUndelivered(item);
+                    }
+                    continue;
+                }
+                var settled = await ProcessAsync(item, stopDelivering).ConfigureAwait(false);
+                // Acknowledging a change acknowledges all before it: after one left unacknowledged, none more.
+                holding |= !AcknowledgementRule.Acknowledges(settled.Verdict);
+                if (!holding)
+                {
+                    await AcknowledgeAsync(item).ConfigureAwait(false);
+                }
+                else if (settled.Verdict == Verdict.Stop)
+                {
+                    failure = settled.Error;
+                    stopReading();
+                }
+                else if (settled.Verdict == Verdict.NotTaken)
+                {
+                    stopReading();
                 }
             }
-            catch (OperationCanceledException) when (stopDelivering.IsCancellationRequested)
+            catch (Exception ex) when (failure is null)
             {
-                // Delivered (or reported) but the acknowledgement was cut short: an at-least-once mode will send it again.
+                // An acknowledgement failed: stop reading, leave the rest unacknowledged.
+                failure = ex;
+                stopReading();
             }
             finally
             {
@@ -166,31 +191,38 @@ public sealed class SourceListener : IAsyncDisposable
                 credits.Return(moreQueued: reader.TryPeek(out _));
             }
         }
+        if (failure is not null)
+        {
+            ExceptionDispatchInfo.Throw(failure);
+        }
     }
 
     /// <summary>
-    /// Up to <see cref="ListenerOptions.MaxConcurrentDeliveries"/> deliveries in flight; they may reach the
-    /// sink out of order. Each change gets a sequence number in capture order; one acknowledger acknowledges
-    /// change k only when every change up to k is finished (delivered, dead-lettered or reported failed), so
-    /// the capture never advances past an undelivered change. Once a change is left undelivered (stopping),
-    /// or an acknowledgement fails, nothing after it is acknowledged.
+    /// Up to <see cref="ListenerOptions.MaxConcurrentDeliveries"/> deliveries in flight; they may reach the sink out of
+    /// order (with <paramref name="keys"/>, changes to the same row never overtake each other, and a change without a
+    /// key waits for everything before it). Each change gets a sequence number in capture order; one acknowledger
+    /// acknowledges change k only when every change up to k is settled, so the capture never advances past an
+    /// unacknowledged change. Once a change is left unacknowledged, nothing after it is delivered or acknowledged.
     /// </summary>
-    private async Task ConsumeConcurrentAsync(ChannelReader<Pending> reader, QueueCredits credits, CancellationToken stopDelivering, Action stopReading)
+    private async Task ConsumeConcurrentAsync(ChannelReader<Pending> reader, QueueCredits credits, CancellationToken stopDelivering, Action stopReading,
+        RowKeyIndex? keys)
     {
         using var halted = new CancellationTokenSource();
         using var stopOrHalted = CancellationTokenSource.CreateLinkedTokenSource(stopDelivering, halted.Token);
         using var slots = new SemaphoreSlim(_options.MaxConcurrentDeliveries, _options.MaxConcurrentDeliveries);
         var finished = Channel.CreateUnbounded<Finished>(new UnboundedChannelOptions { SingleReader = true });
+        var inFlightByKey = new Dictionary<string, Task>(StringComparer.Ordinal);
+        var inFlight = new List<Task>();
+        void Halt()
+        {
+            halted.Cancel();
+            stopReading();
+        }
         var acknowledger = Task.Run(async () =>
         {
             try
             {
-                await AcknowledgeInOrderAsync(finished.Reader, credits, stopDelivering, () =>
-                {
-                    // Nothing after a failed change will be acknowledged: stop reading and delivering.
-                    halted.Cancel();
-                    stopReading();
-                }).ConfigureAwait(false);
+                await AcknowledgeInOrderAsync(finished.Reader, credits, Halt).ConfigureAwait(false);
             }
             finally
             {
@@ -203,18 +235,49 @@ public sealed class SourceListener : IAsyncDisposable
             await foreach (var item in reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 var number = sequence++;
+                string? key = null;
                 try
                 {
                     halted.Token.ThrowIfCancellationRequested();
+                    if (keys is not null)
+                    {
+                        inFlight.RemoveAll(t => t.IsCompleted);
+                        key = keys.KeyOf(item.Change);
+                        // Same row: after the one in flight. No key: after everything in flight.
+                        var before = key is null ? Task.WhenAll(inFlight) : inFlightByKey.GetValueOrDefault(key);
+                        if (before is not null)
+                        {
+                            await before.WaitAsync(stopOrHalted.Token).ConfigureAwait(false);
+                        }
+                        stopOrHalted.Token.ThrowIfCancellationRequested();
+                    }
                     await slots.WaitAsync(stopOrHalted.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
-                    ReportUndelivered(item);
-                    finished.Writer.TryWrite(new Finished(number, item, false, null));
+                    if (!halted.IsCancellationRequested)
+                    {
+                        ReportUndelivered(item);
+                    }
+                    finished.Writer.TryWrite(new Finished(number, item, new Settled(Verdict.NotTaken), null));
                     continue;
                 }
-                _ = DeliverOneAsync(number, item);
+                var delivery = DeliverOneAsync(number, item);
+                if (keys is not null)
+                {
+                    inFlight.Add(delivery);
+                    if (key is not null)
+                    {
+                        if (inFlightByKey.Count > 4 * _options.MaxConcurrentDeliveries)
+                        {
+                            foreach (var done in inFlightByKey.Where(p => p.Value.IsCompleted).Select(p => p.Key).ToList())
+                            {
+                                inFlightByKey.Remove(done);
+                            }
+                        }
+                        inFlightByKey[key] = delivery;
+                    }
+                }
             }
             // Wait for the deliveries still in flight.
             for (var i = 0; i < _options.MaxConcurrentDeliveries; i++)
@@ -230,26 +293,31 @@ public sealed class SourceListener : IAsyncDisposable
 
         async Task DeliverOneAsync(long number, Pending item)
         {
-            var acknowledge = false;
+            var settled = new Settled(Verdict.NotTaken);
             Exception? error = null;
             try
             {
-                acknowledge = await ProcessAsync(item, stopDelivering).ConfigureAwait(false);
+                settled = await ProcessAsync(item, stopDelivering).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                // Like the ordered path, an unexpected error stops the listener; here once every change before it is finished.
+                // Like the ordered path, an unexpected error stops the listener; here once every change before it is settled.
                 error = ex;
             }
             finally
             {
-                finished.Writer.TryWrite(new Finished(number, item, acknowledge, error));
+                if (error is not null || !AcknowledgementRule.Acknowledges(settled.Verdict))
+                {
+                    // Before this delivery counts as done: a later change to the same row must not overtake it.
+                    halted.Cancel();
+                }
+                finished.Writer.TryWrite(new Finished(number, item, settled, error));
                 slots.Release();
             }
         }
     }
 
-    private async Task AcknowledgeInOrderAsync(ChannelReader<Finished> finished, QueueCredits credits, CancellationToken stopDelivering, Action halt)
+    private async Task AcknowledgeInOrderAsync(ChannelReader<Finished> finished, QueueCredits credits, Action halt)
     {
         var waiting = new Dictionary<long, Finished>();
         long next = 0;
@@ -263,17 +331,13 @@ public sealed class SourceListener : IAsyncDisposable
                 next++;
                 try
                 {
-                    // An undelivered change stops all acknowledgements after it: they stay in the capture.
-                    failure ??= head.Error;
-                    acknowledging &= head.Acknowledge && failure is null;
+                    // The first change left unacknowledged stops all acknowledgements after it: they stay in the capture.
+                    failure ??= head.Error ?? (head.Settled.Verdict == Verdict.Stop ? head.Settled.Error : null);
+                    acknowledging &= failure is null && AcknowledgementRule.Acknowledges(head.Settled.Verdict);
                     if (acknowledging)
                     {
-                        await Capture.AcknowledgeAsync(head.Item.Change, stopDelivering).ConfigureAwait(false);
+                        await AcknowledgeAsync(head.Item).ConfigureAwait(false);
                     }
-                }
-                catch (OperationCanceledException) when (stopDelivering.IsCancellationRequested)
-                {
-                    acknowledging = false;
                 }
                 catch (Exception ex)
                 {
@@ -282,7 +346,7 @@ public sealed class SourceListener : IAsyncDisposable
                 }
                 finally
                 {
-                    if (failure is not null)
+                    if (!acknowledging)
                     {
                         halt();
                     }
@@ -297,18 +361,23 @@ public sealed class SourceListener : IAsyncDisposable
         }
     }
 
-    /// <summary>Delivers one change's event (or reports why not); true when the change may be acknowledged.</summary>
-    private async Task<bool> ProcessAsync(Pending item, CancellationToken stopDelivering)
+    /// <summary>
+    /// The only call that acknowledges. It is not cancelled by stopping: a change the sink took is acknowledged even
+    /// while the listener stops (the captures write acknowledgements out when disposed).
+    /// </summary>
+    private ValueTask AcknowledgeAsync(Pending item) => Capture.AcknowledgeAsync(item.Change, CancellationToken.None);
+
+    /// <summary>Delivers one change's event (or finds why it cannot be) and settles it under the acknowledgement rule.</summary>
+    private async Task<Settled> ProcessAsync(Pending item, CancellationToken stopDelivering)
     {
         if (stopDelivering.IsCancellationRequested)
         {
             ReportUndelivered(item);
-            return false;
+            return new Settled(Verdict.NotTaken);
         }
         if (item.Event is null)
         {
-            Fail(item, new ListenerReport(ListenerReportKind.DeliveryFailed, item.Error!));
-            return true;
+            return Undeliverable(item, null, item.Error!, null, 0);
         }
 
         DeliveryOutcome outcome;
@@ -318,24 +387,24 @@ public sealed class SourceListener : IAsyncDisposable
             {
                 Statistics.OnRetried();
                 Statistics.OnError($"{Deliverer.Sink.Description}: {result}");
-            }).ConfigureAwait(false);
+            }, Statistics.OnSinkAttempt).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (stopDelivering.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
+            // Stopping, or the sink says it did not take the event (the pipeline stopped): never acknowledged.
             ReportUndelivered(item);
-            return false;
+            return new Settled(Verdict.NotTaken);
         }
 
         // The record (a copy of the event's attributes) is made only when a report needs it, not per delivered event.
-        EventRecord record;
         switch (outcome.Status)
         {
             case DeliveryStatus.Delivered:
                 Statistics.OnDelivered();
                 Statistics.DeliveryLatency.Observe(Stopwatch.GetElapsedTime(item.Started));
-                break;
+                return new Settled(Verdict.Taken);
             case DeliveryStatus.DeadLettered:
-                record = EventRecord.From(item.Event);
+                var record = EventRecord.From(item.Event);
                 Statistics.OnDeadLettered();
                 Statistics.DeliveryLatency.Observe(Stopwatch.GetElapsedTime(item.Started));
                 Statistics.OnError($"event {record.Id}: {outcome.Reason}");
@@ -345,30 +414,40 @@ public sealed class SourceListener : IAsyncDisposable
                     StatusCode = outcome.Last.StatusCode,
                     Attempts = outcome.Attempts,
                 });
-                break;
+                return new Settled(Verdict.Taken);
             default:
-                record = EventRecord.From(item.Event);
-                Fail(item, new ListenerReport(ListenerReportKind.DeliveryFailed, $"Event {record.Id} ({record.Subject} {record.Operation}) could not be delivered to {Deliverer.Sink.Description}: {outcome.Reason}.")
-                {
-                    Event = record,
-                    StatusCode = outcome.Last.StatusCode,
-                    Attempts = outcome.Attempts,
-                });
-                break;
+                var reason = Deliverer.Policy.IsLimited && outcome.Last.Retryable
+                    ? $"{outcome.Reason}; the retry limit ({Deliverer.Policy.DescribeLimit()}) was reached"
+                    : outcome.Reason!;
+                return Undeliverable(item, EventRecord.From(item.Event), $"could not be delivered to {Deliverer.Sink.Description}: {reason}",
+                    outcome.Last.StatusCode, outcome.Attempts);
         }
-        return true;
     }
 
-    private void Fail(Pending item, ListenerReport report)
+    /// <summary>Nobody took the change: skip it with a report, or stop with an error naming it (the default).</summary>
+    private Settled Undeliverable(Pending item, EventRecord? record, string why, int? statusCode, int attempts)
     {
+        var id = record?.Id ?? item.Change.Id;
+        var what = $"{item.Change.Schema}.{item.Change.Table} {CapturedChange.ActionName(item.Change.Operation)}";
+        var verdict = AcknowledgementRule.For(DeliveryStatus.Failed, _options.OnUndeliverable);
         Statistics.OnFailed();
-        Statistics.OnError(report.Message);
-        Raise(report);
+        if (verdict == Verdict.Skipped)
+        {
+            var message = $"Event {id ?? "(no id)"} ({what}) {why}. It was skipped: acknowledged without delivery, as chosen.";
+            Statistics.OnSkipped();
+            Statistics.OnError(message);
+            Raise(new ListenerReport(ListenerReportKind.Skipped, message) { Event = record, StatusCode = statusCode, Attempts = attempts });
+            return new Settled(verdict);
+        }
+        var stop = $"Event {id ?? "(no id)"} ({what}) {why}. The listener stopped; the change and those after it were not acknowledged " +
+                   $"and are delivered again when a listener starts{(Capture.Mode == CaptureMode.Notify ? " (Notify mode keeps nothing: they are lost)" : string.Empty)}. " +
+                   "Fix the sink, give a dead-letter sink, or choose to skip undeliverable changes.";
+        Statistics.OnError(stop);
+        return new Settled(verdict, new UndeliverableChangeException(stop, record, id, statusCode));
     }
 
     private void ReportUndelivered(Pending item)
     {
-        Statistics.OnFailed();
         var record = item.Event is null ? null : EventRecord.From(item.Event);
         Raise(new ListenerReport(ListenerReportKind.Undelivered,
             $"Event {record?.Id ?? "(none)"} ({item.Change.Schema}.{item.Change.Table} {CapturedChange.ActionName(item.Change.Operation)}) was not delivered: the listener stopped first; the change was not acknowledged.")
@@ -406,7 +485,9 @@ public sealed class SourceListener : IAsyncDisposable
         }
     }
 
-    private sealed record Finished(long Sequence, Pending Item, bool Acknowledge, Exception? Error);
+    private sealed record Finished(long Sequence, Pending Item, Settled Settled, Exception? Error);
+
+    private readonly record struct Settled(Verdict Verdict, Exception? Error = null);
 
     private sealed record Pending(CapturedChange Change, CloudEvent? Event, long Started, string? Error);
 }
