@@ -28,6 +28,7 @@ public sealed class ListenerStatistics
     private long _failed;
     private long _deadLettered;
     private long _skipped;
+    private long _undelivered;
     private int _sinkState;
     private long _sinkStateTicks;
     // Commit (or receive) times of the changes taken from the capture and not yet finished, oldest first.
@@ -50,6 +51,9 @@ public sealed class ListenerStatistics
     public long DeadLettered => Interlocked.Read(ref _deadLettered);
     /// <summary>Events nobody took that were acknowledged because skipping was chosen (each reported; also counted in <see cref="Failed"/>).</summary>
     public long Skipped => Interlocked.Read(ref _skipped);
+
+    /// <summary>Changes left unacknowledged because the listener stopped before they were delivered (each reported).</summary>
+    public long Undelivered => Interlocked.Read(ref _undelivered);
 
     /// <summary>What the sink's last answer says: up, down (retrying), refusing.</summary>
     public SinkState SinkState => (SinkState)Volatile.Read(ref _sinkState);
@@ -98,6 +102,7 @@ public sealed class ListenerStatistics
     }
 
     internal void OnSkipped() => Interlocked.Increment(ref _skipped);
+    internal void OnUndelivered() => Interlocked.Increment(ref _undelivered);
 
     internal void OnSinkAttempt(SendResult result)
     {

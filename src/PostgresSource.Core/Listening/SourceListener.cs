@@ -448,6 +448,7 @@ public sealed class SourceListener : IAsyncDisposable
 
     private void ReportUndelivered(Pending item)
     {
+        Statistics.OnUndelivered();
         var record = item.Event is null ? null : EventRecord.From(item.Event);
         Raise(new ListenerReport(ListenerReportKind.Undelivered,
             $"Event {record?.Id ?? "(none)"} ({item.Change.Schema}.{item.Change.Table} {CapturedChange.ActionName(item.Change.Operation)}) was not delivered: the listener stopped first; the change was not acknowledged.")
