@@ -57,6 +57,9 @@ public sealed class CloudEventReceiver : IAsyncDisposable
     /// <summary>Request number (1-based) → status code or <see cref="NeverAnswer"/>. May be replaced while running.</summary>
     public Func<int, int> Respond { get; set; }
 
+    /// <summary>When set, decides instead of <see cref="Respond"/>, from the request number and the decoded event (null if it did not decode).</summary>
+    public Func<int, CloudEvent?, int>? RespondTo { get; set; }
+
     /// <summary>Requests being handled now (held open by <see cref="NeverAnswer"/>, for example).</summary>
     public int OpenRequests => Volatile.Read(ref _open);
 
@@ -114,7 +117,7 @@ public sealed class CloudEventReceiver : IAsyncDisposable
             var body = buffer.ToArray();
             var headers = context.Request.Headers.ToDictionary(h => h.Key.ToLowerInvariant(), h => h.Value.ToString());
             var (cloudEvent, error) = await DecodeAsync(headers, body).ConfigureAwait(false);
-            var status = Respond(number);
+            var status = RespondTo is { } decide ? decide(number, cloudEvent) : Respond(number);
             lock (_requests)
             {
                 _requests.Add(new ReceivedRequest(number, DateTimeOffset.UtcNow, headers, body, status, cloudEvent, error, context.Request.Protocol, context.Connection.Id));

@@ -153,19 +153,39 @@ public sealed class ListenerEndToEndTests(DatabaseFixture database, ITestOutputH
     }
 
     [Fact]
-    public async Task AnEventNobodyTakesIsReportedWithItsId()
+    public async Task AnEventNobodyTakesStopsTheListenerWithAnErrorNamingIt()
     {
         await using var receiver = await CloudEventReceiver.StartAsync(_ => 500);
         await using var harness = await ListenerHarness.StartAsync(database, _ => new HttpEventSink(receiver.Url), Fast(3));
         await TestSql.ExecuteAsync(harness.ConnectionString, "INSERT INTO orders VALUES (1, 'x', 1)");
 
-        Assert.True(await ListenerHarness.EventuallyAsync(() => harness.Statistics.Failed == 1, TimeSpan.FromSeconds(20)));
-        var report = Assert.Single(harness.ReportsOf(ListenerReportKind.DeliveryFailed));
+        var error = await Assert.ThrowsAsync<UndeliverableChangeException>(() => harness.Run.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(receiver.Requests[0].Event!.Id, error.Event!.Id);
+        Assert.Equal(500, error.StatusCode);
+        Assert.Contains(error.Event.Id, error.Message);
+        Assert.Contains("retry limit (3 attempt(s))", error.Message);
+        Assert.Equal(3, receiver.Requests.Count);
+        Assert.Equal(1, harness.Statistics.Failed);
+        Assert.Empty(harness.ReportsOf(ListenerReportKind.Skipped));
+    }
+
+    [Fact]
+    public async Task AnEventNobodyTakesIsReportedWithItsIdWhenSkippingIsChosen()
+    {
+        await using var receiver = await CloudEventReceiver.StartAsync(n => n <= 3 ? 500 : 202);
+        await using var harness = await ListenerHarness.StartAsync(database, _ => new HttpEventSink(receiver.Url), Fast(3),
+            options: new ListenerOptions { OnUndeliverable = UndeliverableAction.Skip });
+        await TestSql.ExecuteAsync(harness.ConnectionString, "INSERT INTO orders VALUES (1, 'x', 1)");
+        await TestSql.ExecuteAsync(harness.ConnectionString, "INSERT INTO orders VALUES (2, 'y', 1)");
+
+        Assert.True(await ListenerHarness.EventuallyAsync(() => harness.Statistics.Delivered == 1, TimeSpan.FromSeconds(20)));
+        var report = Assert.Single(harness.ReportsOf(ListenerReportKind.Skipped));
         Assert.Equal(receiver.Requests[0].Event!.Id, report.Event!.Id);
         Assert.Equal(500, report.StatusCode);
         Assert.Equal(3, report.Attempts);
         Assert.Contains(report.Event.Id, report.Message);
-        Assert.Equal(3, receiver.Requests.Count);
+        Assert.Equal(1, harness.Statistics.Skipped);
+        Assert.False(harness.Run.IsCompleted);
     }
 
     [Fact]
@@ -198,7 +218,8 @@ public sealed class ListenerEndToEndTests(DatabaseFixture database, ITestOutputH
         await harness.StopAsync();
         Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(3), $"stop took {stopping.Elapsed}");
         Assert.Equal(capacity, harness.ReportsOf(ListenerReportKind.Undelivered).Count);
-        Assert.Equal(capacity, harness.Statistics.Failed);
+        Assert.Equal(capacity, harness.Statistics.Undelivered);
+        Assert.Equal(0, harness.Statistics.Failed);
         Assert.Equal(0, harness.Statistics.Buffered);
     }
 

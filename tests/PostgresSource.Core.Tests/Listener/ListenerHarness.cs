@@ -39,7 +39,8 @@ internal sealed class ListenerHarness : IAsyncDisposable
     /// <summary>Creates the database and table, installs the source, starts the listener and waits until it LISTENs.</summary>
     public static async Task<ListenerHarness> StartAsync(DatabaseFixture database, Func<SourceDefinition, IEventSink> sink,
         RetryPolicy? policy = null, IEventSink? deadLetter = null, ListenerOptions? options = null, string tableSql = OrdersTable,
-        string table = "orders", IReadOnlyDictionary<string, string>? overrides = null)
+        string table = "orders", IReadOnlyDictionary<string, string>? overrides = null, CaptureMode mode = CaptureMode.Notify,
+        Func<IChangeCapture, IChangeCapture>? wrapCapture = null, Func<SourceDefinition, ListenerOptions>? optionsFor = null)
     {
         var db = await database.CreateDatabaseAsync("l");
         await TestSql.ExecuteAsync(db, tableSql);
@@ -50,18 +51,25 @@ internal sealed class ListenerHarness : IAsyncDisposable
             Tables = [TableName.Parse(table)],
             Connection = ConnectionSettings.Parse(db),
             CeOverrideExtensions = overrides ?? new Dictionary<string, string>(),
+            Mode = mode,
         }.Validate();
         await using (var session = await SourceSchema.PlanInstallAsync(source, source.Connection!))
         {
             await session.ApplyAsync();
         }
-        var listener = new SourceListener(source, ChangeCaptureFactory.Create(source, source.Connection!),
-            new EventDeliverer(sink(source), policy, deadLetter), options);
+        var capture = ChangeCaptureFactory.Create(source, source.Connection!,
+            new CaptureOptions { JournalPollInterval = TimeSpan.FromMilliseconds(20), InitialReconnectDelay = TimeSpan.FromMilliseconds(100) });
+        var listener = new SourceListener(source, wrapCapture is null ? capture : wrapCapture(capture),
+            new EventDeliverer(sink(source), policy, deadLetter), optionsFor?.Invoke(source) ?? options);
         var harness = new ListenerHarness(db, source, listener, Task.CompletedTask);
         harness.Run = listener.RunAsync(harness._stop.Token);
         await harness.WaitReadyAsync();
         return harness;
     }
+
+    /// <summary>Rows left in a Durable source's journal (unacknowledged changes).</summary>
+    public Task<long> JournalRowsAsync() =>
+        TestSql.ScalarAsync<long>(ConnectionString, $"SELECT count(*) FROM \"{Source.DatabaseObjectName}\".journal");
 
     public async Task WaitReadyAsync()
     {
