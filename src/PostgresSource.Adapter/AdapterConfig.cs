@@ -4,6 +4,7 @@ using PostgresSource.Core.Capture;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Delivery;
 using PostgresSource.Core.Events;
+using PostgresSource.Core.Listening;
 using PostgresSource.Core.Sources;
 
 namespace PostgresSource.Adapter;
@@ -41,8 +42,14 @@ internal sealed record AdapterConfig
     public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
     public HttpSinkOptions Http { get; init; } = HttpSinkOptions.Default;
     public int QueueCapacity { get; init; } = 100;
-    /// <summary>PGSOURCE_MAX_IN_FLIGHT: deliveries in flight at once; 1 (default) keeps order at the sink.</summary>
+    /// <summary>PGSOURCE_MAX_IN_FLIGHT: deliveries in flight at once; 1 (default) keeps order at the sink; default 4 with key or unordered delivery.</summary>
     public int MaxInFlight { get; init; } = 1;
+
+    /// <summary>PGSOURCE_ORDERING (commit, key, unordered): null when unset (commit, or unordered when PGSOURCE_MAX_IN_FLIGHT is above 1).</summary>
+    public DeliveryOrder? Ordering { get; init; }
+
+    /// <summary>PGSOURCE_ON_UNDELIVERABLE (stop, skip; default stop): what happens to a change nobody will take.</summary>
+    public UndeliverableAction OnUndeliverable { get; init; } = UndeliverableAction.Stop;
 
     /// <summary>PGSOURCE_POLL_INTERVAL (default 100ms, 1ms to 1m): Durable's longest wait between reads of a quiet journal.</summary>
     public TimeSpan JournalPollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
@@ -150,6 +157,28 @@ internal sealed record AdapterConfig
             MaxAttempts = Get("PGSOURCE_DELIVERY_ATTEMPTS") is { } attempts ? ParseInt("PGSOURCE_DELIVERY_ATTEMPTS", attempts, 1, 1, int.MaxValue) : null,
             InitialDelay = ParseDuration("PGSOURCE_DELIVERY_BACKOFF_DELAY", Get("PGSOURCE_DELIVERY_BACKOFF_DELAY"), RetryPolicy.Default.InitialDelay),
             MaxDelay = ParseDuration("PGSOURCE_DELIVERY_MAX_BACKOFF_DELAY", Get("PGSOURCE_DELIVERY_MAX_BACKOFF_DELAY"), RetryPolicy.Default.MaxDelay),
+            MaxRetryTime = Get("PGSOURCE_DELIVERY_MAX_RETRY_TIME") is { } retryTime
+                ? ParseDuration("PGSOURCE_DELIVERY_MAX_RETRY_TIME", retryTime, TimeSpan.Zero)
+                : null,
+        };
+        var ordering = Get("PGSOURCE_ORDERING")?.ToLowerInvariant() switch
+        {
+            null => (DeliveryOrder?)null,
+            "commit" => DeliveryOrder.Commit,
+            "key" => DeliveryOrder.Key,
+            "unordered" => DeliveryOrder.Unordered,
+            var other => throw new AdapterConfigException("PGSOURCE_ORDERING", $"'{other}' is not commit, key or unordered."),
+        };
+        var maxInFlight = ParseInt("PGSOURCE_MAX_IN_FLIGHT", Get("PGSOURCE_MAX_IN_FLIGHT"), ordering is DeliveryOrder.Key or DeliveryOrder.Unordered ? 4 : 1, 1, 1_000);
+        if (ordering == DeliveryOrder.Commit && maxInFlight > 1)
+        {
+            throw new AdapterConfigException("PGSOURCE_MAX_IN_FLIGHT", "commit order allows one delivery in flight; set PGSOURCE_ORDERING=key or unordered for more.");
+        }
+        var onUndeliverable = Get("PGSOURCE_ON_UNDELIVERABLE")?.ToLowerInvariant() switch
+        {
+            null or "stop" => UndeliverableAction.Stop,
+            "skip" => UndeliverableAction.Skip,
+            var other => throw new AdapterConfigException("PGSOURCE_ON_UNDELIVERABLE", $"'{other}' is not stop or skip."),
         };
         Parse("PGSOURCE_DELIVERY_MAX_BACKOFF_DELAY", retry.Validate);
 
@@ -166,7 +195,9 @@ internal sealed record AdapterConfig
                 RequestTimeout = ParseDuration("PGSOURCE_DELIVERY_TIMEOUT", Get("PGSOURCE_DELIVERY_TIMEOUT"), HttpSinkOptions.Default.RequestTimeout),
             },
             QueueCapacity = ParseInt("PGSOURCE_QUEUE_CAPACITY", Get("PGSOURCE_QUEUE_CAPACITY"), 100, 1, 1_000_000),
-            MaxInFlight = ParseInt("PGSOURCE_MAX_IN_FLIGHT", Get("PGSOURCE_MAX_IN_FLIGHT"), 1, 1, 1_000),
+            MaxInFlight = maxInFlight,
+            Ordering = ordering,
+            OnUndeliverable = onUndeliverable,
             SingleActive = ParseBool("PGSOURCE_SINGLE_ACTIVE", Get("PGSOURCE_SINGLE_ACTIVE"), defaultValue: true),
             Snapshot = ParseBool("PGSOURCE_SNAPSHOT", Get("PGSOURCE_SNAPSHOT"), defaultValue: false),
             DrainTimeout = ParseDuration("PGSOURCE_DRAIN_TIMEOUT", Get("PGSOURCE_DRAIN_TIMEOUT"), TimeSpan.FromSeconds(20)),

@@ -9,9 +9,9 @@ internal static class Metrics
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    public static string Render(string source, ListenerStatistics? statistics, bool ready)
+    public static string Render(string source, string @namespace, string name, ListenerStatistics? statistics, bool ready, Backlog? backlog = null)
     {
-        var label = $"source=\"{Escape(source)}\"";
+        var label = $"source=\"{Escape(source)}\",namespace=\"{Escape(@namespace)}\",name=\"{Escape(name)}\"";
         var text = new StringBuilder();
         void Counter(string name, string help, long value)
         {
@@ -33,6 +33,42 @@ internal static class Metrics
         Counter("pgsource_events_dead_lettered_total", "Events the sink did not take and the dead-letter sink did.", statistics?.DeadLettered ?? 0);
         Gauge("pgsource_events_buffered", "Events read and not yet delivered.", statistics?.Buffered ?? 0);
         Gauge("pgsource_ready", "1 when connected to the database and listening.", ready ? 1 : 0);
+        Counter("pgsource_events_skipped_total", "Events nobody took that were acknowledged because skipping was chosen (each logged with its id).", statistics?.Skipped ?? 0);
+        Counter("pgsource_events_undelivered_total", "Events left unacknowledged because the listener stopped first (delivered again later in Durable and Logical).", statistics?.Undelivered ?? 0);
+
+        var state = statistics?.SinkState ?? SinkState.Unknown;
+        text.AppendLine("# HELP pgsource_sink_state 1 for the sink's current state: unknown, up, down (retrying, the stream held back) or refusing.");
+        text.AppendLine("# TYPE pgsource_sink_state gauge");
+        foreach (var each in Enum.GetValues<SinkState>())
+        {
+            text.Append("pgsource_sink_state{").Append(label).Append(",state=\"").Append(each.ToString().ToLowerInvariant()).Append("\"} ")
+                .AppendLine(each == state ? "1" : "0");
+        }
+        text.AppendLine("# HELP pgsource_sink_responses_total Delivery attempts on the sink by response code (\"network\" when there was no response).");
+        text.AppendLine("# TYPE pgsource_sink_responses_total counter");
+        foreach (var (code, answers) in statistics?.Responses ?? new Dictionary<string, long>())
+        {
+            text.Append("pgsource_sink_responses_total{").Append(label).Append(",code=\"").Append(Escape(code)).Append("\"} ")
+                .AppendLine(answers.ToString(CultureInfo.InvariantCulture));
+        }
+        Gauge("pgsource_oldest_unacknowledged_seconds", "Age of the oldest change read and not yet acknowledged (from its commit time where known); 0 when none.",
+            statistics?.OldestUnacknowledgedAge?.TotalSeconds ?? 0);
+        if (backlog?.JournalRows is { } rows)
+        {
+            Gauge("pgsource_journal_backlog_rows", "Durable: journal rows not yet acknowledged (exact up to 100,000, then estimated).", rows);
+        }
+        if (backlog?.RetainedWalBytes is { } retained)
+        {
+            Gauge("pgsource_slot_retained_wal_bytes", "Logical: WAL the replication slot keeps on the server.", retained);
+        }
+        if (backlog?.SlotLagBytes is { } lag)
+        {
+            Gauge("pgsource_slot_lag_bytes", "Logical: WAL written after the slot's confirmed (acknowledged) position.", lag);
+        }
+        if (backlog?.NotificationQueueUsage is { } usage)
+        {
+            Gauge("pgsource_notification_queue_usage_ratio", "Notify: share of the server's notification queue in use (NOTIFY fails for everyone at 1).", usage);
+        }
 
         const string histogram = "pgsource_delivery_latency_seconds";
         text.Append("# HELP ").Append(histogram).AppendLine(" From change received to the sink's acknowledgement, queueing and retries included.");

@@ -16,6 +16,9 @@ internal static class Program
 {
     private const int ExitFailure = 1;
     private const int ExitConfiguration = 2;
+    /// <summary>A change nobody would take and PGSOURCE_ON_UNDELIVERABLE=stop (the default): it stays unacknowledged; the restart tries it again.</summary>
+    private const int ExitUndeliverable = 3;
+    private static readonly TimeSpan BacklogInterval = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan SnapshotProgressInterval = TimeSpan.FromSeconds(1);
 
     public static async Task<int> Main(string[] args)
@@ -86,7 +89,10 @@ internal static class Program
         var identity = Identity(config);
         log.Info("starting", [.. identity, ("sink", HttpEventSink.Describe(config.Sink!)), ("contentMode", config.Http.ContentMode.ToString().ToLowerInvariant()),
             ("deadLetterSink", config.DeadLetterSink is null ? null : HttpEventSink.Describe(config.DeadLetterSink)), ("install", config.Install),
-            ("deliveryAttempts", config.Retry.MaxAttempts), ("httpPort", config.HttpPort), ("snapshot", config.Snapshot),
+            ("deliveryAttempts", config.Retry.MaxAttempts?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unlimited"),
+            ("deliveryRetryLimit", config.Retry.DescribeLimit()), ("onUndeliverable", config.OnUndeliverable.ToString().ToLowerInvariant()),
+            ("ordering", (config.Ordering ?? (config.MaxInFlight == 1 ? DeliveryOrder.Commit : DeliveryOrder.Unordered)).ToString().ToLowerInvariant()),
+            ("httpPort", config.HttpPort), ("snapshot", config.Snapshot),
             ("version", typeof(Program).Assembly.GetName().Version?.ToString(3))]);
         if (config.Channel is not null && config.Channel != config.Source.DatabaseObjectName)
         {
@@ -100,13 +106,17 @@ internal static class Program
         }
 
         SourceListener? listener = null;
+        await using var backlog = new BacklogWatch(new BacklogProbe(config.Source, config.Connection), BacklogInterval);
         await using var health = new HealthServer(config.HttpPort, () => listener?.IsReady == true,
-            () => Metrics.Render(config.EventSource ?? config.Source.EventSource, listener?.Statistics, listener?.IsReady == true), log);
+            () => Metrics.Render(config.EventSource ?? config.Source.EventSource, config.Source.Namespace, config.Source.Name,
+                listener?.Statistics, listener?.IsReady == true, backlog.Latest), log);
 
         if (config.Install && !await InstallAsync(config, log, cancellationToken).ConfigureAwait(false))
         {
             return ExitFailure;
         }
+        var rowKeys = config.Ordering == DeliveryOrder.Key ? await LoadRowKeysAsync(config, log, cancellationToken).ConfigureAwait(false) : null;
+        backlog.Start();
 
         var capture = ChangeCaptureFactory.Create(config.Source, config.Connection, new CaptureOptions
         {
@@ -124,6 +134,9 @@ internal static class Program
         {
             QueueCapacity = config.QueueCapacity,
             MaxConcurrentDeliveries = config.MaxInFlight,
+            Ordering = config.Ordering,
+            RowKeys = rowKeys,
+            OnUndeliverable = config.OnUndeliverable,
             DrainTimeout = config.DrainTimeout,
             EventSource = config.EventSource,
             CeOverrides = config.CeOverrides,
@@ -146,6 +159,14 @@ internal static class Program
             try
             {
                 await listener.RunAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (UndeliverableChangeException ex)
+            {
+                log.Error("stopping: a change could not be delivered; it stays unacknowledged and is sent again at the next start",
+                    ("id", ex.ChangeId), ("subject", ex.Event?.Subject), ("operation", ex.Event?.Operation), ("statusCode", ex.StatusCode), ("reason", ex.Message),
+                    ("remedy", "fix the sink, set PGSOURCE_DEAD_LETTER_SINK, or PGSOURCE_ON_UNDELIVERABLE=skip"));
+                LogTotals(log, listener.Statistics);
+                return ExitUndeliverable;
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -189,6 +210,25 @@ internal static class Program
         }
     }
 
+    /// <summary>The tables' primary keys for key order; waits with backoff while the database cannot be reached.</summary>
+    private static async Task<RowKeyIndex> LoadRowKeysAsync(AdapterConfig config, JsonLog log, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(500);
+        while (true)
+        {
+            try
+            {
+                return await RowKeyIndex.LoadAsync(config.Connection, config.Source, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && TransientErrors.IsTransient(ex))
+            {
+                log.Warn("database not reachable; retrying to read the tables' primary keys", ("error", ex.Message), ("retryInSeconds", delay.TotalSeconds));
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 30_000));
+            }
+        }
+    }
+
     private static void Log(JsonLog log, ListenerReport report)
     {
         var fields = new List<(string, object?)>
@@ -204,6 +244,9 @@ internal static class Program
             case ListenerReportKind.DeliveryFailed:
                 log.Error("event not delivered", [.. fields, ("reason", report.Message)]);
                 break;
+            case ListenerReportKind.Skipped:
+                log.Error("event skipped: nobody took it; acknowledged without delivery as PGSOURCE_ON_UNDELIVERABLE=skip chose", [.. fields, ("reason", report.Message)]);
+                break;
             case ListenerReportKind.Undelivered:
                 log.Warn("event not delivered before shutdown; not acknowledged", [.. fields, ("reason", report.Message)]);
                 break;
@@ -218,7 +261,7 @@ internal static class Program
 
     private static void LogTotals(JsonLog log, ListenerStatistics statistics) =>
         log.Info("stopped", ("received", statistics.Received), ("delivered", statistics.Delivered), ("retried", statistics.Retried),
-            ("failed", statistics.Failed), ("deadLettered", statistics.DeadLettered));
+            ("failed", statistics.Failed), ("deadLettered", statistics.DeadLettered), ("skipped", statistics.Skipped), ("undelivered", statistics.Undelivered));
 
     private static (string, object?)[] Identity(AdapterConfig config) =>
     [
@@ -236,7 +279,13 @@ internal static class Program
           K_SINK (required), NAME (required), NAMESPACE, PGSOURCE_UID, PGSOURCE_TABLES, PGSOURCE_MODE,
           PGSOURCE_CONNECTION or PGSOURCE_CONNECTION_FILE (default /etc/pgsource/secret/connectionstr),
           K_CE_OVERRIDES, NOTIFICATION_CHANNEL, EVENT_SOURCE, PGSOURCE_EVENT_TYPE, PGSOURCE_HTTP_PORT (8080),
-          PGSOURCE_INSTALL (true), PGSOURCE_DEAD_LETTER_SINK, PGSOURCE_DELIVERY_ATTEMPTS, PGSOURCE_CONTENT_MODE,
-          PGSOURCE_CA_FILE, PGSOURCE_SNAPSHOT, PGSOURCE_ACTION. See docs/adapter.md.
+          PGSOURCE_INSTALL (true), PGSOURCE_DEAD_LETTER_SINK, PGSOURCE_CONTENT_MODE, PGSOURCE_CA_FILE,
+          PGSOURCE_SNAPSHOT, PGSOURCE_ACTION, PGSOURCE_SINGLE_ACTIVE (true), PGSOURCE_QUEUE_CAPACITY (100),
+          PGSOURCE_POLL_INTERVAL (100ms), PGSOURCE_DRAIN_TIMEOUT (20s),
+          delivery: PGSOURCE_ON_UNDELIVERABLE (stop|skip; stop), PGSOURCE_ORDERING (commit|key|unordered; commit),
+          PGSOURCE_MAX_IN_FLIGHT (1; 4 with key or unordered), PGSOURCE_DELIVERY_ATTEMPTS (no limit),
+          PGSOURCE_DELIVERY_MAX_RETRY_TIME (no limit), PGSOURCE_DELIVERY_TIMEOUT (30s),
+          PGSOURCE_DELIVERY_BACKOFF_DELAY (200ms), PGSOURCE_DELIVERY_MAX_BACKOFF_DELAY (30s).
+          Exit codes: 0 stopped, 1 failure, 2 configuration error, 3 a change could not be delivered (kept). See docs/adapter.md.
         """;
 }
