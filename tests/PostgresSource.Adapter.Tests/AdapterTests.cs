@@ -127,15 +127,19 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         Assert.Equal(["INSERT", "INSERT", "UPDATE"], receiver.Requests.Select(r => (string)r.Event!["pgoperation"]!));
 
         var metrics = await _http.GetStringAsync(new Uri(adapter.BaseUrl, "metrics"));
-        Assert.Contains("pgsource_events_received_total{source=\"retail/shop-from-env\"} 3", metrics);
-        Assert.Contains("pgsource_events_delivered_total{source=\"retail/shop-from-env\"} 3", metrics);
-        Assert.Contains("pgsource_events_failed_total{source=\"retail/shop-from-env\"} 0", metrics);
-        Assert.Contains("pgsource_events_dead_lettered_total{source=\"retail/shop-from-env\"} 0", metrics);
-        Assert.Contains("pgsource_events_retried_total{source=\"retail/shop-from-env\"} 0", metrics);
-        Assert.Contains("pgsource_ready{source=\"retail/shop-from-env\"} 1", metrics);
+        Assert.Contains("pgsource_events_received_total{source=\"retail/shop-from-env\",namespace=\"retail\",name=\"shop\"} 3", metrics);
+        Assert.Contains("pgsource_events_delivered_total{source=\"retail/shop-from-env\",namespace=\"retail\",name=\"shop\"} 3", metrics);
+        Assert.Contains("pgsource_events_failed_total{source=\"retail/shop-from-env\",namespace=\"retail\",name=\"shop\"} 0", metrics);
+        Assert.Contains("pgsource_events_dead_lettered_total{source=\"retail/shop-from-env\",namespace=\"retail\",name=\"shop\"} 0", metrics);
+        Assert.Contains("pgsource_events_retried_total{source=\"retail/shop-from-env\",namespace=\"retail\",name=\"shop\"} 0", metrics);
+        Assert.Contains("pgsource_ready{source=\"retail/shop-from-env\",namespace=\"retail\",name=\"shop\"} 1", metrics);
+        Assert.Contains("pgsource_sink_state{source=\"retail/shop-from-env\",namespace=\"retail\",name=\"shop\",state=\"up\"} 1", metrics);
+        Assert.Contains("pgsource_sink_state{source=\"retail/shop-from-env\",namespace=\"retail\",name=\"shop\",state=\"down\"} 0", metrics);
+        Assert.Contains("pgsource_sink_responses_total{source=\"retail/shop-from-env\",namespace=\"retail\",name=\"shop\",code=\"200\"} 3", metrics);
+        Assert.Contains("pgsource_oldest_unacknowledged_seconds{source=\"retail/shop-from-env\",namespace=\"retail\",name=\"shop\"} 0", metrics);
         Assert.Contains("# TYPE pgsource_delivery_latency_seconds histogram", metrics);
-        Assert.Contains("pgsource_delivery_latency_seconds_bucket{source=\"retail/shop-from-env\",le=\"+Inf\"} 3", metrics);
-        Assert.Contains("pgsource_delivery_latency_seconds_count{source=\"retail/shop-from-env\"} 3", metrics);
+        Assert.Contains("pgsource_delivery_latency_seconds_bucket{source=\"retail/shop-from-env\",namespace=\"retail\",name=\"shop\",le=\"+Inf\"} 3", metrics);
+        Assert.Contains("pgsource_delivery_latency_seconds_count{source=\"retail/shop-from-env\",namespace=\"retail\",name=\"shop\"} 3", metrics);
         Assert.Matches(MetricLine(), metrics);
         Assert.Equal(HttpStatusCode.NotFound, await StatusAsync(adapter, "nothing-here"));
 
@@ -182,32 +186,49 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         Assert.Contains(adapter.Logs, l => l.GetProperty("msg").GetString()!.StartsWith("stopping", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task FailedAndDeadLetteredEventsAreLoggedWithTheirIds()
+    [Theory]
+    [InlineData("skip")]
+    [InlineData("stop")]
+    public async Task FailedAndDeadLetteredEventsAreLoggedWithTheirIds(string onUndeliverable)
     {
         var connection = await DatabaseAsync();
         await using var receiver = await CloudEventReceiver.StartAsync(_ => 400);
         await using var deadLetters = await CloudEventReceiver.StartAsync(n => n == 1 ? 200 : 400);
         var environment = Environment(connection, receiver.Url, AdapterProcess.FreePort());
         environment["PGSOURCE_DEAD_LETTER_SINK"] = deadLetters.Url.ToString();
-        environment["PGSOURCE_DELIVERY_ATTEMPTS"] = "1";
+        environment["PGSOURCE_ON_UNDELIVERABLE"] = onUndeliverable;
         await using var adapter = AdapterProcess.Start(environment);
         await WaitForStatusAsync(adapter, "readyz", HttpStatusCode.OK);
 
         await TestSql.ExecuteAsync(connection, "INSERT INTO orders VALUES (1, 'a', 1); INSERT INTO orders VALUES (2, 'b', 2)");
         var deadLettered = await adapter.WaitForLogAsync(l => l.GetProperty("msg").GetString() == "event sent to the dead-letter sink", Patience);
-        var failed = await adapter.WaitForLogAsync(l => l.GetProperty("msg").GetString() == "event not delivered", Patience);
         Assert.Equal("warn", deadLettered.GetProperty("level").GetString());
-        Assert.Equal("error", failed.GetProperty("level").GetString());
         Assert.Equal(receiver.Requests[0].Event!.Id, deadLettered.GetProperty("id").GetString());
-        Assert.Equal(receiver.Requests[1].Event!.Id, failed.GetProperty("id").GetString());
-        Assert.Equal(400, failed.GetProperty("statusCode").GetInt32());
-
-        var metrics = await _http.GetStringAsync(new Uri(adapter.BaseUrl, "metrics"));
-        Assert.Contains("pgsource_events_failed_total{source=\"retail/shop\"} 1", metrics);
-        Assert.Contains("pgsource_events_dead_lettered_total{source=\"retail/shop\"} 1", metrics);
-        adapter.SendSigterm();
-        Assert.Equal(0, await adapter.WaitForExitAsync(Patience));
+        if (onUndeliverable == "skip")
+        {
+            var skipped = await adapter.WaitForLogAsync(l => l.GetProperty("msg").GetString()!.StartsWith("event skipped", StringComparison.Ordinal), Patience);
+            Assert.Equal("error", skipped.GetProperty("level").GetString());
+            Assert.Equal(receiver.Requests[1].Event!.Id, skipped.GetProperty("id").GetString());
+            Assert.Equal(400, skipped.GetProperty("statusCode").GetInt32());
+            var metrics = await _http.GetStringAsync(new Uri(adapter.BaseUrl, "metrics"));
+            Assert.Contains("pgsource_events_failed_total{source=\"retail/shop\",namespace=\"retail\",name=\"shop\"} 1", metrics);
+            Assert.Contains("pgsource_events_skipped_total{source=\"retail/shop\",namespace=\"retail\",name=\"shop\"} 1", metrics);
+            Assert.Contains("pgsource_events_dead_lettered_total{source=\"retail/shop\",namespace=\"retail\",name=\"shop\"} 1", metrics);
+            Assert.Contains("pgsource_sink_state{source=\"retail/shop\",namespace=\"retail\",name=\"shop\",state=\"refusing\"} 1", metrics);
+            Assert.Contains("pgsource_sink_responses_total{source=\"retail/shop\",namespace=\"retail\",name=\"shop\",code=\"400\"} 2", metrics);
+            adapter.SendSigterm();
+            Assert.Equal(0, await adapter.WaitForExitAsync(Patience));
+        }
+        else
+        {
+            // Stop (the default): exit code 3, the change named, nothing skipped.
+            Assert.Equal(3, await adapter.WaitForExitAsync(Patience));
+            var stopping = adapter.Logs.Single(l => l.GetProperty("msg").GetString()!.StartsWith("stopping: a change could not be delivered", StringComparison.Ordinal));
+            Assert.Equal("error", stopping.GetProperty("level").GetString());
+            Assert.Equal(receiver.Requests[1].Event!.Id, stopping.GetProperty("id").GetString());
+            Assert.Equal(400, stopping.GetProperty("statusCode").GetInt32());
+            Assert.DoesNotContain(adapter.Logs, l => l.GetProperty("msg").GetString()!.StartsWith("event skipped", StringComparison.Ordinal));
+        }
     }
 
     [Fact]
@@ -223,7 +244,7 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         await WaitForStatusAsync(adapter, "healthz", HttpStatusCode.OK);
         await adapter.WaitForLogAsync(l => l.GetProperty("msg").GetString()!.StartsWith("Cannot connect", StringComparison.Ordinal), Patience);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, await StatusAsync(adapter, "readyz"));
-        Assert.Contains("pgsource_ready{source=\"retail/shop\"} 0", await _http.GetStringAsync(new Uri(adapter.BaseUrl, "metrics")));
+        Assert.Contains("pgsource_ready{source=\"retail/shop\",namespace=\"retail\",name=\"shop\"} 0", await _http.GetStringAsync(new Uri(adapter.BaseUrl, "metrics")));
         adapter.SendSigterm();
         Assert.Equal(0, await adapter.WaitForExitAsync(Patience));
         Assert.DoesNotContain(Password, string.Join("\n", adapter.Stdout.Concat(adapter.Stderr)));
@@ -341,7 +362,33 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         { "PGSOURCE_POLL_INTERVAL", "0ms", "PGSOURCE_POLL_INTERVAL" },
         { "PGSOURCE_POLL_INTERVAL", "2m", "PGSOURCE_POLL_INTERVAL" },
         { "PGSOURCE_POLL_INTERVAL", "often", "PGSOURCE_POLL_INTERVAL" },
+        { "PGSOURCE_ORDERING", "sideways", "PGSOURCE_ORDERING" },
+        { "PGSOURCE_ON_UNDELIVERABLE", "maybe", "PGSOURCE_ON_UNDELIVERABLE" },
+        { "PGSOURCE_DELIVERY_MAX_RETRY_TIME", "soon", "PGSOURCE_DELIVERY_MAX_RETRY_TIME" },
     };
+
+    [Fact]
+    public async Task HelpListsEveryVariableTheAdapterReads()
+    {
+        var source = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "src", "PostgresSource.Adapter", "AdapterConfig.cs"));
+        var read = Regex.Matches(source, "\"((?:PGSOURCE|K)_[A-Z_]+|NAME|NAMESPACE|EVENT_SOURCE|NOTIFICATION_CHANNEL)\"")
+            .Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.Contains("PGSOURCE_ON_UNDELIVERABLE", read);
+        await using var adapter = AdapterProcess.Start(new Dictionary<string, string>(), "--help");
+        Assert.Equal(0, await adapter.WaitForExitAsync(Patience));
+        var help = string.Join("\n", adapter.Stdout);
+        Assert.All(read, variable => Assert.Matches($"\\b{variable}\\b", help));
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "PostgresSource.sln")))
+        {
+            directory = directory.Parent;
+        }
+        return directory?.FullName ?? throw new DirectoryNotFoundException("PostgresSource.sln not found above the test folder.");
+    }
 
     [Theory]
     [MemberData(nameof(BadConfigurations))]
@@ -371,6 +418,6 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         output.WriteLine(line);
     }
 
-    [GeneratedRegex(@"^pgsource_delivery_latency_seconds_bucket\{source=""[^""]+"",le=""0\.005""\} \d+$", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^pgsource_delivery_latency_seconds_bucket\{source=""[^""]+"",namespace=""retail"",name=""shop"",le=""0\.005""\} \d+$", RegexOptions.Multiline)]
     private static partial Regex MetricLine();
 }
