@@ -23,7 +23,9 @@ public sealed record ReceivedRequest(
     CloudEvent? Event,
     string? DecodeError,
     string Protocol,
-    string ConnectionId)
+    string ConnectionId,
+    string Method = "POST",
+    string PathAndQuery = "/")
 {
     public string ContentType => Headers.TryGetValue("content-type", out var value) ? value : string.Empty;
     public bool Structured => ContentType.StartsWith("application/cloudevents+json", StringComparison.OrdinalIgnoreCase);
@@ -56,6 +58,9 @@ public sealed class CloudEventReceiver : IAsyncDisposable
 
     /// <summary>Request number (1-based) → status code or <see cref="NeverAnswer"/>. May be replaced while running.</summary>
     public Func<int, int> Respond { get; set; }
+
+    /// <summary>Request number (1-based) → the Location header to answer with (for a 3xx), or null for none.</summary>
+    public Func<int, string?>? Location { get; set; }
 
     /// <summary>Requests being handled now (held open by <see cref="NeverAnswer"/>, for example).</summary>
     public int OpenRequests => Volatile.Read(ref _open);
@@ -117,7 +122,8 @@ public sealed class CloudEventReceiver : IAsyncDisposable
             var status = Respond(number);
             lock (_requests)
             {
-                _requests.Add(new ReceivedRequest(number, DateTimeOffset.UtcNow, headers, body, status, cloudEvent, error, context.Request.Protocol, context.Connection.Id));
+                _requests.Add(new ReceivedRequest(number, DateTimeOffset.UtcNow, headers, body, status, cloudEvent, error, context.Request.Protocol, context.Connection.Id,
+                    context.Request.Method, context.Request.Path + context.Request.QueryString));
             }
             if (status == NeverAnswer)
             {
@@ -132,6 +138,10 @@ public sealed class CloudEventReceiver : IAsyncDisposable
                 return;
             }
             context.Response.StatusCode = status;
+            if (Location?.Invoke(number) is { } location)
+            {
+                context.Response.Headers.Location = location;
+            }
             if (status >= 400)
             {
                 await context.Response.WriteAsync($"refused by test receiver with {status}").ConfigureAwait(false);
