@@ -39,7 +39,7 @@ internal sealed class ListenerHarness : IAsyncDisposable
     /// <summary>Creates the database and table, installs the source, starts the listener and waits until it LISTENs.</summary>
     public static async Task<ListenerHarness> StartAsync(DatabaseFixture database, Func<SourceDefinition, IEventSink> sink,
         RetryPolicy? policy = null, IEventSink? deadLetter = null, ListenerOptions? options = null, string tableSql = OrdersTable,
-        string table = "orders", IReadOnlyDictionary<string, string>? overrides = null)
+        string table = "orders", IReadOnlyDictionary<string, string>? overrides = null, CaptureMode mode = CaptureMode.Notify)
     {
         var db = await database.CreateDatabaseAsync("l");
         await TestSql.ExecuteAsync(db, tableSql);
@@ -48,6 +48,7 @@ internal sealed class ListenerHarness : IAsyncDisposable
             Name = "shop",
             Uid = Guid.NewGuid().ToString(),
             Tables = [TableName.Parse(table)],
+            Mode = mode,
             Connection = ConnectionSettings.Parse(db),
             CeOverrideExtensions = overrides ?? new Dictionary<string, string>(),
         }.Validate();
