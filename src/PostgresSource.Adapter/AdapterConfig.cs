@@ -102,6 +102,11 @@ internal sealed record AdapterConfig
                 EventType = Get("PGSOURCE_EVENT_TYPE") ?? SourceDefinition.DefaultEventType,
             };
             source = action == AdapterAction.Run && install ? source.Validate() : source.ValidateIdentity();
+            if (action == AdapterAction.Run)
+            {
+                // Also without PGSOURCE_INSTALL: a type no event can carry is a configuration error at start, not a failure per event.
+                source.ValidateEventAttributes();
+            }
         }
         catch (SourceValidationException ex)
         {

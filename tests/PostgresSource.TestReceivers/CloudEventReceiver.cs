@@ -23,7 +23,9 @@ public sealed record ReceivedRequest(
     CloudEvent? Event,
     string? DecodeError,
     string Protocol,
-    string ConnectionId)
+    string ConnectionId,
+    string Method = "POST",
+    string PathAndQuery = "/")
 {
     public string ContentType => Headers.TryGetValue("content-type", out var value) ? value : string.Empty;
     public bool Structured => ContentType.StartsWith("application/cloudevents+json", StringComparison.OrdinalIgnoreCase);
@@ -59,6 +61,9 @@ public sealed class CloudEventReceiver : IAsyncDisposable
 
     /// <summary>When set, decides instead of <see cref="Respond"/>, from the request number and the decoded event (null if it did not decode).</summary>
     public Func<int, CloudEvent?, int>? RespondTo { get; set; }
+
+    /// <summary>Request number (1-based) → the Location header to answer with (for a 3xx), or null for none.</summary>
+    public Func<int, string?>? Location { get; set; }
 
     /// <summary>Requests being handled now (held open by <see cref="NeverAnswer"/>, for example).</summary>
     public int OpenRequests => Volatile.Read(ref _open);
@@ -120,7 +125,8 @@ public sealed class CloudEventReceiver : IAsyncDisposable
             var status = RespondTo is { } decide ? decide(number, cloudEvent) : Respond(number);
             lock (_requests)
             {
-                _requests.Add(new ReceivedRequest(number, DateTimeOffset.UtcNow, headers, body, status, cloudEvent, error, context.Request.Protocol, context.Connection.Id));
+                _requests.Add(new ReceivedRequest(number, DateTimeOffset.UtcNow, headers, body, status, cloudEvent, error, context.Request.Protocol, context.Connection.Id,
+                    context.Request.Method, context.Request.Path + context.Request.QueryString));
             }
             if (status == NeverAnswer)
             {
@@ -135,6 +141,10 @@ public sealed class CloudEventReceiver : IAsyncDisposable
                 return;
             }
             context.Response.StatusCode = status;
+            if (Location?.Invoke(number) is { } location)
+            {
+                context.Response.Headers.Location = location;
+            }
             if (status >= 400)
             {
                 await context.Response.WriteAsync($"refused by test receiver with {status}").ConfigureAwait(false);

@@ -12,11 +12,18 @@ namespace PostgresSource.Core.Delivery;
 
 /// <summary>
 /// POSTs each event to an HTTP(S) endpoint with the CloudEvents HTTP binding, over one pooled,
-/// kept-alive connection. Optionally trusts a custom CA for an HTTPS sink.
+/// kept-alive connection. Optionally trusts a custom CA for an HTTPS sink. Follows 307 and 308
+/// redirects itself (see <see cref="SendAsync"/>); the target of a chain of 308s is remembered for later
+/// events until an attempt there fails.
 /// </summary>
 public sealed class HttpEventSink : IEventSink
 {
     private const int MaxBodyKept = 1024;
+
+    /// <summary>The most 307/308 redirects one attempt follows.</summary>
+    public const int MaxRedirects = 5;
+
+    private Uri? _permanent;
     private readonly Uri _target;
     private readonly HttpSinkOptions _options;
     private readonly HttpClient _client;
@@ -37,6 +44,7 @@ public sealed class HttpEventSink : IEventSink
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             PooledConnectionIdleTimeout = TimeSpan.FromSeconds(90),
             ConnectTimeout = TimeSpan.FromSeconds(10),
+            // Redirects are followed in SendAsync: the handler's own would turn a POST into a GET on 301/302/303.
             AllowAutoRedirect = false,
             AutomaticDecompression = DecompressionMethods.None,
             UseCookies = false,
@@ -58,28 +66,74 @@ public sealed class HttpEventSink : IEventSink
 
     public Uri Target => _target;
 
+    /// <summary>
+    /// One attempt, redirects included. A 307 or 308 with a Location is followed by hand (the same event, POSTed
+    /// again with the same headers and body, to the Location resolved against the URL that answered), at most
+    /// <see cref="MaxRedirects"/> times, never from https to http. 301, 302 and 303 are not followed (clients
+    /// turn them into a GET, which would drop the event) and, like a redirect without a Location or past the
+    /// limit, are a failure that is not retried. The result's status is the last answer's. The request timeout
+    /// covers the whole attempt.
+    /// </summary>
     public async Task<SendResult> SendAsync(CloudEvent cloudEvent, CancellationToken cancellationToken)
     {
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         attempt.CancelAfter(_options.RequestTimeout);
-        using var request = new HttpRequestMessage(HttpMethod.Post, _target)
-        {
-            Content = _mode == ContentMode.Binary
-                ? BinaryModeContent.Create(cloudEvent, PayloadJsonFormatter.Instance)
-                : cloudEvent.ToHttpContent(_mode, PayloadJsonFormatter.Instance),
-        };
+        var remembered = Volatile.Read(ref _permanent);
+        var target = remembered ?? _target;
+        Uri? permanent = null;
+        var onlyPermanent = true;
         try
         {
-            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attempt.Token).ConfigureAwait(false);
-            var status = (int)response.StatusCode;
-            if (RetryPolicy.IsSuccessStatus(status))
+            for (var hops = 0; ; hops++)
             {
-                // An ack's body is never used: disposing the response drains it, no buffer per event.
-                return SendResult.Ack(status);
+                using var request = new HttpRequestMessage(HttpMethod.Post, target)
+                {
+                    Content = _mode == ContentMode.Binary
+                        ? BinaryModeContent.Create(cloudEvent, PayloadJsonFormatter.Instance)
+                        : cloudEvent.ToHttpContent(_mode, PayloadJsonFormatter.Instance),
+                };
+                using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attempt.Token).ConfigureAwait(false);
+                var status = (int)response.StatusCode;
+                if (RetryPolicy.IsSuccessStatus(status))
+                {
+                    if (permanent is not null)
+                    {
+                        // Only a chain of 308s moves the sink for good; a 307 anywhere in it is temporary.
+                        Volatile.Write(ref _permanent, permanent);
+                    }
+                    // An ack's body is never used: disposing the response drains it, no buffer per event.
+                    return SendResult.Ack(status);
+                }
+                if (status is 307 or 308 && response.Headers.Location is { } location)
+                {
+                    var next = Resolve(target, location);
+                    var refusal = next.Scheme != Uri.UriSchemeHttp && next.Scheme != Uri.UriSchemeHttps ? "not an http or https URL"
+                        : target.Scheme == Uri.UriSchemeHttps && next.Scheme == Uri.UriSchemeHttp ? "it would go from https to http"
+                        : hops >= MaxRedirects ? $"more than {MaxRedirects} redirects in a row"
+                        : null;
+                    if (refusal is not null)
+                    {
+                        Forget(remembered);
+                        return await RedirectRefusedAsync(response, status, $"redirect to {Describe(next)} not followed: {refusal}", attempt.Token).ConfigureAwait(false);
+                    }
+                    onlyPermanent &= status == 308;
+                    permanent = onlyPermanent ? next : null;
+                    target = next;
+                    continue;
+                }
+                Forget(remembered);
+                if (status is >= 300 and < 400)
+                {
+                    var to = response.Headers.Location is { } where ? Describe(Resolve(target, where)) : "(no Location)";
+                    var why = status is 307 or 308 ? "the answer has no Location header"
+                        : status is 301 or 302 or 303 ? $"{status} is only followed with a GET, which would drop the event; make the sink URL the final one"
+                        : $"{status} is not a redirect that can be followed";
+                    return await RedirectRefusedAsync(response, status, $"redirect to {to} not followed: {why}", attempt.Token).ConfigureAwait(false);
+                }
+                var body = await ReadStartAsync(response, attempt.Token).ConfigureAwait(false);
+                return new SendResult(false, RetryPolicy.IsRetryableStatus(status), status,
+                    $"{status} {response.ReasonPhrase}".Trim(), RetryAfter(response), body);
             }
-            var body = await ReadStartAsync(response, attempt.Token).ConfigureAwait(false);
-            return new SendResult(false, RetryPolicy.IsRetryableStatus(status), status,
-                $"{status} {response.ReasonPhrase}".Trim(), RetryAfter(response), body);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -87,13 +141,39 @@ public sealed class HttpEventSink : IEventSink
         }
         catch (OperationCanceledException)
         {
+            Forget(remembered);
             return new SendResult(false, true, null, $"no response within {_options.RequestTimeout.TotalSeconds:0.###} s");
         }
         catch (HttpRequestException ex)
         {
+            Forget(remembered);
             return new SendResult(false, true, null, NetworkError(ex));
         }
     }
+
+    /// <summary>Where a 308 (permanent redirect) chain last led, or null: later attempts start there.</summary>
+    public Uri? PermanentRedirect => Volatile.Read(ref _permanent);
+
+    /// <summary>
+    /// An attempt that began at a remembered 308 target and did not succeed: the next one starts from the
+    /// configured URL again, so a sink that stops redirecting (or a target that goes away) is seen at once.
+    /// </summary>
+    private void Forget(Uri? remembered)
+    {
+        if (remembered is not null)
+        {
+            Interlocked.CompareExchange(ref _permanent, null, remembered);
+        }
+    }
+
+    /// <summary>A Location against the URL that answered. "/path" is relative (on Unix Uri may read it as a file path).</summary>
+    private static Uri Resolve(Uri answered, Uri location) =>
+        location.IsAbsoluteUri && !(location.IsFile && location.OriginalString.StartsWith('/'))
+            ? location
+            : new Uri(answered, location.OriginalString);
+
+    private static async Task<SendResult> RedirectRefusedAsync(HttpResponseMessage response, int status, string error, CancellationToken cancellationToken) =>
+        new(false, false, status, error, null, await ReadStartAsync(response, cancellationToken).ConfigureAwait(false));
 
     /// <summary>The URI without user info, query or fragment: safe for logs.</summary>
     public static string Describe(Uri uri) =>

@@ -6,11 +6,13 @@ namespace PostgresSource.Core.Events;
 /// Knative's CloudEventOverrides (<c>spec.ceOverrides</c>, the adapter's <c>K_CE_OVERRIDES</c>):
 /// <c>{"extensions": {"name": "value"}}</c>. Each extension is set on every event after the source's own
 /// attributes, so an override wins over an extension of the same name, as in Knative sources.
+/// Values are set verbatim, so one CloudEvents cannot carry (a control character such as a tab or newline,
+/// a Unicode noncharacter) is refused here, when the configuration is read, not on every event.
 /// </summary>
 public static class CeOverrides
 {
     /// <summary>Parses the JSON form. Null or blank text means no overrides.</summary>
-    /// <exception cref="FormatException">The text is not the expected shape or names an invalid extension.</exception>
+    /// <exception cref="FormatException">The text is not the expected shape, names an invalid extension, or has a value CloudEvents forbids.</exception>
     public static IReadOnlyDictionary<string, string> Parse(string? json)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -44,12 +46,14 @@ public static class CeOverrides
             foreach (var property in extensions.EnumerateObject())
             {
                 Validate(property.Name);
-                result[property.Name] = property.Value.ValueKind switch
+                var value = property.Value.ValueKind switch
                 {
                     JsonValueKind.String => property.Value.GetString()!,
                     JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => property.Value.GetRawText(),
                     _ => throw new FormatException($"the value of extension '{property.Name}' must be a string"),
                 };
+                ValidateValue(property.Name, value);
+                result[property.Name] = value;
             }
         }
         return result;
@@ -64,10 +68,23 @@ public static class CeOverrides
             foreach (var (name, value) in set ?? new Dictionary<string, string>())
             {
                 Validate(name);
+                ValidateValue(name, value);
                 result[name] = value;
             }
         }
         return result;
+    }
+
+    /// <summary>Null when <paramref name="value"/> can be an extension's value as it is; else why not.</summary>
+    public static string? ValueProblem(string? value) =>
+        value is null ? "it is null" : AttributeText.Problem(value) is { } problem ? $"'{AttributeText.Encode(value)}' contains {problem}" : null;
+
+    private static void ValidateValue(string name, string? value)
+    {
+        if (ValueProblem(value) is { } problem)
+        {
+            throw new FormatException($"the value of extension '{name}' is not allowed in a CloudEvent: {problem}");
+        }
     }
 
     private static void Validate(string name)

@@ -10,6 +10,9 @@ public static class EventAttributes
     public const string Lsn = "pglsn";
     public const string Truncated = "pgtruncated";
 
+    /// <summary>On a fallback event only (<see cref="ChangeEventFactory.CreateFallback"/>): why the change's normal event could not be built.</summary>
+    public const string Error = "pgerror";
+
     /// <summary>Knative's dead-letter extensions: where delivery failed, the last status code, and the response body.</summary>
     public const string ErrorDestination = "knativeerrordest";
     public const string ErrorCode = "knativeerrorcode";

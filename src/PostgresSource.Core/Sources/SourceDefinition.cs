@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using PostgresSource.Core.Database;
+using PostgresSource.Core.Events;
 using PostgresSource.Core.Naming;
 
 namespace PostgresSource.Core.Sources;
@@ -42,16 +43,31 @@ public sealed partial record SourceDefinition
         {
             throw new SourceValidationException("tables", "A source needs at least one table.");
         }
-        if (string.IsNullOrWhiteSpace(EventType))
+        return ValidateEventAttributes();
+    }
+
+    /// <summary>
+    /// Checks what goes into every event as configured: the event type (not empty, no control characters or
+    /// other characters CloudEvents forbids) and the ceOverrides (valid extension names, values CloudEvents
+    /// allows). Part of <see cref="Validate"/>; on its own for a source whose tables are not needed.
+    /// </summary>
+    public SourceDefinition ValidateEventAttributes()
+    {
+        if (ChangeEventFactory.EventTypeProblem(EventType) is { } typeProblem)
         {
-            throw new SourceValidationException("eventType", "The event type must not be empty.");
+            throw new SourceValidationException("eventType", $"The event type is not usable: {typeProblem}.");
         }
-        foreach (var key in CeOverrideExtensions.Keys)
+        foreach (var (key, value) in CeOverrideExtensions)
         {
             if (!ExtensionName().IsMatch(key))
             {
                 throw new SourceValidationException("ceOverrides.extensions",
                     $"'{key}' is not a valid CloudEvents extension name (lowercase letters and digits, at most 20 characters).");
+            }
+            if (CeOverrides.ValueProblem(value) is { } valueProblem)
+            {
+                throw new SourceValidationException("ceOverrides.extensions",
+                    $"The value of extension '{key}' is not allowed in a CloudEvent: {valueProblem}.");
             }
         }
         return this;

@@ -49,9 +49,9 @@ internal sealed class ListenerHarness : IAsyncDisposable
             Name = "shop",
             Uid = Guid.NewGuid().ToString(),
             Tables = [TableName.Parse(table)],
+            Mode = mode,
             Connection = ConnectionSettings.Parse(db),
             CeOverrideExtensions = overrides ?? new Dictionary<string, string>(),
-            Mode = mode,
         }.Validate();
         await using (var session = await SourceSchema.PlanInstallAsync(source, source.Connection!))
         {
