@@ -72,6 +72,21 @@ public sealed class EventDeliverer
         return new DeliveryOutcome(dead.Acknowledged ? DeliveryStatus.DeadLettered : DeliveryStatus.Failed, attempts, last, dead);
     }
 
+    /// <summary>
+    /// Sends an event that was never offered to the sink (a change no valid event could be made of, as a fallback
+    /// event) straight to the dead-letter sink, under the same policy. Failed when there is none or it did not take it.
+    /// </summary>
+    public async Task<DeliveryOutcome> DeadLetterOnlyAsync(CloudEvent fallback, string reason, CancellationToken cancellationToken)
+    {
+        var never = new SendResult(false, false, null, reason);
+        if (DeadLetterSink is null)
+        {
+            return new DeliveryOutcome(DeliveryStatus.Failed, 0, never);
+        }
+        var (dead, _) = await SendWithRetriesAsync(DeadLetterSink, fallback, null, cancellationToken).ConfigureAwait(false);
+        return new DeliveryOutcome(dead.Acknowledged ? DeliveryStatus.DeadLettered : DeliveryStatus.Failed, 0, never, dead);
+    }
+
     private async Task<(SendResult Last, int Attempts)> SendWithRetriesAsync(
         IEventSink sink, CloudEvent cloudEvent, Action<SendResult>? onRetry, CancellationToken cancellationToken, Action<SendResult>? onAttempt = null)
     {

@@ -54,6 +54,11 @@ public sealed class ChangeEventFactory
     /// <summary>The change's event. Throws (<see cref="ArgumentException"/>, <see cref="InvalidOperationException"/>) only if the SDK refuses it.</summary>
     public CloudEvent Create(CapturedChange change, DateTimeOffset receivedAt)
     {
+        if (string.IsNullOrEmpty(change.PayloadJson))
+        {
+            // Every capture writes a JSON object; without one there is no application/json data to send.
+            throw new ArgumentException("the change carries no payload", nameof(change));
+        }
         var cloudEvent = Populate(change, receivedAt, new PayloadJson(change.PayloadJson));
         ApplyOverrides(cloudEvent);
         return cloudEvent.Validate();

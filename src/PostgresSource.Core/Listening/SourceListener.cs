@@ -131,7 +131,7 @@ public sealed class SourceListener : IAsyncDisposable
             }
             catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or FormatException)
             {
-                error = $"cannot make a CloudEvent of a change on {change.Schema}.{change.Table}: {ex.Message}";
+                error = $"cannot make a CloudEvent of a change on {AttributeText.Encode(change.Schema)}.{AttributeText.Encode(change.Table)}: {ex.Message}";
             }
             Statistics.OnReceived(change.CommitTime ?? DateTimeOffset.UtcNow);
             writer.TryWrite(new Pending(change, cloudEvent, started, error));
@@ -377,7 +377,7 @@ public sealed class SourceListener : IAsyncDisposable
         }
         if (item.Event is null)
         {
-            return Undeliverable(item, null, item.Error!, null, 0);
+            return await DeadLetterUnbuildableAsync(item, stopDelivering).ConfigureAwait(false);
         }
 
         DeliveryOutcome outcome;
@@ -424,11 +424,43 @@ public sealed class SourceListener : IAsyncDisposable
         }
     }
 
+    /// <summary>A change no valid event could be made of: a fallback event to the dead-letter sink, else undeliverable.</summary>
+    private async Task<Settled> DeadLetterUnbuildableAsync(Pending item, CancellationToken stopDelivering)
+    {
+        if (Deliverer.DeadLetterSink is null)
+        {
+            return Undeliverable(item, null, item.Error!, null, 0);
+        }
+        var fallback = _factory.CreateFallback(item.Change, item.Error!, DateTimeOffset.UtcNow);
+        DeliveryOutcome outcome;
+        try
+        {
+            outcome = await Deliverer.DeadLetterOnlyAsync(fallback, item.Error!, stopDelivering).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            ReportUndelivered(item);
+            return new Settled(Verdict.NotTaken);
+        }
+        var record = EventRecord.From(fallback);
+        if (outcome.Status != DeliveryStatus.DeadLettered)
+        {
+            return Undeliverable(item, record, $"{item.Error}; the dead-letter sink did not take it either: {outcome.DeadLetter}", outcome.DeadLetter?.StatusCode, 0);
+        }
+        Statistics.OnDeadLettered();
+        Statistics.OnError($"event {record.Id}: {item.Error}");
+        Raise(new ListenerReport(ListenerReportKind.DeadLettered, $"Event {record.Id} ({record.Subject} {record.Operation}) {item.Error}; a fallback event went to the dead-letter sink.")
+        {
+            Event = record,
+        });
+        return new Settled(Verdict.Taken);
+    }
+
     /// <summary>Nobody took the change: skip it with a report, or stop with an error naming it (the default).</summary>
     private Settled Undeliverable(Pending item, EventRecord? record, string why, int? statusCode, int attempts)
     {
         var id = record?.Id ?? item.Change.Id;
-        var what = $"{item.Change.Schema}.{item.Change.Table} {CapturedChange.ActionName(item.Change.Operation)}";
+        var what = $"{AttributeText.Encode(item.Change.Schema)}.{AttributeText.Encode(item.Change.Table)} {CapturedChange.ActionName(item.Change.Operation)}";
         var verdict = AcknowledgementRule.For(DeliveryStatus.Failed, _options.OnUndeliverable);
         Statistics.OnFailed();
         if (verdict == Verdict.Skipped)
@@ -451,7 +483,7 @@ public sealed class SourceListener : IAsyncDisposable
         Statistics.OnUndelivered();
         var record = item.Event is null ? null : EventRecord.From(item.Event);
         Raise(new ListenerReport(ListenerReportKind.Undelivered,
-            $"Event {record?.Id ?? "(none)"} ({item.Change.Schema}.{item.Change.Table} {CapturedChange.ActionName(item.Change.Operation)}) was not delivered: the listener stopped first; the change was not acknowledged.")
+            $"Event {record?.Id ?? "(none)"} ({AttributeText.Encode(item.Change.Schema)}.{AttributeText.Encode(item.Change.Table)} {CapturedChange.ActionName(item.Change.Operation)}) was not delivered: the listener stopped first; the change was not acknowledged.")
         {
             Event = record,
         });

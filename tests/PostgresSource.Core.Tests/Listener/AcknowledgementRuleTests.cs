@@ -161,6 +161,26 @@ public sealed class AcknowledgementRuleTests(DatabaseFixture database, ITestOutp
     }
 
     [Fact]
+    public async Task AChangeThatCannotBecomeAnEventGoesToTheDeadLetterSinkAsAFallbackEvent()
+    {
+        await using var receiver = await CloudEventReceiver.StartAsync();
+        await using var letters = await CloudEventReceiver.StartAsync();
+        await using var harness = await ListenerHarness.StartAsync(database, _ => new HttpEventSink(receiver.Url), Fast(),
+            deadLetter: new HttpEventSink(letters.Url), mode: CaptureMode.Durable, wrapCapture: capture => new UnbuildableThirdChange(capture));
+        await InsertOneByOneAsync(harness, 5);
+
+        Assert.True(await ListenerHarness.EventuallyAsync(() => harness.Statistics.Finished == 5, TimeSpan.FromSeconds(20)));
+        Assert.Equal([1, 2, 4, 5], receiver.Accepted.Select(e => RowId(e)!.Value));
+        var letter = Assert.Single(letters.Accepted);
+        Assert.Contains("cannot make a CloudEvent", (string)letter["pgerror"]!);
+        Assert.Contains("no payload", (string)letter["pgerror"]!);
+        Assert.Equal("public.orders", letter.Subject);
+        Assert.DoesNotContain(letter.Id, receiver.Accepted.Select(e => e.Id));
+        Assert.Single(harness.ReportsOf(ListenerReportKind.DeadLettered));
+        Assert.True(await ListenerHarness.EventuallyAsync(() => harness.JournalRowsAsync().Result == 0, TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public async Task AReachedRetryLimitStopsWithTheChangeKept()
     {
         await using var receiver = await CloudEventReceiver.StartAsync(_ => 503);
@@ -221,7 +241,7 @@ public sealed class AcknowledgementRuleTests(DatabaseFixture database, ITestOutp
         output.WriteLine($"{order}: max in flight {maxInFlight}, rows with changes out of order {outOfOrder}");
     }
 
-    /// <summary>Gives the third change an id no CloudEvent may carry (a control character), as a change nobody can turn into an event.</summary>
+    /// <summary>Takes the third change's payload away: no valid application/json event can be made of it.</summary>
     private sealed class UnbuildableThirdChange(IChangeCapture inner) : IChangeCapture
     {
         private int _count;
@@ -244,8 +264,8 @@ public sealed class AcknowledgementRuleTests(DatabaseFixture database, ITestOutp
                     Schema = change.Schema,
                     Table = change.Table,
                     Operation = change.Operation,
-                    PayloadJson = change.PayloadJson,
-                    Id = change.Id + "\u0001",
+                    PayloadJson = string.Empty,
+                    Id = change.Id,
                     TransactionId = change.TransactionId,
                     Lsn = change.Lsn,
                     CommitTime = change.CommitTime,
