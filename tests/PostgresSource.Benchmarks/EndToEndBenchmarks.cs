@@ -13,7 +13,7 @@ namespace PostgresSource.Benchmarks;
 /// <summary>P1 throughput, P2 latency and P4 memory, for one capture mode, against the local sink.</summary>
 internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string connectionString, BenchSink sink)
 {
-    public sealed record Throughput(int InFlight, double ListenerRate, double ReferenceRate, IReadOnlyList<double> ListenerRuns, IReadOnlyList<double> ReferenceRuns, double AllocatedPerEvent)
+    public sealed record Throughput(DeliveryOrder Order, int InFlight, double ListenerRate, double ReferenceRate, IReadOnlyList<double> ListenerRuns, IReadOnlyList<double> ReferenceRuns, double AllocatedPerEvent)
     {
         public double Ratio => ListenerRate / ReferenceRate;
 
@@ -40,10 +40,17 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
         await uninstall.ApplyAsync();
     }
 
-    private (SourceListener Listener, Task Run, CancellationTokenSource Stop) StartListener(SourceDefinition source, int inFlight = 1)
+    private (SourceListener Listener, Task Run, CancellationTokenSource Stop) StartListener(SourceDefinition source, int inFlight = 1,
+        DeliveryOrder order = DeliveryOrder.Commit)
     {
-        var listener = new SourceListener(source, ChangeCaptureFactory.Create(source, ConnectionSettings.Parse(connectionString)),
-            new EventDeliverer(new HttpEventSink(sink.Uri)), new ListenerOptions { MaxConcurrentDeliveries = inFlight });
+        var connection = ConnectionSettings.Parse(connectionString);
+        var listener = new SourceListener(source, ChangeCaptureFactory.Create(source, connection),
+            new EventDeliverer(new HttpEventSink(sink.Uri)), new ListenerOptions
+            {
+                MaxConcurrentDeliveries = inFlight,
+                Ordering = order,
+                RowKeys = order == DeliveryOrder.Key ? RowKeyIndex.LoadAsync(connection, source, CancellationToken.None).GetAwaiter().GetResult() : null,
+            });
         var stop = new CancellationTokenSource();
         return (listener, listener.RunAsync(stop.Token), stop);
     }
@@ -66,73 +73,88 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
     }
 
     /// <summary>
-    /// P1. Notify: the listener runs while one transaction inserts N rows, so all N notifications arrive
-    /// at commit and the listener has a full backlog; the rate is N over the time from the first to the
-    /// last acknowledged event. Reference: one HttpClient posting N prebuilt binary-mode CloudEvents
-    /// sequentially to the same sink. Rounds alternate reference and listener.
+    /// P1. The listener runs while one transaction inserts N rows, so all N changes arrive at commit and the
+    /// listener has a full backlog; the rate is N over the time from the first to the last acknowledged event.
+    /// Variants: commit order with 1 in flight, and key and unordered delivery with each larger in-flight count.
+    /// Reference, like with like: one HttpClient posting N prebuilt binary-mode CloudEvents to the same sink
+    /// with the same number of requests in flight (1: sequentially). Rounds alternate reference and listener.
     /// </summary>
     public async Task<IReadOnlyList<Throughput>> ThroughputAsync(CaptureMode mode)
     {
         var source = await InstallAsync(mode, "p1");
         var table = source.Tables[0].ToString();
-        var listenerRuns = settings.InFlight.ToDictionary(n => n, _ => new List<double>());
-        var allocations = settings.InFlight.ToDictionary(n => n, _ => new List<double>());
-        var referenceRuns = new List<double>();
-        var listenerCpu = settings.InFlight.ToDictionary(n => n, _ => new List<double>());
-        var referenceCpu = new List<double>();
-        using var client = new HttpClient(new SocketsHttpHandler());
+        var variants = settings.InFlight
+            .SelectMany(n => n == 1 ? new[] { (DeliveryOrder.Commit, 1) } : new[] { (DeliveryOrder.Key, n), (DeliveryOrder.Unordered, n) })
+            .ToList();
+        var listenerRuns = variants.ToDictionary(v => v, _ => new List<double>());
+        var allocations = variants.ToDictionary(v => v, _ => new List<double>());
+        var listenerCpu = variants.ToDictionary(v => v, _ => new List<double>());
+        var referenceRuns = settings.InFlight.ToDictionary(n => n, _ => new List<double>());
+        var referenceCpu = settings.InFlight.ToDictionary(n => n, _ => new List<double>());
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue });
         var body = """{"table":"bench_p1","schema":"public","action":"INSERT","data":{"id":1,"customer":42,"item":"widget-42","qty":1,"created":"2026-11-23T22:00:00+00:00"}}"""u8.ToArray();
+
+        async Task PostRangeAsync(int first, int count)
+        {
+            for (var i = first; i < first + count; i++)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, sink.Uri) { Content = new ByteArrayContent(body) };
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                request.Headers.Add("ce-specversion", "1.0");
+                request.Headers.Add("ce-id", i.ToString());
+                request.Headers.Add("ce-source", "bench/reference");
+                request.Headers.Add("ce-type", "dev.vaikas.postgres");
+                request.Headers.Add("ce-subject", "public.bench_p1");
+                using var response = await client.SendAsync(request);
+                response.EnsureSuccessStatusCode();
+            }
+        }
+
         try
         {
             for (var round = -1; round < settings.Rounds; round++) // round -1 warms up JIT and connections, not counted
             {
-                // Reference
-                sink.Reset();
-                var start = Stopwatch.GetTimestamp();
-                var cpuBefore = ProcessCpu();
-                for (var i = 0; i < settings.P1Events; i++)
-                {
-                    using var request = new HttpRequestMessage(HttpMethod.Post, sink.Uri) { Content = new ByteArrayContent(body) };
-                    request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                    request.Headers.Add("ce-specversion", "1.0");
-                    request.Headers.Add("ce-id", i.ToString());
-                    request.Headers.Add("ce-source", "bench/reference");
-                    request.Headers.Add("ce-type", "dev.vaikas.postgres");
-                    request.Headers.Add("ce-subject", "public.bench_p1");
-                    using var response = await client.SendAsync(request);
-                    response.EnsureSuccessStatusCode();
-                }
-                var referenceRate = settings.P1Events / Stopwatch.GetElapsedTime(start).TotalSeconds;
-                if (round >= 0)
-                {
-                    referenceRuns.Add(referenceRate);
-                    referenceCpu.Add((ProcessCpu() - cpuBefore).TotalMicroseconds / settings.P1Events);
-                }
-
-                // Listener, once per in-flight setting, interleaved with the reference
                 foreach (var inFlight in settings.InFlight)
                 {
+                    // Reference at this many requests in flight
                     sink.Reset();
-                    var l = StartListener(source, inFlight);
-                    await WaitReadyAsync(l.Listener, l.Run);
-                    var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
-                    var listenerCpuBefore = ProcessCpu();
-                    await TestSql.ExecuteAsync(connectionString, $"INSERT INTO {table} (customer, item, qty) SELECT g, 'widget-' || g, g % 7 + 1 FROM generate_series(1, {settings.P1Events}) g");
-                    if (!await sink.WaitForAsync(settings.P1Events, TimeSpan.FromMinutes(5)))
-                    {
-                        throw new TimeoutException($"P1 {mode} in-flight {inFlight}: only {sink.Count} of {settings.P1Events} events arrived");
-                    }
-                    var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
-                    var cpu = (ProcessCpu() - listenerCpuBefore).TotalMicroseconds / settings.P1Events;
-                    var seconds = Stopwatch.GetElapsedTime(sink.FirstTimestamp, sink.LastTimestamp).TotalSeconds;
+                    var start = Stopwatch.GetTimestamp();
+                    var cpuBefore = ProcessCpu();
+                    var share = settings.P1Events / inFlight;
+                    await Task.WhenAll(Enumerable.Range(0, inFlight).Select(w =>
+                        Task.Run(() => PostRangeAsync(w * share, w == inFlight - 1 ? settings.P1Events - w * share : share))));
+                    var referenceRate = settings.P1Events / Stopwatch.GetElapsedTime(start).TotalSeconds;
                     if (round >= 0)
                     {
-                        listenerRuns[inFlight].Add((settings.P1Events - 1) / seconds);
-                        allocations[inFlight].Add(allocated / (double)settings.P1Events);
-                        listenerCpu[inFlight].Add(cpu);
+                        referenceRuns[inFlight].Add(referenceRate);
+                        referenceCpu[inFlight].Add((ProcessCpu() - cpuBefore).TotalMicroseconds / settings.P1Events);
                     }
-                    await StopAsync(l);
-                    await TestSql.ExecuteAsync(connectionString, $"TRUNCATE {table}");
+
+                    // The listener's variants at the same in-flight count, interleaved with the reference
+                    foreach (var variant in variants.Where(v => v.Item2 == inFlight))
+                    {
+                        sink.Reset();
+                        var l = StartListener(source, inFlight, variant.Item1);
+                        await WaitReadyAsync(l.Listener, l.Run);
+                        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+                        var listenerCpuBefore = ProcessCpu();
+                        await TestSql.ExecuteAsync(connectionString, $"INSERT INTO {table} (customer, item, qty) SELECT g, 'widget-' || g, g % 7 + 1 FROM generate_series(1, {settings.P1Events}) g");
+                        if (!await sink.WaitForAsync(settings.P1Events, TimeSpan.FromMinutes(5)))
+                        {
+                            throw new TimeoutException($"P1 {mode} {variant.Item1} in-flight {inFlight}: only {sink.Count} of {settings.P1Events} events arrived");
+                        }
+                        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+                        var cpu = (ProcessCpu() - listenerCpuBefore).TotalMicroseconds / settings.P1Events;
+                        var seconds = Stopwatch.GetElapsedTime(sink.FirstTimestamp, sink.LastTimestamp).TotalSeconds;
+                        if (round >= 0)
+                        {
+                            listenerRuns[variant].Add((settings.P1Events - 1) / seconds);
+                            allocations[variant].Add(allocated / (double)settings.P1Events);
+                            listenerCpu[variant].Add(cpu);
+                        }
+                        await StopAsync(l);
+                        await TestSql.ExecuteAsync(connectionString, $"TRUNCATE {table}");
+                    }
                 }
             }
         }
@@ -140,12 +162,11 @@ internal sealed class EndToEndBenchmarks(BenchmarkSettings settings, string conn
         {
             await UninstallAsync(source);
         }
-        var reference = WriteOverheadBenchmark.Median(referenceRuns);
-        return settings.InFlight.Select(n => new Throughput(n, WriteOverheadBenchmark.Median(listenerRuns[n]), reference, listenerRuns[n], referenceRuns,
-            WriteOverheadBenchmark.Median(allocations[n]))
+        return variants.Select(v => new Throughput(v.Item1, v.Item2, WriteOverheadBenchmark.Median(listenerRuns[v]), WriteOverheadBenchmark.Median(referenceRuns[v.Item2]),
+            listenerRuns[v], referenceRuns[v.Item2], WriteOverheadBenchmark.Median(allocations[v]))
         {
-            ListenerCpuMicros = WriteOverheadBenchmark.Median(listenerCpu[n]),
-            ReferenceCpuMicros = WriteOverheadBenchmark.Median(referenceCpu),
+            ListenerCpuMicros = WriteOverheadBenchmark.Median(listenerCpu[v]),
+            ReferenceCpuMicros = WriteOverheadBenchmark.Median(referenceCpu[v.Item2]),
         }).ToList();
     }
 
