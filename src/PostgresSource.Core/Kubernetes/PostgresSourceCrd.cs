@@ -143,7 +143,7 @@ public static class PostgresSourceCrd
             ["ordering"] = new V1JSONSchemaProps
             {
                 Type = "string",
-                Description = "The order events reach the sink in: commit (default, one in flight), key (per row, by primary key) or unordered.",
+                Description = "The order events reach the sink in: commit (default, one in flight; unordered when only maxInFlight above 1 is given), key (per row, by primary key) or unordered.",
                 EnumProperty = ["commit", "key", "unordered"],
             },
             ["maxInFlight"] = new V1JSONSchemaProps
