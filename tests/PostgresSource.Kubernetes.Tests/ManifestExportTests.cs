@@ -23,7 +23,16 @@ public sealed class ManifestExportTests
     [Fact]
     public void ExportedYamlParsesAndEveryObjectMatchesItsKindsSchema()
     {
-        var sources = new[] { Offline("orders"), Offline("invoices") with { Uid = Uid, ServiceAccountName = "custom" } };
+        var delivery = new SourceDelivery
+        {
+            OnUndeliverable = PostgresSource.Core.Delivery.UndeliverableAction.Skip,
+            Ordering = PostgresSource.Core.Listening.DeliveryOrder.Key,
+            MaxInFlight = 8,
+            Retry = 3,
+            RetryTime = TimeSpan.FromMinutes(10),
+            DeadLetterSink = SinkReference.FromUri(new Uri("http://dead-letters.default.svc.cluster.local/")),
+        };
+        var sources = new[] { Offline("orders"), Offline("invoices") with { Uid = Uid, ServiceAccountName = "custom", Delivery = delivery } };
         var result = ManifestExporter.Export(sources, new ExportOptions { IncludeCrd = true, IncludeClusterRole = true, IncludeSecret = true });
         Assert.Empty(result.Errors);
         var yaml = Yaml(result, sources);
@@ -64,6 +73,8 @@ public sealed class ManifestExportTests
         var imported = SourceManifestReader.Read(yaml, "export.yaml");
         Assert.Empty(imported.Errors);
         Assert.Equal(["orders", "invoices"], imported.Sources.Select(s => s.Name));
+        Assert.Null(imported.Sources[0].Delivery);
+        Assert.Equal(delivery, imported.Sources[1].Delivery);
     }
 
     [Fact]

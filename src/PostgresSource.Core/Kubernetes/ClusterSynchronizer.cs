@@ -229,10 +229,34 @@ public sealed class ClusterSynchronizer
             sinkError = ex;
         }
 
+        // spec.delivery.deadLetterSink resolves by the same rules; the adapter is not deployed without it, since it
+        // would then stop (or skip) where the user asked for dead-lettering.
+        var deadLetterSink = placed.Delivery?.DeadLetterSink;
+        string? deadLetterSinkUri = null;
+        SinkResolutionException? deadLetterError = null;
+        if (deadLetterSink is not null)
+        {
+            try
+            {
+                var resolution = await _sinks.ResolveAsync(placed, deadLetterSink, SinkResolver.DeadLetterSinkRole, cancellationToken);
+                deadLetterSinkUri = resolution.Uri;
+                if (resolution.Warning is not null)
+                {
+                    _observer.Warn(resolution.Warning);
+                }
+            }
+            catch (SinkResolutionException ex)
+            {
+                deadLetterError = ex;
+            }
+        }
+
         // The per-source objects, read before anything is written so the status can say what will be.
         var children = new List<(ResourceType Type, JsonObject Desired, JsonObject? Live)>();
         var serviceAccount = SourceObjects.ServiceAccount(placed);
-        var deployment = sinkUri is null ? null : JsonTree.ToJson(SourceObjects.Deployment(placed, sinkUri, _options.Image));
+        var deployment = sinkUri is null || (deadLetterSink is not null && deadLetterSinkUri is null)
+            ? null
+            : JsonTree.ToJson(SourceObjects.Deployment(placed, sinkUri, _options.Image, deadLetterSinkUri));
         var desiredChildren = new List<(ResourceType, JsonObject)>();
         if (serviceAccount is not null)
         {
@@ -257,7 +281,8 @@ public sealed class ClusterSynchronizer
 
         if (current is not null)
         {
-            await SyncStatusAsync(placed, current, crAction, sinkUri, sinkError, liveDeployment, deployment is not null, deploymentChanges, cancellationToken);
+            var deadLetter = deadLetterSink is null ? null : new DeadLetterResolution(deadLetterSinkUri, deadLetterError);
+            await SyncStatusAsync(placed, current, crAction, sinkUri, sinkError, deadLetter, liveDeployment, deployment is not null, deploymentChanges, cancellationToken);
         }
         else
         {
@@ -285,7 +310,14 @@ public sealed class ClusterSynchronizer
         {
             throw sinkError;
         }
+        if (deadLetterError is not null)
+        {
+            throw deadLetterError;
+        }
     }
+
+    /// <summary>What became of spec.delivery.deadLetterSink (only when the source has one).</summary>
+    private sealed record DeadLetterResolution(string? Uri, SinkResolutionException? Error);
 
     private void ReportPlanned(string? source, string kind, string? @namespace, string name, ChangeVerb verb, IReadOnlyList<string> changes, string? subresource = null)
     {
@@ -303,7 +335,7 @@ public sealed class ClusterSynchronizer
 
     private async Task SyncStatusAsync(
         SourceDefinition source, JsonObject current, ChangeAction crAction, string? sinkUri, SinkResolutionException? sinkError,
-        JsonObject? liveDeployment, bool deploymentWanted, bool deploymentChanges, CancellationToken cancellationToken)
+        DeadLetterResolution? deadLetter, JsonObject? liveDeployment, bool deploymentWanted, bool deploymentChanges, CancellationToken cancellationToken)
     {
         var liveStatus = current["status"] as JsonObject;
         var objectName = SourceObjects.ObjectName(source);
@@ -311,12 +343,18 @@ public sealed class ClusterSynchronizer
         Condition sinkProvided = sinkError is null
             ? new("SinkProvided", "True", null, null)
             : new("SinkProvided", "False", "SinkNotFound", sinkError.Message);
+        Condition? deadLetterResolved = deadLetter is null ? null
+            : deadLetter.Error is null
+                ? new("DeadLetterSinkResolved", "True", null, null)
+                : new("DeadLetterSinkResolved", "False", "DeadLetterSinkNotFound", deadLetter.Error.Message);
 
         Condition deployed;
         var progressing = new Condition("Deployed", "Unknown", "DeploymentProgressing", $"The adapter Deployment {objectName} is not available yet.");
         if (!deploymentWanted)
         {
-            deployed = new("Deployed", "Unknown", "NotDeployed", "The adapter is deployed once the sink resolves.");
+            deployed = new("Deployed", "Unknown", "NotDeployed", deadLetter is null
+                ? "The adapter is deployed once the sink resolves."
+                : "The adapter is deployed once the sink and the dead-letter sink resolve.");
         }
         else if (liveDeployment is null || deploymentChanges || FindCondition(liveDeployment, "Available") is null ||
                  (JsonTree.GetInt64(liveDeployment, "status", "observedGeneration") ?? 0) < (JsonTree.GetInt64(liveDeployment, "metadata", "generation") ?? 0))
@@ -335,7 +373,7 @@ public sealed class ClusterSynchronizer
             deployed = new("Deployed", "False", "DeploymentUnavailable", $"The adapter Deployment {objectName} has no available replica.");
         }
 
-        var dependents = new[] { deployed, sinkProvided };
+        var dependents = deadLetterResolved is null ? new[] { deployed, sinkProvided } : [deployed, sinkProvided, deadLetterResolved];
         var notTrue = dependents.FirstOrDefault(c => c.Status == "False") ?? dependents.FirstOrDefault(c => c.Status == "Unknown");
         var ready = notTrue is null ? new Condition("Ready", "True", null, null) : new Condition("Ready", notTrue.Status, notTrue.Reason, notTrue.Message);
 
@@ -345,7 +383,12 @@ public sealed class ClusterSynchronizer
 
         var changes = new List<string>();
         var conditions = new JsonArray();
-        foreach (var condition in new[] { deployed, ready, sinkProvided })
+        var written = deadLetterResolved is null ? new[] { deployed, ready, sinkProvided } : [deployed, ready, sinkProvided, deadLetterResolved];
+        if (deadLetterResolved is null && liveConditions.Any(c => JsonTree.GetString(c, "type") == "DeadLetterSinkResolved"))
+        {
+            changes.Add("status.conditions[DeadLetterSinkResolved] (removed)");
+        }
+        foreach (var condition in written)
         {
             var live = liveConditions.FirstOrDefault(c => JsonTree.GetString(c, "type") == condition.Type);
             var same = live is not null && JsonTree.GetString(live, "status") == condition.Status;
@@ -379,6 +422,14 @@ public sealed class ClusterSynchronizer
         if (JsonTree.GetString(liveStatus, "sinkUri") != sinkUri)
         {
             changes.Add("status.sinkUri");
+        }
+        if (deadLetter?.Uri is { } deadLetterSinkUri)
+        {
+            status["deadLetterSinkUri"] = deadLetterSinkUri;
+        }
+        if (JsonTree.GetString(liveStatus, "deadLetterSinkUri") != deadLetter?.Uri)
+        {
+            changes.Add("status.deadLetterSinkUri");
         }
         if (JsonTree.GetInt64(liveStatus, "observedGeneration") != generation || crAction == ChangeAction.WouldConfigure)
         {

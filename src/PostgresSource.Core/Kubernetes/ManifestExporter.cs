@@ -72,6 +72,18 @@ public static class ManifestExporter
                     }
                 }
 
+                string? deadLetterSinkUri = null;
+                if (source.Delivery?.DeadLetterSink is { } deadLetterSink)
+                {
+                    var resolution = SinkResolver.ResolveOffline(source, deadLetterSink, SinkResolver.DeadLetterSinkRole,
+                        "give spec.delivery.deadLetterSink an absolute uri, or use Sync-PgSourceCluster, which reads its status.address.url.");
+                    deadLetterSinkUri = resolution.Uri;
+                    if (resolution.Warning is not null)
+                    {
+                        warnings.Add(resolution.Warning);
+                    }
+                }
+
                 var resource = SourceObjects.CustomResource(source);
                 var schemaErrors = StructuralSchema.Validate(resource, schema);
                 if (schemaErrors.Count > 0)
@@ -94,7 +106,7 @@ public static class ManifestExporter
                     perSource.Add(JsonTree.ToJson(serviceAccount));
                 }
                 perSource.Add(JsonTree.ToJson(SourceObjects.RoleBinding(source)));
-                perSource.Add(JsonTree.ToJson(SourceObjects.Deployment(source, sinkUri, options.Image)));
+                perSource.Add(JsonTree.ToJson(SourceObjects.Deployment(source, sinkUri, options.Image, deadLetterSinkUri)));
                 documents.AddRange(perSource);
             }
             catch (Exception ex) when (ex is SourceValidationException or SinkResolutionException or ConnectionStringException)

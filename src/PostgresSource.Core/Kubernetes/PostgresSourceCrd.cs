@@ -8,7 +8,7 @@ namespace PostgresSource.Core.Kubernetes;
 /// <summary>
 /// The CustomResourceDefinition for postgressources.sources.vaikas.dev in apiextensions.k8s.io/v1 (the seed's
 /// v1beta1 CRD no longer installs): v1alpha1 served and stored, a structural schema covering every spec and
-/// status field (the seed's plus mode and eventType), the status subresource, Knative source categories,
+/// status field (the seed's plus mode, eventType and delivery), the status subresource, Knative source categories,
 /// printer columns, the Knative source label and the event-type registry annotation.
 /// </summary>
 public static class PostgresSourceCrd
@@ -126,11 +126,47 @@ public static class PostgresSourceCrd
                 EnumProperty = ["Notify", "Durable", "Logical"],
             },
             ["eventType"] = String("The CloudEvents type; default dev.vaikas.postgres."),
+            ["delivery"] = Delivery(),
         },
         required: ["tables", "secret", "sink"]);
 
-    private static V1JSONSchemaProps Sink() => Object(
-        "Where events go: a reference to an Addressable, a URI, or a reference plus a relative URI.",
+    private static V1JSONSchemaProps Delivery() => Object(
+        "How events are delivered; every field is optional and defaults to the adapter's behaviour.",
+        new()
+        {
+            ["onUndeliverable"] = new V1JSONSchemaProps
+            {
+                Type = "string",
+                Description = "A change neither the sink nor the dead-letter sink takes: stop (default; it stays unacknowledged) or skip (reported and acknowledged).",
+                EnumProperty = ["stop", "skip"],
+            },
+            ["ordering"] = new V1JSONSchemaProps
+            {
+                Type = "string",
+                Description = "The order events reach the sink in: commit (default, one in flight; unordered when only maxInFlight above 1 is given), key (per row, by primary key) or unordered.",
+                EnumProperty = ["commit", "key", "unordered"],
+            },
+            ["maxInFlight"] = new V1JSONSchemaProps
+            {
+                Type = "integer",
+                Format = "int32",
+                Description = "Deliveries in flight at once (default 1; 4 with key or unordered). Commit order allows 1.",
+                Minimum = 1,
+                Maximum = 1000,
+            },
+            ["retry"] = new V1JSONSchemaProps
+            {
+                Type = "integer",
+                Format = "int32",
+                Description = "Retries of a failed delivery before the change goes to the dead-letter sink (or onUndeliverable), as Knative's delivery.retry; 0: none. Default: no limit.",
+                Minimum = 0,
+            },
+            ["retryTime"] = String("How long one change may be retried, from its first attempt, as an ISO 8601 duration (PT10M). Default: no limit."),
+            ["deadLetterSink"] = Sink("Where a change goes that the sink refuses for good or that reached the retry limit (a Knative Destination)."),
+        });
+
+    private static V1JSONSchemaProps Sink(string description = "Where events go: a reference to an Addressable, a URI, or a reference plus a relative URI.") => Object(
+        description,
         new()
         {
             ["ref"] = Object(
@@ -170,6 +206,7 @@ public static class PostgresSourceCrd
             },
             ["annotations"] = new V1JSONSchemaProps { Type = "object", AdditionalProperties = String(null) },
             ["sinkUri"] = String(null),
+            ["deadLetterSinkUri"] = String("spec.delivery.deadLetterSink resolved."),
             ["sinkCACerts"] = String(null),
             ["sinkAudience"] = String(null),
             ["ceAttributes"] = new V1JSONSchemaProps

@@ -5,7 +5,8 @@ namespace PostgresSource.Core.Kubernetes;
 /// <summary>
 /// Turns a source's sink into the URL the adapter sends to (K_SINK), as Knative's resolver does: a URI as is;
 /// a Kubernetes Service to its cluster-local URL; any other reference to the Addressable's status.address.url.
-/// A relative sink.uri next to a reference is resolved against the reference's URL.
+/// A relative sink.uri next to a reference is resolved against the reference's URL. The same rules resolve
+/// spec.delivery.deadLetterSink (PGSOURCE_DEAD_LETTER_SINK).
 /// </summary>
 public sealed class SinkResolver(IClusterApi api)
 {
@@ -13,12 +14,18 @@ public sealed class SinkResolver(IClusterApi api)
 
     public sealed record Resolution(string Uri, string? Warning);
 
-    public async Task<Resolution> ResolveAsync(SourceDefinition source, CancellationToken cancellationToken)
+    /// <summary>The dead-letter sink's role in messages ("The dead-letter sink of default/orders does not resolve: ...").</summary>
+    public const string DeadLetterSinkRole = "dead-letter sink";
+
+    public Task<Resolution> ResolveAsync(SourceDefinition source, CancellationToken cancellationToken) =>
+        ResolveAsync(source, source.Sink ?? throw NoSink(source), "sink", cancellationToken);
+
+    /// <summary>Resolves any Destination of the source (its sink, or spec.delivery.deadLetterSink); <paramref name="role"/> names it in messages.</summary>
+    public async Task<Resolution> ResolveAsync(SourceDefinition source, SinkReference sink, string role, CancellationToken cancellationToken)
     {
-        var sink = source.Sink ?? throw NoSink(source);
         if (!sink.IsRef)
         {
-            return new Resolution(AbsoluteUri(source, sink), null);
+            return new Resolution(AbsoluteUri(source, sink, role), null);
         }
 
         var @namespace = sink.RefNamespace ?? source.Namespace;
@@ -28,7 +35,7 @@ public sealed class SinkResolver(IClusterApi api)
             var service = await api.GetAsync(ResourceType.Service, @namespace, sink.RefName!, cancellationToken);
             if (service is null)
             {
-                throw new SinkResolutionException($"The sink of {source.EventSource} does not resolve: the Service {@namespace}/{sink.RefName} does not exist.");
+                throw new SinkResolutionException($"The {role} of {source.EventSource} does not resolve: the Service {@namespace}/{sink.RefName} does not exist.");
             }
             return new Resolution(Combine(ServiceUrl(sink.RefName!, @namespace), sink.Uri), null);
         }
@@ -48,24 +55,24 @@ public sealed class SinkResolver(IClusterApi api)
             if (type.Group.Length == 0 || !_preferredVersions.TryGetValue(type.Group, out var preferred) || preferred == type.Version)
             {
                 throw new SinkResolutionException(
-                    $"The sink of {source.EventSource} does not resolve: the cluster does not serve {sink.RefKind} in {sink.RefApiVersion}" +
+                    $"The {role} of {source.EventSource} does not resolve: the cluster does not serve {sink.RefKind} in {sink.RefApiVersion}" +
                     (type.Group.StartsWith("eventing.knative.dev", StringComparison.Ordinal) || type.Group.EndsWith(".knative.dev", StringComparison.Ordinal)
                         ? " (is Knative Eventing installed?)." : "."), ex);
             }
-            warning = $"The sink of {source.EventSource} names {sink.RefApiVersion}, which the cluster does not serve; resolved it through {type.Group}/{preferred} instead.";
+            warning = $"The {role} of {source.EventSource} names {sink.RefApiVersion}, which the cluster does not serve; resolved it through {type.Group}/{preferred} instead.";
             type = type with { Version = preferred };
             target = await api.GetAsync(type, @namespace, sink.RefName!, cancellationToken);
         }
 
         if (target is null)
         {
-            throw new SinkResolutionException($"The sink of {source.EventSource} does not resolve: {description} does not exist.");
+            throw new SinkResolutionException($"The {role} of {source.EventSource} does not resolve: {description} does not exist.");
         }
         var url = JsonTree.GetString(target, "status", "address", "url");
         if (string.IsNullOrEmpty(url))
         {
             throw new SinkResolutionException(
-                $"The sink of {source.EventSource} does not resolve: {description} has no status.address.url (it is not ready yet, or not Addressable).");
+                $"The {role} of {source.EventSource} does not resolve: {description} has no status.address.url (it is not ready yet, or not Addressable).");
         }
         return new Resolution(Combine(url, sink.Uri), warning);
     }
@@ -74,12 +81,15 @@ public sealed class SinkResolver(IClusterApi api)
     /// Resolution without a cluster (Export-PgSourceManifest): a URI; a Service's cluster-local URL; a Knative Broker's
     /// ingress URL for the default (MT channel-based) broker class. Other references need a cluster.
     /// </summary>
-    public static Resolution ResolveOffline(SourceDefinition source)
+    public static Resolution ResolveOffline(SourceDefinition source) =>
+        ResolveOffline(source, source.Sink ?? throw NoSink(source), "sink", "pass -SinkUri, or use Sync-PgSourceCluster, which reads its status.address.url.");
+
+    /// <summary>Offline resolution of any Destination of the source; <paramref name="hint"/> ends the message when it needs a cluster.</summary>
+    public static Resolution ResolveOffline(SourceDefinition source, SinkReference sink, string role, string hint)
     {
-        var sink = source.Sink ?? throw NoSink(source);
         if (!sink.IsRef)
         {
-            return new Resolution(AbsoluteUri(source, sink), null);
+            return new Resolution(AbsoluteUri(source, sink, role), null);
         }
         var @namespace = sink.RefNamespace ?? source.Namespace;
         if (IsCoreService(sink))
@@ -89,21 +99,22 @@ public sealed class SinkResolver(IClusterApi api)
         if (sink.RefKind == "Broker" && sink.RefApiVersion?.StartsWith("eventing.knative.dev/", StringComparison.Ordinal) == true)
         {
             var url = $"http://broker-ingress.knative-eventing.svc.cluster.local/{@namespace}/{sink.RefName}";
+            var variable = role == "sink" ? "K_SINK" : role == DeadLetterSinkRole ? "PGSOURCE_DEAD_LETTER_SINK" : "its URL";
             return new Resolution(Combine(url, sink.Uri),
-                $"The sink of {source.EventSource} is Broker {@namespace}/{sink.RefName}: K_SINK is set to {url}, the ingress of the default (MT channel-based) broker class. Sync-PgSourceCluster reads the Broker's real address instead.");
+                $"The {role} of {source.EventSource} is Broker {@namespace}/{sink.RefName}: {variable} is set to {url}, the ingress of the default (MT channel-based) broker class. Sync-PgSourceCluster reads the Broker's real address instead.");
         }
         throw new SinkResolutionException(
-            $"The sink of {source.EventSource} ({sink.RefKind} {@namespace}/{sink.RefName}) cannot be resolved without a cluster: pass -SinkUri, or use Sync-PgSourceCluster, which reads its status.address.url.");
+            $"The {role} of {source.EventSource} ({sink.RefKind} {@namespace}/{sink.RefName}) cannot be resolved without a cluster: {hint}");
     }
 
     private static bool IsCoreService(SinkReference sink) => sink.RefKind == "Service" && sink.RefApiVersion == "v1";
 
     private static string ServiceUrl(string name, string @namespace) => $"http://{name}.{@namespace}.svc.cluster.local";
 
-    private static string AbsoluteUri(SourceDefinition source, SinkReference sink) =>
+    private static string AbsoluteUri(SourceDefinition source, SinkReference sink, string role) =>
         sink.Uri is { IsAbsoluteUri: true } uri
             ? uri.OriginalString
-            : throw new SinkResolutionException($"The sink of {source.EventSource} needs a ref or an absolute uri.");
+            : throw new SinkResolutionException($"The {role} of {source.EventSource} needs a ref or an absolute uri.");
 
     private static string Combine(string baseUrl, Uri? relative)
     {

@@ -53,7 +53,7 @@ public static class SourceObjects
                 BlockOwnerDeletion = true,
             }];
 
-    /// <summary>The PostgresSource resource (apply body): seed-shaped spec, mode and eventType only when not the defaults.</summary>
+    /// <summary>The PostgresSource resource (apply body): seed-shaped spec; mode, eventType and delivery only when not the defaults.</summary>
     public static JsonObject CustomResource(SourceDefinition source)
     {
         var spec = new JsonObject
@@ -63,26 +63,7 @@ public static class SourceObjects
         };
         if (source.Sink is { } sink)
         {
-            var sinkNode = new JsonObject();
-            if (sink.IsRef)
-            {
-                var reference = new JsonObject
-                {
-                    ["apiVersion"] = sink.RefApiVersion,
-                    ["kind"] = sink.RefKind,
-                    ["name"] = sink.RefName,
-                };
-                if (sink.RefNamespace is not null)
-                {
-                    reference["namespace"] = sink.RefNamespace;
-                }
-                sinkNode["ref"] = reference;
-            }
-            if (sink.Uri is not null)
-            {
-                sinkNode["uri"] = sink.Uri.OriginalString;
-            }
-            spec["sink"] = sinkNode;
+            spec["sink"] = Destination(sink);
         }
         if (source.CeOverrideExtensions.Count > 0)
         {
@@ -105,6 +86,10 @@ public static class SourceObjects
         {
             spec["eventType"] = source.EventType;
         }
+        if (source.Delivery is { IsEmpty: false } delivery)
+        {
+            spec["delivery"] = DeliveryNode(delivery);
+        }
 
         return new JsonObject
         {
@@ -118,6 +103,62 @@ public static class SourceObjects
             },
             ["spec"] = spec,
         };
+    }
+
+    /// <summary>A Knative Destination as spec.sink and spec.delivery.deadLetterSink carry it: ref and/or uri.</summary>
+    private static JsonObject Destination(SinkReference sink)
+    {
+        var node = new JsonObject();
+        if (sink.IsRef)
+        {
+            var reference = new JsonObject
+            {
+                ["apiVersion"] = sink.RefApiVersion,
+                ["kind"] = sink.RefKind,
+                ["name"] = sink.RefName,
+            };
+            if (sink.RefNamespace is not null)
+            {
+                reference["namespace"] = sink.RefNamespace;
+            }
+            node["ref"] = reference;
+        }
+        if (sink.Uri is not null)
+        {
+            node["uri"] = sink.Uri.OriginalString;
+        }
+        return node;
+    }
+
+    /// <summary>spec.delivery: only the fields that are set.</summary>
+    private static JsonObject DeliveryNode(SourceDelivery delivery)
+    {
+        var node = new JsonObject();
+        if (delivery.OnUndeliverable is { } action)
+        {
+            node["onUndeliverable"] = SourceDelivery.ToText(action);
+        }
+        if (delivery.Ordering is { } order)
+        {
+            node["ordering"] = SourceDelivery.ToText(order);
+        }
+        if (delivery.MaxInFlight is { } inFlight)
+        {
+            node["maxInFlight"] = inFlight;
+        }
+        if (delivery.Retry is { } retry)
+        {
+            node["retry"] = retry;
+        }
+        if (delivery.RetryTime is { } time)
+        {
+            node["retryTime"] = SourceDelivery.FormatDuration(time);
+        }
+        if (delivery.DeadLetterSink is { } deadLetter)
+        {
+            node["deadLetterSink"] = Destination(deadLetter);
+        }
+        return node;
     }
 
     public static V1ServiceAccount? ServiceAccount(SourceDefinition source) =>
@@ -160,7 +201,8 @@ public static class SourceObjects
     /// The adapter's environment (the adapter contract). The connection string is a reference to the Secret's
     /// 'connectionstr' key, never its value.
     /// </summary>
-    public static List<V1EnvVar> AdapterEnvironment(SourceDefinition source, string sinkUri)
+    /// <param name="deadLetterSinkUri">spec.delivery.deadLetterSink resolved (PGSOURCE_DEAD_LETTER_SINK); null when the source has none.</param>
+    public static List<V1EnvVar> AdapterEnvironment(SourceDefinition source, string sinkUri, string? deadLetterSinkUri = null)
     {
         var env = new List<V1EnvVar> { Env("K_SINK", sinkUri) };
         if (source.CeOverrideExtensions.Count > 0)
@@ -181,6 +223,7 @@ public static class SourceObjects
         {
             env.Add(Env("PGSOURCE_EVENT_TYPE", source.EventType));
         }
+        env.AddRange(DeliveryEnvironment(source.Delivery, deadLetterSinkUri));
         env.Add(new V1EnvVar
         {
             Name = "PGSOURCE_CONNECTION",
@@ -193,6 +236,47 @@ public static class SourceObjects
         return env;
     }
 
+    /// <summary>
+    /// The adapter variables for spec.delivery, each only when its field is set (the adapter's defaults otherwise).
+    /// retry counts retries, as Knative's; PGSOURCE_DELIVERY_ATTEMPTS counts attempts in all, so it is retry + 1.
+    /// </summary>
+    public static IEnumerable<V1EnvVar> DeliveryEnvironment(SourceDelivery? delivery, string? deadLetterSinkUri)
+    {
+        if (delivery?.DeadLetterSink is not null && deadLetterSinkUri is null)
+        {
+            throw new ArgumentNullException(nameof(deadLetterSinkUri), "The source has a dead-letter sink: resolve it first.");
+        }
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        if (deadLetterSinkUri is not null)
+        {
+            yield return Env("PGSOURCE_DEAD_LETTER_SINK", deadLetterSinkUri);
+        }
+        if (delivery is null)
+        {
+            yield break;
+        }
+        if (delivery.MaxAttempts is { } attempts)
+        {
+            yield return Env("PGSOURCE_DELIVERY_ATTEMPTS", attempts.ToString(invariant));
+        }
+        if (delivery.RetryTime is { } time)
+        {
+            yield return Env("PGSOURCE_DELIVERY_MAX_RETRY_TIME", SourceDelivery.FormatDuration(time));
+        }
+        if (delivery.OnUndeliverable is { } action)
+        {
+            yield return Env("PGSOURCE_ON_UNDELIVERABLE", SourceDelivery.ToText(action));
+        }
+        if (delivery.Ordering is { } order)
+        {
+            yield return Env("PGSOURCE_ORDERING", SourceDelivery.ToText(order));
+        }
+        if (delivery.MaxInFlight is { } inFlight)
+        {
+            yield return Env("PGSOURCE_MAX_IN_FLIGHT", inFlight.ToString(invariant));
+        }
+    }
+
     /// <summary>K_CE_OVERRIDES as Knative sources read it: {"extensions":{...}}.</summary>
     public static string CeOverridesJson(SourceDefinition source) =>
         JsonSerializer.Serialize(new Dictionary<string, SortedDictionary<string, string>>
@@ -200,7 +284,7 @@ public static class SourceObjects
             ["extensions"] = new(source.CeOverrideExtensions.ToDictionary(p => p.Key, p => p.Value), StringComparer.Ordinal),
         });
 
-    public static V1Deployment Deployment(SourceDefinition source, string sinkUri, string image)
+    public static V1Deployment Deployment(SourceDefinition source, string sinkUri, string image, string? deadLetterSinkUri = null)
     {
         var labels = Labels(source.Name);
         return new V1Deployment
@@ -237,7 +321,7 @@ public static class SourceObjects
                     {
                         Name = PgSourceKube.ContainerName,
                         Image = image,
-                        Env = AdapterEnvironment(source, sinkUri),
+                        Env = AdapterEnvironment(source, sinkUri, deadLetterSinkUri),
                         Ports = [new V1ContainerPort { Name = "http", ContainerPort = PgSourceKube.HttpPort, Protocol = "TCP" }],
                         LivenessProbe = new V1Probe
                         {

@@ -6,7 +6,7 @@ namespace PostgresSource.Core.Kubernetes;
 /// <summary>
 /// A small validator for the subset of OpenAPI v3 that structural CRD schemas use here: type, properties,
 /// required, enum, items, additionalProperties, x-kubernetes-preserve-unknown-fields, x-kubernetes-int-or-string,
-/// nullable, minItems, minLength. Unlike the API server it reports unknown fields instead of pruning them, so
+/// nullable, minItems, minLength, minimum, maximum. Unlike the API server it reports unknown fields instead of pruning them, so
 /// "validates" means "the server keeps every field as written".
 /// </summary>
 public static class StructuralSchema
@@ -126,6 +126,18 @@ public static class StructuralSchema
             errors.Add($"{where}: must be at least {minLength} characters long");
         }
 
+        if (Number(value) is { } number)
+        {
+            if (Number(schema["minimum"]) is { } minimum && number < minimum)
+            {
+                errors.Add($"{where}: must be at least {minimum.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            }
+            if (Number(schema["maximum"]) is { } maximum && number > maximum)
+            {
+                errors.Add($"{where}: must be at most {maximum.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+            }
+        }
+
         if (value is JsonObject map)
         {
             if (schema["required"] is JsonArray required)
@@ -186,6 +198,12 @@ public static class StructuralSchema
 
     private static bool Flag(JsonObject schema, string name) =>
         schema[name] is JsonValue value && value.GetValueKind() == JsonValueKind.True;
+
+    private static decimal? Number(JsonNode? node) =>
+        node is JsonValue value && value.GetValueKind() == JsonValueKind.Number &&
+        decimal.TryParse(value.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var number)
+            ? number
+            : null;
 
     private static bool IsString(JsonNode node) => node is JsonValue value && value.GetValueKind() == JsonValueKind.String;
 

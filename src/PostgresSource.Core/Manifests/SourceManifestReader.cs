@@ -1,3 +1,6 @@
+using System.Globalization;
+using PostgresSource.Core.Delivery;
+using PostgresSource.Core.Listening;
 using PostgresSource.Core.Sources;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -68,7 +71,7 @@ public static class SourceManifestReader
                 {
                     throw new ManifestException(fileName, index, "apiVersion", $"'{apiVersion}' is not supported; use {ApiVersion}.");
                 }
-                sources.Add(ReadSource(root, fileName, index));
+                sources.Add(ReadSource(root, fileName, index, warnings));
             }
             catch (ManifestException ex)
             {
@@ -78,7 +81,7 @@ public static class SourceManifestReader
         return new Result(sources, warnings, errors);
     }
 
-    private static SourceDefinition ReadSource(YamlMappingNode root, string file, int index)
+    private static SourceDefinition ReadSource(YamlMappingNode root, string file, int index, List<string> warnings)
     {
         ManifestException Error(string field, string message) => new(file, index, field, message);
 
@@ -119,9 +122,10 @@ public static class SourceManifestReader
             Mode = mode,
             SecretName = Scalar(Child(spec, "secret"), "name"),
             ServiceAccountName = Scalar(spec, "serviceAccountName"),
-            Sink = ReadSink(Child(spec, "sink"), Error),
+            Sink = ReadSink(Child(spec, "sink"), "spec.sink", Error),
             EventType = Scalar(spec, "eventType") ?? SourceDefinition.DefaultEventType,
             CeOverrideExtensions = ReadExtensions(Child(Child(spec, "ceOverrides"), "extensions"), Error),
+            Delivery = ReadDelivery(Child(spec, "delivery"), Error, warning => warnings.Add($"{file} (document {index}): {warning}")),
         };
         try
         {
@@ -140,7 +144,8 @@ public static class SourceManifestReader
         }
     }
 
-    private static SinkReference? ReadSink(YamlNode? node, Func<string, string, ManifestException> error)
+    /// <summary>A Knative Destination (spec.sink, spec.delivery.deadLetterSink): a ref, an absolute uri, or a ref plus a relative uri.</summary>
+    private static SinkReference? ReadSink(YamlNode? node, string field, Func<string, string, ManifestException> error)
     {
         if (node is null)
         {
@@ -148,30 +153,97 @@ public static class SourceManifestReader
         }
         if (node is not YamlMappingNode sink)
         {
-            throw error("spec.sink", "must be a mapping with 'ref' or 'uri'.");
+            throw error(field, "must be a mapping with 'ref' or 'uri'.");
         }
         Uri? uri = null;
         var uriText = Scalar(sink, "uri");
         if (uriText is not null && !Uri.TryCreate(uriText, UriKind.RelativeOrAbsolute, out uri))
         {
-            throw error("spec.sink.uri", $"'{uriText}' is not a URI.");
+            throw error(field + ".uri", $"'{uriText}' is not a URI.");
         }
         if (Child(sink, "ref") is YamlMappingNode reference)
         {
             return new SinkReference
             {
                 Uri = uri,
-                RefApiVersion = Scalar(reference, "apiVersion") ?? throw error("spec.sink.ref.apiVersion", "is missing."),
-                RefKind = Scalar(reference, "kind") ?? throw error("spec.sink.ref.kind", "is missing."),
-                RefName = Scalar(reference, "name") ?? throw error("spec.sink.ref.name", "is missing."),
+                RefApiVersion = Scalar(reference, "apiVersion") ?? throw error(field + ".ref.apiVersion", "is missing."),
+                RefKind = Scalar(reference, "kind") ?? throw error(field + ".ref.kind", "is missing."),
+                RefName = Scalar(reference, "name") ?? throw error(field + ".ref.name", "is missing."),
                 RefNamespace = Scalar(reference, "namespace"),
             };
         }
         if (uri is null || !uri.IsAbsoluteUri)
         {
-            throw error("spec.sink", "needs 'ref' or an absolute 'uri'.");
+            throw error(field, "needs 'ref' or an absolute 'uri'.");
         }
         return SinkReference.FromUri(uri);
+    }
+
+    private static readonly string[] DeliveryFields = ["onUndeliverable", "ordering", "maxInFlight", "retry", "retryTime", "deadLetterSink"];
+
+    /// <summary>spec.delivery; null when absent. Values are checked here for their form, and by <see cref="SourceDelivery.Validate"/> for their range.</summary>
+    private static SourceDelivery? ReadDelivery(YamlNode? node, Func<string, string, ManifestException> error, Action<string> warn)
+    {
+        if (node is null || node is YamlScalarNode { Value: null or "" })
+        {
+            return null;
+        }
+        if (node is not YamlMappingNode delivery)
+        {
+            throw error("spec.delivery", $"must be a mapping of {string.Join(", ", DeliveryFields)}.");
+        }
+        foreach (var key in delivery.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value ?? string.Empty))
+        {
+            if (!DeliveryFields.Contains(key, StringComparer.Ordinal))
+            {
+                warn($"spec.delivery.{key} is not a field of spec.delivery ({string.Join(", ", DeliveryFields)}); it is ignored, and the cluster would drop it.");
+            }
+        }
+
+        UndeliverableAction? onUndeliverable = null;
+        if (Scalar(delivery, "onUndeliverable") is { } actionText)
+        {
+            onUndeliverable = SourceDelivery.TryParseUndeliverable(actionText, out var action)
+                ? action
+                : throw error("spec.delivery.onUndeliverable", $"'{actionText}' is not one of stop, skip.");
+        }
+        DeliveryOrder? ordering = null;
+        if (Scalar(delivery, "ordering") is { } orderText)
+        {
+            ordering = SourceDelivery.TryParseOrdering(orderText, out var order)
+                ? order
+                : throw error("spec.delivery.ordering", $"'{orderText}' is not one of commit, key, unordered.");
+        }
+        TimeSpan? retryTime = null;
+        if (Scalar(delivery, "retryTime") is { } timeText)
+        {
+            retryTime = SourceDelivery.TryParseDuration(timeText, out var time)
+                ? time
+                : throw error("spec.delivery.retryTime", $"'{timeText}' is not an ISO 8601 duration (for example PT30S, PT10M or PT1H).");
+        }
+
+        var read = new SourceDelivery
+        {
+            OnUndeliverable = onUndeliverable,
+            Ordering = ordering,
+            MaxInFlight = Integer(delivery, "maxInFlight", "spec.delivery.maxInFlight", error),
+            Retry = Integer(delivery, "retry", "spec.delivery.retry", error),
+            RetryTime = retryTime,
+            DeadLetterSink = ReadSink(Child(delivery, "deadLetterSink"), "spec.delivery.deadLetterSink", error),
+        };
+        return read.IsEmpty ? null : read;
+    }
+
+    private static int? Integer(YamlNode node, string key, string field, Func<string, string, ManifestException> error)
+    {
+        var child = Child(node, key);
+        if (child is null || child is YamlScalarNode { Value: null or "" })
+        {
+            return null;
+        }
+        return child is YamlScalarNode { Value: { } text } && int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw error(field, "must be a whole number.");
     }
 
     private static Dictionary<string, string> ReadExtensions(YamlNode? node, Func<string, string, ManifestException> error)

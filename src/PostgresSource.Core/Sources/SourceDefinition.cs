@@ -26,6 +26,9 @@ public sealed partial record SourceDefinition
     public IReadOnlyDictionary<string, string> CeOverrideExtensions { get; init; } = new Dictionary<string, string>();
     public long? Generation { get; init; }
 
+    /// <summary>The delivery choices (spec.delivery); null: the adapter's defaults, and nothing is written.</summary>
+    public SourceDelivery? Delivery { get; init; }
+
     /// <summary>The connection (never printed as is: use <see cref="ConnectionSettings.ToDisplayString"/>).</summary>
     public ConnectionSettings? Connection { get; init; }
 
@@ -70,6 +73,7 @@ public sealed partial record SourceDefinition
                     $"The value of extension '{key}' is not allowed in a CloudEvent: {valueProblem}.");
             }
         }
+        Delivery?.Validate();
         return this;
     }
 

@@ -1,6 +1,8 @@
 using System.Collections;
 using System.Management.Automation;
 using PostgresSource.Core.Database;
+using PostgresSource.Core.Delivery;
+using PostgresSource.Core.Listening;
 using PostgresSource.Core.Sources;
 using PostgresSource.PowerShell.Completion;
 using PostgresSource.PowerShell.Infrastructure;
@@ -47,10 +49,47 @@ public sealed class NewPgSourceCommand : PgSourceCmdlet
     [Parameter]
     public string? SecretName { get; set; }
 
+    /// <summary>spec.delivery.onUndeliverable: Stop or Skip a change neither the sink nor the dead-letter sink takes.</summary>
+    [Parameter]
+    [ValidateSet("Stop", "Skip")]
+    public string? OnUndeliverable { get; set; }
+
+    /// <summary>spec.delivery.ordering: Commit, Key or Unordered.</summary>
+    [Parameter]
+    [ValidateSet("Commit", "Key", "Unordered")]
+    public string? Ordering { get; set; }
+
+    /// <summary>spec.delivery.maxInFlight.</summary>
+    [Parameter]
+    [ValidateRange(1, SourceDelivery.MaxInFlightLimit)]
+    public int? MaxInFlight { get; set; }
+
+    /// <summary>spec.delivery.retry: retries after the first attempt, as Knative counts them.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue - 1)]
+    public int? Retry { get; set; }
+
+    /// <summary>spec.delivery.retryTime.</summary>
+    [Parameter]
+    public TimeSpan? RetryTime { get; set; }
+
+    /// <summary>spec.delivery.deadLetterSink (a URI).</summary>
+    [Parameter]
+    public Uri? DeadLetterSink { get; set; }
+
     protected override void ProcessRecord()
     {
         try
         {
+            var delivery = new SourceDelivery
+            {
+                OnUndeliverable = OnUndeliverable is null ? null : Enum.Parse<UndeliverableAction>(OnUndeliverable, ignoreCase: true),
+                Ordering = Ordering is null ? null : Enum.Parse<DeliveryOrder>(Ordering, ignoreCase: true),
+                MaxInFlight = MaxInFlight,
+                Retry = Retry,
+                RetryTime = RetryTime,
+                DeadLetterSink = DeadLetterSink is null ? null : SinkReference.FromUri(DeadLetterSink),
+            };
             if (Sink is not null && !Sink.IsAbsoluteUri)
             {
                 throw new SourceValidationException("sink", $"The sink '{Sink}' is not an absolute URI (for example http://broker-ingress.knative-eventing.svc.cluster.local/default/default).");
@@ -69,6 +108,7 @@ public sealed class NewPgSourceCommand : PgSourceCmdlet
                     .ToDictionary(e => e.Key.ToString() ?? string.Empty, e => e.Value?.ToString() ?? string.Empty)
                     ?? new Dictionary<string, string>(),
                 Connection = string.IsNullOrWhiteSpace(ConnectionString) ? null : ConnectionSettings.Parse(ConnectionString),
+                Delivery = delivery.IsEmpty ? null : delivery,
             }.Validate();
             WriteObject(new PgSource(definition));
         }

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Collections.Specialized;
 using PostgresSource.Core.Sources;
 
 namespace PostgresSource.PowerShell;
@@ -25,6 +26,29 @@ public sealed class PgSource
     public string EventType => Definition.EventType;
     public string? SecretName => Definition.SecretName;
     public Hashtable CeOverrides => new(Definition.CeOverrideExtensions.ToDictionary(p => (object)p.Key, p => (object?)p.Value));
+
+    /// <summary>
+    /// The delivery choices that are set (spec.delivery), keyed as New-PgSource's parameters: OnUndeliverable, Ordering,
+    /// MaxInFlight, Retry, RetryTime, DeadLetterSink. Empty when the adapter's defaults apply.
+    /// </summary>
+    public OrderedDictionary Delivery
+    {
+        get
+        {
+            var view = new OrderedDictionary(StringComparer.OrdinalIgnoreCase);
+            if (Definition.Delivery is not { } delivery)
+            {
+                return view;
+            }
+            if (delivery.OnUndeliverable is { } action) view["OnUndeliverable"] = action.ToString();
+            if (delivery.Ordering is { } order) view["Ordering"] = order.ToString();
+            if (delivery.MaxInFlight is { } inFlight) view["MaxInFlight"] = inFlight;
+            if (delivery.Retry is { } retry) view["Retry"] = retry;
+            if (delivery.RetryTime is { } time) view["RetryTime"] = time;
+            if (delivery.DeadLetterSink is { } sink) view["DeadLetterSink"] = sink.ToString();
+            return view;
+        }
+    }
 
     /// <summary>The connection with its password masked, or empty when the environment will supply it.</summary>
     public string Connection => Definition.Connection?.ToDisplayString() ?? string.Empty;
