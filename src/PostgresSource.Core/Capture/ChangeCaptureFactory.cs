@@ -25,6 +25,7 @@ public static class ChangeCaptureFactory
         // Only one listener runs while the leader lock is held: a slot still held by a dead one may be taken over.
         TakeOverSlot = options.SingleActive,
         StandbyInterval = options.StandbyPollInterval,
+        FailWhenBusy = options.FailWhenBusy,
         JournalPollInterval = options.JournalPollInterval,
     };
 
