@@ -120,6 +120,33 @@ public sealed class ListenerAcknowledgementTests(DatabaseFixture database, ITest
     }
 
     [Fact]
+    public async Task WithSeveralSourcesMaxEventsConsumesOnlyTheEventsWritten()
+    {
+        using var shop = await PrepareAsync(rows: 5);
+        await TestSql.ExecuteAsync(shop.Db, "CREATE TABLE stock (id int PRIMARY KEY, item text)");
+        var installed = shop.Ps.Run("$t = New-PgSource -Name stock -Uid $uid -Table stock -Mode Durable -ConnectionString $cs | Install-PgSourceTrigger -PassThru -Confirm:$false; $t.ObjectName", shop.Vars);
+        Assert.Empty(installed.Errors);
+        var stock = shop with { ObjectName = (string)installed.Output.Single().BaseObject };
+        await TestSql.ExecuteAsync(shop.Db, "INSERT INTO stock SELECT g, 'item ' || g FROM generate_series(1, 5) g ORDER BY g");
+
+        var both = shop.Ps.Run("$s, $t | Start-PgSourceListener -MaxEvents 3 -Timeout 30");
+        Assert.Empty(both.Errors);
+        Assert.Equal(3, both.Output.Count);
+        var fromShop = RowIds(both.Output.Where(e => (string)e.Properties["Table"].Value == "orders"));
+        var fromStock = RowIds(both.Output.Where(e => (string)e.Properties["Table"].Value == "stock"));
+        // Each source's events came in order from its first row; what was read beyond the three written stays.
+        Assert.Equal(Enumerable.Range(1, fromShop.Count), fromShop);
+        Assert.Equal(Enumerable.Range(1, fromStock.Count), fromStock);
+        Assert.Equal(5 - fromShop.Count, await shop.JournalCountAsync());
+        Assert.Equal(5 - fromStock.Count, await stock.JournalCountAsync());
+
+        var nextShop = shop.Ps.Run("$s | Start-PgSourceListener -MaxEvents 1 -Timeout 30");
+        Assert.Equal([fromShop.Count + 1], RowIds(nextShop.Output));
+        var nextStock = shop.Ps.Run("$t | Start-PgSourceListener -MaxEvents 1 -Timeout 30");
+        Assert.Equal([fromStock.Count + 1], RowIds(nextStock.Output));
+    }
+
+    [Fact]
     public async Task StopInTheMiddleOfAStreamAcknowledgesExactlyWhatWasWritten()
     {
         const int rows = 300;
