@@ -212,7 +212,7 @@ public sealed class SingleActiveCapture : IChangeCapture
                     {
                         if (holder is null && ++lookups < 3)
                         {
-                            // Released between the try and the look-up: try again at once.
+                            // Released between the try and the look-up (or not readable): try again at once.
                             continue;
                         }
                         await CloseLockAsync().ConfigureAwait(false);
@@ -247,6 +247,19 @@ public sealed class SingleActiveCapture : IChangeCapture
     /// object name's hashtext as an unsigned oid, objsubid 2 for the two-key form) joined with pg_stat_activity.
     /// </summary>
     private async Task<ActiveListenerInfo?> FindHolderAsync(NpgsqlConnection connection, CancellationToken token)
+    {
+        try
+        {
+            return await QueryHolderAsync(connection, token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && !TransientErrors.IsTransient(ex))
+        {
+            // Only a description: never a reason to stop standing by (or to hide that the source is busy).
+            return null;
+        }
+    }
+
+    private async Task<ActiveListenerInfo?> QueryHolderAsync(NpgsqlConnection connection, CancellationToken token)
     {
         const string sql = """
             SELECT l.pid, a.application_name, pg_catalog.host(a.client_addr), a.client_hostname, a.backend_start
