@@ -23,10 +23,18 @@ internal sealed class PowerShellSession : IDisposable
     /// <summary>What Out-Host/Out-Default printed so far, rendered with the module's views.</summary>
     public string HostText => _host.Text;
 
-    public static PowerShellSession Open(bool importModule = true)
+    /// <param name="utility">Also import Microsoft.PowerShell.Utility (Select-Object, Sort-Object, Start-Sleep), as a user's session has it.</param>
+    public static PowerShellSession Open(bool importModule = true, bool utility = false)
     {
         var host = new CapturingHost();
-        var runspace = RunspaceFactory.CreateRunspace(host, InitialSessionState.CreateDefault2());
+        var state = InitialSessionState.CreateDefault2();
+        if (utility)
+        {
+            // Resolved through the test's deps.json, which picks the assembly for this platform (runtimes/unix or win).
+            var assembly = System.Reflection.Assembly.Load(new System.Reflection.AssemblyName("Microsoft.PowerShell.Commands.Utility"));
+            state.ImportPSModule([assembly.Location]);
+        }
+        var runspace = RunspaceFactory.CreateRunspace(host, state);
         runspace.Open();
         var session = new PowerShellSession(runspace, host);
         if (importModule)

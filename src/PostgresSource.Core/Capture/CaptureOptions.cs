@@ -38,6 +38,19 @@ public sealed record CaptureOptions
     public bool SingleActive { get; init; }
 
     /// <summary>
+    /// With <see cref="SingleActive"/>: when another listener is active, fail with <see cref="Reliability.SourceBusyException"/>
+    /// (naming its session) instead of waiting as a standby. False (the default, the adapter): wait and take over.
+    /// </summary>
+    public bool FailWhenBusy { get; init; }
+
+    /// <summary>
+    /// Read what waits without consuming it. Durable: the journal rows there now, in journal order, and then the
+    /// sequence ends; acknowledging does nothing and no lock is taken, so a running listener is not disturbed.
+    /// The other modes cannot (<see cref="ChangeCaptureFactory.Create"/> throws <see cref="NotSupportedException"/>).
+    /// </summary>
+    public bool Peek { get; init; }
+
+    /// <summary>
     /// Durable: the longest wait between two reads of a quiet journal, so the most the first change after a pause
     /// waits to be read (while changes come, the journal is read again within milliseconds). Lower means faster
     /// after a pause and more reads of an idle journal: one small prepared read per interval.

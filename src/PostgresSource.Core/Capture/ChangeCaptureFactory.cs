@@ -25,15 +25,32 @@ public static class ChangeCaptureFactory
         // Only one listener runs while the leader lock is held: a slot still held by a dead one may be taken over.
         TakeOverSlot = options.SingleActive,
         StandbyInterval = options.StandbyPollInterval,
+        FailWhenBusy = options.FailWhenBusy,
         JournalPollInterval = options.JournalPollInterval,
     };
 
     public static bool Supports(CaptureMode mode) => Factories.ContainsKey(mode);
 
-    /// <exception cref="NotSupportedException">The mode has no capture in this build.</exception>
+    /// <exception cref="NotSupportedException">The mode has no capture in this build, or cannot peek (<see cref="CaptureOptions.Peek"/>).</exception>
     public static IChangeCapture Create(SourceDefinition source, ConnectionSettings connection, CaptureOptions? options = null)
     {
         options ??= CaptureOptions.Default;
+        if (options.Peek)
+        {
+            return source.Mode switch
+            {
+                CaptureMode.Durable => new Durable.JournalPeek(source, connection, Reliable(options)),
+                // pg_logical_slot_peek_binary_changes needs the slot inactive (it would take it from a running listener,
+                // or fail), and decoding raw pgoutput is not what the streaming capture does.
+                CaptureMode.Logical => throw new NotSupportedException(
+                    $"Source {source.EventSource} is in Logical mode, which cannot be read without consuming it: peeking at a replication slot " +
+                    "needs the slot idle and would hold it away from a running listener. Get-PgSourceTrigger shows the slot's backlog " +
+                    "(SlotActive, ConfirmedFlushLsn, RetainedWalBytes)."),
+                _ => throw new NotSupportedException(
+                    $"Source {source.EventSource} is in {source.Mode} mode, which keeps no backlog to read: changes exist only as notifications " +
+                    "to connected listeners. Durable mode keeps a journal that can be read without consuming it."),
+            };
+        }
         if (!Factories.TryGetValue(source.Mode, out var create))
         {
             throw new NotSupportedException($"Capture mode {source.Mode} is not available in this build.");

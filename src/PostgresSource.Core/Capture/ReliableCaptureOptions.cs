@@ -58,6 +58,12 @@ public sealed record ReliableCaptureOptions
     /// <summary><see cref="Reliability.SingleActiveCapture"/>: how often a standby tries to become the active listener.</summary>
     public TimeSpan StandbyInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// <see cref="Reliability.SingleActiveCapture"/>: when another listener is active, throw
+    /// <see cref="Reliability.SourceBusyException"/> (naming it) instead of waiting as a standby. False (the adapter): wait.
+    /// </summary>
+    public bool FailWhenBusy { get; init; }
+
     public static ReliableCaptureOptions Default { get; } = new();
 }
 

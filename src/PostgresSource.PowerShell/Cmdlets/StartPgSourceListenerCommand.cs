@@ -14,17 +14,31 @@ namespace PostgresSource.PowerShell.Cmdlets;
 /// until stopped and shows counts as progress; without one, writes each event to the pipeline. An
 /// initial snapshot shows its own progress bar per source.
 /// Background tasks only queue work; every Write* happens here, on the pipeline thread.
+/// <para>
+/// Pipeline mode: an event counts as taken (and the listener may acknowledge its change) only once it was written
+/// to the pipeline, also when the downstream command stops the pipeline right after taking it (Select-Object
+/// -First). An event not written (the pipeline was stopping, Ctrl+C, -Timeout, -MaxEvents reached) is a cancelled
+/// hand-off: never acknowledged. However the command ends, the listeners finish and are disposed before it
+/// returns, so the captures write the acknowledgements of what was taken.
+/// </para>
 /// </summary>
-[Cmdlet(VerbsLifecycle.Start, "PgSourceListener")]
+[Cmdlet(VerbsLifecycle.Start, "PgSourceListener", DefaultParameterSetName = ListenSet)]
 [OutputType(typeof(PgSourceEvent))]
 public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
 {
+    private const string ListenSet = "Listen";
+    private const string PeekSet = "Peek";
     private const int ProgressId = 0x5047;
+    private const int KeyOrUnorderedInFlight = 4;
     private static readonly TimeSpan SinkDrainTimeout = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(10);
 
     private readonly List<PgSource> _sources = [];
     private readonly ConcurrentQueue<object> _inbox = new();
     private readonly SemaphoreSlim _signal = new(0);
+    // Event ids already written as PgSource.DeliveryFailed: the listener's UndeliverableChangeException for one is not written twice.
+    private readonly HashSet<string> _failedIds = [];
+    private Delivery? _delivery;
 
     [Parameter(Mandatory = true, ValueFromPipeline = true, Position = 0)]
     [ValidateNotNull]
@@ -55,6 +69,23 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
     [ValidateRange(1, int.MaxValue)]
     public int MaxAttempts { get; set; }
 
+    /// <summary>How long one event may be retried, from its first attempt; default no limit.</summary>
+    [Parameter]
+    public TimeSpan MaxRetryTime { get; set; }
+
+    /// <summary>What to do with an event neither the sink nor the dead-letter sink takes: stop (default) or skip it.</summary>
+    [Parameter]
+    public PgSourceUndeliverableAction OnUndeliverable { get; set; } = PgSourceUndeliverableAction.Stop;
+
+    /// <summary>The order events reach the sink in; the capture is always acknowledged in commit order.</summary>
+    [Parameter]
+    public PgSourceDeliveryOrder Ordering { get; set; } = PgSourceDeliveryOrder.Commit;
+
+    /// <summary>Deliveries in flight at once: 1 for Commit order; default 4 with Key or Unordered.</summary>
+    [Parameter]
+    [ValidateRange(1, 1000)]
+    public int MaxInFlight { get; set; }
+
     /// <summary>The wait before the first retry, doubled for each one after (with jitter).</summary>
     [Parameter]
     public TimeSpan RetryDelay { get; set; } = RetryPolicy.Default.InitialDelay;
@@ -67,8 +98,19 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
     public Uri? DeadLetterSink { get; set; }
 
     /// <summary>Durable and Logical: emit every existing row once, as a read event, before streaming (resumes if interrupted).</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = ListenSet)]
     public SwitchParameter Snapshot { get; set; }
+
+    /// <summary>
+    /// Durable and Logical: when another listener consumes the source, wait as a standby and take over when it stops,
+    /// instead of failing at once with PgSource.SourceBusy.
+    /// </summary>
+    [Parameter(ParameterSetName = ListenSet)]
+    public SwitchParameter Standby { get; set; }
+
+    /// <summary>Durable: write (or send) the journal's waiting changes without consuming them, then stop. Takes no lock.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = PeekSet)]
+    public SwitchParameter Peek { get; set; }
 
     /// <summary>A PEM file with the CA certificate(s) that sign an HTTPS sink's certificate.</summary>
     [Parameter]
@@ -84,7 +126,10 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
 
     protected override void EndProcessing()
     {
+        _delivery = DeliverySettings();
         var running = new List<Running>();
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(StopToken);
+        Task all = Task.CompletedTask;
         var stoppedByUser = false;
         var timedOut = false;
         long written = 0;
@@ -102,14 +147,12 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
                 return;
             }
 
-            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(StopToken);
             foreach (var item in running)
             {
                 item.Start(stopping.Token, this);
-                WriteVerbose($"Listening for {item.Source} ({item.Source.Mode} mode, channel {item.Channel}); " +
-                             (item.ToPipeline ? "writing events to the pipeline." : $"delivering to {item.Listener.Deliverer.Sink.Description}."));
+                WriteVerbose(Describe(item));
             }
-            var all = Task.WhenAll(running.Select(r => r.Run!));
+            all = Task.WhenAll(running.Select(r => r.Run!));
             var deadline = MyInvocation.BoundParameters.ContainsKey(nameof(Timeout)) ? DateTime.UtcNow.AddSeconds(Timeout) : DateTime.MaxValue;
             var nextProgress = DateTime.UtcNow.AddSeconds(1);
             var limit = MyInvocation.BoundParameters.ContainsKey(nameof(MaxEvents)) ? MaxEvents : long.MaxValue;
@@ -141,10 +184,8 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
                 stoppedByUser = true;
             }
 
-            // Stop every listener: pipeline hand-offs are cancelled at once, sinks get a short drain.
-            stopping.Cancel();
-            CancelHandoffs();
-            all.ContinueWith(_ => { }, TaskScheduler.Default).Wait(TimeSpan.FromSeconds(10));
+            // Stop every listener: hand-offs not written are cancelled at once (never acknowledged), sinks get a short drain.
+            StopListeners(stopping, all);
             if (stoppedByUser)
             {
                 // The pipeline is stopping and its streams refuse writes; the host can still tell the user what was not delivered.
@@ -178,12 +219,91 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         }
         finally
         {
-            CancelHandoffs();
+            // However the command ends (a downstream Select-Object -First, Ctrl+C, an error), the listeners finish what
+            // was taken before they are disposed: disposing the captures writes those acknowledgements.
+            StopListeners(stopping, all);
             foreach (var item in running)
             {
                 item.Dispose();
             }
         }
+    }
+
+    /// <summary>Stops the listeners and waits (bounded) until they have finished; safe to call again.</summary>
+    private void StopListeners(CancellationTokenSource stopping, Task all)
+    {
+        stopping.Cancel();
+        CancelHandoffs();
+        if (!all.IsCompleted)
+        {
+            all.ContinueWith(_ => { }, TaskScheduler.Default).Wait(StopWait);
+        }
+        // A hand-off queued while stopping is not written either.
+        CancelHandoffs();
+    }
+
+    /// <summary>The delivery parameters as core settings; an impossible combination ends the command before anything starts.</summary>
+    private Delivery DeliverySettings()
+    {
+        var bound = MyInvocation.BoundParameters;
+        if (Ordering == PgSourceDeliveryOrder.Commit && bound.ContainsKey(nameof(MaxInFlight)) && MaxInFlight > 1)
+        {
+            ThrowTerminatingError(new ErrorRecord(
+                new ArgumentException($"-MaxInFlight {MaxInFlight} needs -Ordering Key or Unordered: commit order allows one delivery in flight."),
+                ErrorIds.InvalidParameter, ErrorCategory.InvalidArgument, MaxInFlight)
+            {
+                ErrorDetails = new ErrorDetails($"-MaxInFlight {MaxInFlight} needs -Ordering Key or Unordered: commit order allows one delivery in flight.")
+                {
+                    RecommendedAction = "Add -Ordering Key (changes to one row stay in order) or -Ordering Unordered, or leave -MaxInFlight out.",
+                },
+            });
+        }
+        try
+        {
+            var policy = new RetryPolicy
+            {
+                MaxAttempts = bound.ContainsKey(nameof(MaxAttempts)) ? MaxAttempts : null,
+                MaxRetryTime = bound.ContainsKey(nameof(MaxRetryTime)) ? MaxRetryTime : null,
+                InitialDelay = RetryDelay,
+                MaxDelay = MaxRetryDelay,
+            }.Validate();
+            var inFlight = bound.ContainsKey(nameof(MaxInFlight)) ? MaxInFlight : Ordering == PgSourceDeliveryOrder.Commit ? 1 : KeyOrUnorderedInFlight;
+            var options = new ListenerOptions
+            {
+                QueueCapacity = QueueCapacity,
+                MaxEvents = bound.ContainsKey(nameof(MaxEvents)) ? MaxEvents : null,
+                Ordering = CoreEnumMap.ToCore(Ordering),
+                MaxConcurrentDeliveries = inFlight,
+                OnUndeliverable = CoreEnumMap.ToCore(OnUndeliverable),
+            }.Validate();
+            return new Delivery(policy, options);
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.InvalidParameter, ErrorCategory.InvalidArgument, ex.ActualValue));
+            throw; // not reached
+        }
+    }
+
+    private string Describe(Running item)
+    {
+        var what = item.Peek
+            ? $"Reading the waiting changes of {item.Source} ({item.Source.Mode} mode) without consuming them; "
+            : $"Listening for {item.Source} ({item.Source.Mode} mode, channel {item.Channel}); ";
+        if (item.ToPipeline)
+        {
+            return what + "writing events to the pipeline.";
+        }
+        var options = _delivery!.Options;
+        var undeliverable = options.OnUndeliverable == UndeliverableAction.Skip ? "skipped (reported)" : "stop the listener";
+        var order = options.EffectiveOrdering switch
+        {
+            DeliveryOrder.Key => "per-key order",
+            DeliveryOrder.Unordered => "no order",
+            _ => "commit order",
+        };
+        return what + $"delivering to {item.Listener.Deliverer.Sink.Description}: {order}, " +
+               $"{options.MaxConcurrentDeliveries} in flight, retries: {_delivery.Policy.DescribeLimit()}, undeliverable changes {undeliverable}.";
     }
 
     /// <summary>Builds one source's listener, or writes why it cannot run.</summary>
@@ -201,10 +321,9 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
             }
             ValidateSink(sinkUri, nameof(Sink));
             ValidateSink(DeadLetterSink, nameof(DeadLetterSink));
-            var policy = new RetryPolicy { MaxAttempts = MyInvocation.BoundParameters.ContainsKey(nameof(MaxAttempts)) ? MaxAttempts : null, InitialDelay = RetryDelay, MaxDelay = MaxRetryDelay }.Validate();
             var httpOptions = new HttpSinkOptions
             {
-                ContentMode = ContentMode == PgSourceContentMode.Structured ? EventContentMode.Structured : EventContentMode.Binary,
+                ContentMode = CoreEnumMap.ToCore(ContentMode),
                 CaCertificateFile = CaCertificatePath is null ? null : GetUnresolvedProviderPathFromPSPath(CaCertificatePath),
             };
             var toPipeline = sinkUri is null;
@@ -212,18 +331,29 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
             var deadLetter = DeadLetterSink is null || toPipeline ? null : new HttpEventSink(DeadLetterSink, httpOptions);
             // Always watched: a snapshot requested at install runs without -Snapshot too.
             var snapshotProgress = new SnapshotProgressView(ProgressId + 1 + index, source.ToString(), Enqueue);
-            var capture = ChangeCaptureFactory.Create(definition, connection,
-                new CaptureOptions { RetryInitialConnection = false, Snapshot = Snapshot, SnapshotProgress = snapshotProgress.Reporter });
-            var options = new ListenerOptions
+            // One consumer per source in the at-least-once modes: the adapter's lock; busy is an error unless -Standby.
+            var singleActive = !Peek && definition.Mode is CaptureMode.Durable or CaptureMode.Logical;
+            if (Standby && !singleActive)
             {
-                QueueCapacity = QueueCapacity,
-                MaxEvents = MyInvocation.BoundParameters.ContainsKey(nameof(MaxEvents)) ? MaxEvents : null,
+                WriteVerbose($"{source}: -Standby has no effect in {definition.Mode} mode: every Notify listener gets every change.");
+            }
+            var capture = ChangeCaptureFactory.Create(definition, connection, new CaptureOptions
+            {
+                RetryInitialConnection = false,
+                Snapshot = Snapshot,
+                SnapshotProgress = snapshotProgress.Reporter,
+                SingleActive = singleActive,
+                FailWhenBusy = !Standby,
+                Peek = Peek,
+            });
+            var options = _delivery!.Options with
+            {
                 // Events not yet taken by the pipeline are simply not acknowledged; a sink gets a moment to finish.
                 DrainTimeout = toPipeline ? TimeSpan.Zero : SinkDrainTimeout,
             };
-            var listener = new SourceListener(definition, capture, new EventDeliverer(sink, policy, deadLetter), options);
+            var listener = new SourceListener(definition, capture, new EventDeliverer(sink, _delivery.Policy, deadLetter), options);
             var channel = capture is NotifyCapture notify ? notify.Channel : definition.DatabaseObjectName;
-            return new Running(source, listener, toPipeline, channel, snapshotProgress);
+            return new Running(source, listener, toPipeline, channel, snapshotProgress, Peek);
         }
         catch (ArgumentException ex)
         {
@@ -237,6 +367,16 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         {
             // For example a ceOverrides name CloudEvents reserves (source, type, ...).
             WriteError(new ErrorRecord(ex, ErrorIds.InvalidSource, ErrorCategory.InvalidArgument, source));
+        }
+        catch (NotSupportedException ex) when (Peek)
+        {
+            WriteError(new ErrorRecord(ex, ErrorIds.PeekNotSupported, ErrorCategory.NotImplemented, source)
+            {
+                ErrorDetails = new ErrorDetails(ex.Message)
+                {
+                    RecommendedAction = "Run Get-PgSourceTrigger to see the backlog (a Logical source's slot: SlotActive, ConfirmedFlushLsn, RetainedWalBytes); -Peek reads Durable sources.",
+                },
+            });
         }
         catch (NotSupportedException ex)
         {
@@ -257,43 +397,53 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         }
     }
 
-    /// <summary>The pipeline sink: queue the event for the pipeline thread and wait until it was written.</summary>
+    /// <summary>
+    /// The pipeline sink: queue the event for the pipeline thread and wait until it was written. Cancellation
+    /// cancels the hand-off unless the pipeline thread is writing it (then that thread decides): a cancelled
+    /// hand-off throws <see cref="OperationCanceledException"/>, which the listener never acknowledges.
+    /// </summary>
     private async ValueTask HandOffAsync(EventRecord record, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var handoff = new Handoff(record);
-        _inbox.Enqueue(handoff);
-        _signal.Release();
-        await handoff.Taken.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using (cancellationToken.Register(static h => ((Handoff)h!).Cancel(), handoff))
+        {
+            Enqueue(handoff);
+            await handoff.Taken.Task.ConfigureAwait(false);
+        }
     }
 
     /// <summary>Writes what the background tasks queued; returns how many events it wrote (at most <paramref name="room"/>).</summary>
     private long DrainInbox(long room)
     {
         long written = 0;
-        while (_inbox.TryPeek(out var next))
+        while (_inbox.TryDequeue(out var next))
         {
-            if (next is Handoff && written >= room)
-            {
-                break;
-            }
-            _inbox.TryDequeue(out _);
             switch (next)
             {
+                case Handoff handoff when written >= room:
+                    // No room (-MaxEvents reached across sources, or the final drain): not written, not acknowledged.
+                    handoff.Cancel();
+                    break;
                 case Handoff handoff:
-                    try
+                    if (WriteHandoff(handoff))
                     {
-                        WriteObject(new PgSourceEvent(handoff.Record));
-                        handoff.Taken.TrySetResult();
+                        written++;
                     }
-                    catch
-                    {
-                        handoff.Taken.TrySetCanceled();
-                        throw;
-                    }
-                    written++;
                     break;
                 case Reported reported:
                     WriteReport(reported);
+                    break;
+                case Failure { Exception: UndeliverableChangeException undeliverable } failure:
+                    if (undeliverable.ChangeId is { } id && _failedIds.Contains(id))
+                    {
+                        // Already written from the listener's report: the listener stopped on that change.
+                        WriteVerbose($"{failure.Source}: {undeliverable.Message}");
+                    }
+                    else
+                    {
+                        WriteError(DeliveryFailedRecord(undeliverable, failure.Source));
+                    }
                     break;
                 case Failure failure:
                     WriteFailure(failure.Exception, failure.Source);
@@ -306,19 +456,58 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         return written;
     }
 
+    /// <summary>Writes one event; true when it was taken. Exceptions out of WriteObject go on after the hand-off is settled.</summary>
+    private bool WriteHandoff(Handoff handoff)
+    {
+        if (!handoff.TryClaim())
+        {
+            // Cancelled before the pipeline thread got to it.
+            return false;
+        }
+        var taken = false;
+        var receivedBefore = DownstreamStop.ReceivedDownstream(this);
+        try
+        {
+            WriteObject(new PgSourceEvent(handoff.Record));
+            taken = true;
+        }
+        catch (Exception ex) when (DownstreamStop.StoppedAfterTaking(this, ex, receivedBefore))
+        {
+            // A downstream Select-Object -First n took the object, then stopped the commands before it.
+            taken = true;
+            throw;
+        }
+        finally
+        {
+            // Anything else (the pipeline already stopping, Ctrl+C, a downstream error): not taken, never acknowledged.
+            handoff.Complete(taken);
+        }
+        return true;
+    }
+
     private void WriteReport(Reported reported)
     {
         var report = reported.Report;
         switch (report.Kind)
         {
+            case ListenerReportKind.DeliveryFailed when _delivery!.Options.OnUndeliverable == UndeliverableAction.Skip:
+                // A Skipped report follows for the same change: that one is the error record.
+                WriteVerbose($"{reported.Source}: {report.Message}");
+                break;
             case ListenerReportKind.DeliveryFailed:
-                WriteError(new ErrorRecord(new InvalidOperationException(report.Message), ErrorIds.DeliveryFailed,
-                    report.StatusCode is null ? ErrorCategory.ConnectionError : ErrorCategory.InvalidResult,
+                if (report.Event?.Id is { } failedId)
+                {
+                    _failedIds.Add(failedId);
+                }
+                WriteError(DeliveryFailedRecord(new UndeliverableChangeException(report.Message, report.Event, report.Event?.Id, report.StatusCode), reported.Source));
+                break;
+            case ListenerReportKind.Skipped:
+                WriteError(new ErrorRecord(new InvalidOperationException(report.Message), ErrorIds.ChangeSkipped, Category(report.Event, report.StatusCode),
                     report.Event is null ? reported.Source : new PgSourceEvent(report.Event))
                 {
                     ErrorDetails = new ErrorDetails(report.Message)
                     {
-                        RecommendedAction = "Check the sink; set -DeadLetterSink to keep events the sink refuses.",
+                        RecommendedAction = "Nothing more is sent for this change (-OnUndeliverable Skip acknowledged it); the event is this error's target if it must be replayed. Set -DeadLetterSink to keep such events.",
                     },
                 });
                 break;
@@ -340,11 +529,32 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         }
     }
 
+    /// <summary>PgSource.DeliveryFailed: the change nobody took, with the event as target; the listener stops on it unless -OnUndeliverable Skip.</summary>
+    private static ErrorRecord DeliveryFailedRecord(UndeliverableChangeException exception, PgSource source)
+    {
+        var message = exception.ChangeId is { } id && !exception.Message.Contains(id, StringComparison.Ordinal)
+            ? $"Event {id}: {exception.Message}"
+            : exception.Message;
+        return new ErrorRecord(exception, ErrorIds.DeliveryFailed, Category(exception.Event, exception.StatusCode),
+            exception.Event is null ? source : new PgSourceEvent(exception.Event))
+        {
+            ErrorDetails = new ErrorDetails(message)
+            {
+                RecommendedAction = "Fix the sink (its answer is in the message); or set -DeadLetterSink to keep events it refuses, " +
+                                    "or -OnUndeliverable Skip to go on without them. In Durable and Logical mode the change stays unacknowledged and is sent again by the next listener.",
+            },
+        };
+    }
+
+    /// <summary>No event could be made: InvalidData; the sink answered: InvalidResult; it never answered: ConnectionError.</summary>
+    private static ErrorCategory Category(EventRecord? @event, int? statusCode) =>
+        @event is null ? ErrorCategory.InvalidData : statusCode is null ? ErrorCategory.ConnectionError : ErrorCategory.InvalidResult;
+
     private void WarnThroughHost()
     {
         while (_inbox.TryDequeue(out var item))
         {
-            if (item is Reported { ToPipeline: false, Report.Kind: ListenerReportKind.Undelivered or ListenerReportKind.DeliveryFailed } reported)
+            if (item is Reported { ToPipeline: false, Report.Kind: ListenerReportKind.Undelivered or ListenerReportKind.DeliveryFailed or ListenerReportKind.Skipped } reported)
             {
                 try
                 {
@@ -355,6 +565,10 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
                     return;
                 }
             }
+            else if (item is Handoff handoff)
+            {
+                handoff.Cancel();
+            }
         }
     }
 
@@ -364,7 +578,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         {
             if (item is Handoff handoff)
             {
-                handoff.Taken.TrySetCanceled();
+                handoff.Cancel();
             }
         }
     }
@@ -378,22 +592,62 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         _signal.Release();
     }
 
-    private sealed record Handoff(EventRecord Record)
+    private sealed record Delivery(RetryPolicy Policy, ListenerOptions Options);
+
+    /// <summary>
+    /// One event waiting for the pipeline thread. Pending until that thread claims it to write it (then only that
+    /// thread settles it: taken or not) or until it is cancelled (never written).
+    /// </summary>
+    private sealed class Handoff(EventRecord record)
     {
+        private const int Pending = 0;
+        private const int Writing = 1;
+        private const int Settled = 2;
+        private int _state;
+
+        public EventRecord Record { get; } = record;
+
         public TaskCompletionSource Taken { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>The pipeline thread is about to write it; false when it was cancelled first.</summary>
+        public bool TryClaim() => Interlocked.CompareExchange(ref _state, Writing, Pending) == Pending;
+
+        /// <summary>The pipeline thread's verdict after writing.</summary>
+        public void Complete(bool taken)
+        {
+            Volatile.Write(ref _state, Settled);
+            if (taken)
+            {
+                Taken.TrySetResult();
+            }
+            else
+            {
+                Taken.TrySetCanceled();
+            }
+        }
+
+        /// <summary>Not written: cancelled, unless the pipeline thread is writing it right now.</summary>
+        public void Cancel()
+        {
+            if (Interlocked.CompareExchange(ref _state, Settled, Pending) == Pending)
+            {
+                Taken.TrySetCanceled();
+            }
+        }
     }
 
     private sealed record Reported(PgSource Source, ListenerReport Report, bool ToPipeline);
 
     private sealed record Failure(PgSource Source, Exception Exception);
 
-    private sealed class Running(PgSource source, SourceListener listener, bool toPipeline, string channel, SnapshotProgressView snapshotProgress) : IDisposable
+    private sealed class Running(PgSource source, SourceListener listener, bool toPipeline, string channel, SnapshotProgressView snapshotProgress, bool peek) : IDisposable
     {
         public PgSource Source { get; } = source;
         public SnapshotProgressView SnapshotProgress { get; } = snapshotProgress;
         public SourceListener Listener { get; } = listener;
         public bool ToPipeline { get; } = toPipeline;
         public string Channel { get; } = channel;
+        public bool Peek { get; } = peek;
         public Task? Run { get; private set; }
 
         public void Start(CancellationToken cancellationToken, StartPgSourceListenerCommand command)
@@ -417,7 +671,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
 
         public void Dispose()
         {
-            // Closes the LISTEN connection and the HTTP connections.
+            // Closes the connections; the captures write what was acknowledged first (Durable deletes, Logical position).
             Listener.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(5));
         }
     }

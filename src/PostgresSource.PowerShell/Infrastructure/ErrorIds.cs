@@ -37,4 +37,8 @@ internal static class ErrorIds
     public const string DeliveryFailed = "PgSource.DeliveryFailed";
     public const string InvalidSink = "PgSource.InvalidSink";
     public const string ListenerFailed = "PgSource.ListenerFailed";
+    public const string ChangeSkipped = "PgSource.ChangeSkipped";
+    public const string SourceBusy = "PgSource.SourceBusy";
+    public const string PeekNotSupported = "PgSource.PeekNotSupported";
+    public const string InvalidParameter = "PgSource.InvalidParameter";
 }

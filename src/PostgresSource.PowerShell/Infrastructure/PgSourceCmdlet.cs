@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using PostgresSource.Core.Capture.Reliability;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Kubernetes;
 using PostgresSource.Core.Manifests;
@@ -76,6 +77,8 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
         UninstallJobException => (ErrorIds.UninstallJobFailed, ErrorCategory.InvalidResult,
             "Read the Job's logs (kubectl logs job/<name>), fix the cause, and prune again with -RunUninstallJob."),
         ClusterException => (ErrorIds.ClusterRequestFailed, ErrorCategory.InvalidOperation, null),
+        SourceBusyException => (ErrorIds.SourceBusy, ErrorCategory.ResourceBusy,
+            "Stop the other listener (the message names its session), run with -Standby to wait and take over when it stops, or use -Peek to read the backlog without consuming it."),
         // Npgsql's types live in the module's own load context: the core classifies its exceptions.
         _ => DatabaseErrors.Classify(exception) switch
         {
