@@ -56,10 +56,6 @@ public sealed record ListenerOptions
             throw new ArgumentOutOfRangeException(nameof(MaxConcurrentDeliveries), MaxConcurrentDeliveries,
                 "Commit order allows one delivery in flight; choose key or unordered delivery for more.");
         }
-        if (Ordering == DeliveryOrder.Key && RowKeys is null)
-        {
-            throw new ArgumentException("Key order needs the tables' primary keys (RowKeys).", nameof(RowKeys));
-        }
         if (Ordering is { } order && !Enum.IsDefined(order)) throw new ArgumentOutOfRangeException(nameof(Ordering), Ordering, "Not a delivery order.");
         if (!Enum.IsDefined(OnUndeliverable)) throw new ArgumentOutOfRangeException(nameof(OnUndeliverable), OnUndeliverable, "Not an undeliverable action.");
         if (MaxEvents is < 1) throw new ArgumentOutOfRangeException(nameof(MaxEvents), MaxEvents, "MaxEvents must be at least 1.");

@@ -29,10 +29,15 @@ public sealed class SourceListener : IAsyncDisposable
         Capture = capture;
         Deliverer = deliverer;
         _options = (options ?? ListenerOptions.Default).Validate();
+        if (_options.EffectiveOrdering == DeliveryOrder.Key && _options.RowKeys is null)
+        {
+            throw new ArgumentException("Key order needs the tables' primary keys (ListenerOptions.RowKeys, from RowKeyIndex.LoadAsync).", nameof(options));
+        }
         _factory = new ChangeEventFactory(source, _options.EventSource, _options.CeOverrides);
     }
 
     public SourceDefinition Source { get; }
+    public ListenerOptions Options => _options;
     public IChangeCapture Capture { get; }
     public EventDeliverer Deliverer { get; }
     public ListenerStatistics Statistics { get; } = new();

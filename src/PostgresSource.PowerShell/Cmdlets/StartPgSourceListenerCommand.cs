@@ -260,23 +260,25 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         }
         try
         {
-            var policy = new RetryPolicy
+            var policy = new RetryPolicy { InitialDelay = RetryDelay, MaxDelay = MaxRetryDelay };
+            var choices = new DeliveryChoices
             {
                 MaxAttempts = bound.ContainsKey(nameof(MaxAttempts)) ? MaxAttempts : null,
                 MaxRetryTime = bound.ContainsKey(nameof(MaxRetryTime)) ? MaxRetryTime : null,
-                InitialDelay = RetryDelay,
-                MaxDelay = MaxRetryDelay,
-            }.Validate();
-            var inFlight = bound.ContainsKey(nameof(MaxInFlight)) ? MaxInFlight : Ordering == PgSourceDeliveryOrder.Commit ? 1 : KeyOrUnorderedInFlight;
+                Ordering = bound.ContainsKey(nameof(Ordering)) ? CoreEnumMap.ToCore(Ordering) : null,
+                MaxInFlight = bound.ContainsKey(nameof(MaxInFlight)) ? MaxInFlight : null,
+                OnUndeliverable = bound.ContainsKey(nameof(OnUndeliverable)) ? CoreEnumMap.ToCore(OnUndeliverable) : null,
+            };
             var options = new ListenerOptions
             {
                 QueueCapacity = QueueCapacity,
                 MaxEvents = bound.ContainsKey(nameof(MaxEvents)) ? MaxEvents : null,
-                Ordering = CoreEnumMap.ToCore(Ordering),
-                MaxConcurrentDeliveries = inFlight,
-                OnUndeliverable = CoreEnumMap.ToCore(OnUndeliverable),
-            }.Validate();
-            return new Delivery(policy, options);
+            };
+            // What is asked here must hold on its own; each source's spec.delivery fills what is not asked (Prepare).
+            var (checkedOptions, checkedPolicy) = choices.ApplyTo(options, policy, null);
+            checkedOptions.Validate();
+            checkedPolicy.Validate();
+            return new Delivery(policy, options, choices);
         }
         catch (ArgumentOutOfRangeException ex)
         {
@@ -294,7 +296,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         {
             return what + "writing events to the pipeline.";
         }
-        var options = _delivery!.Options;
+        var options = item.Listener.Options;
         var undeliverable = options.OnUndeliverable == UndeliverableAction.Skip ? "skipped (reported)" : "stop the listener";
         var order = options.EffectiveOrdering switch
         {
@@ -303,7 +305,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
             _ => "commit order",
         };
         return what + $"delivering to {item.Listener.Deliverer.Sink.Description}: {order}, " +
-               $"{options.MaxConcurrentDeliveries} in flight, retries: {_delivery.Policy.DescribeLimit()}, undeliverable changes {undeliverable}.";
+               $"{options.MaxConcurrentDeliveries} in flight, retries: {item.Listener.Deliverer.Policy.DescribeLimit()}, undeliverable changes {undeliverable}.";
     }
 
     /// <summary>Builds one source's listener, or writes why it cannot run.</summary>
@@ -328,7 +330,10 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
             };
             var toPipeline = sinkUri is null;
             IEventSink sink = toPipeline ? new CallbackSink(HandOffAsync, "pipeline") : new HttpEventSink(sinkUri!, httpOptions);
-            var deadLetter = DeadLetterSink is null || toPipeline ? null : new HttpEventSink(DeadLetterSink, httpOptions);
+            // The source's own spec.delivery.deadLetterSink when it is a URL (a ref needs a cluster to resolve it).
+            var deadLetterUri = DeadLetterSink ?? (definition.Delivery?.DeadLetterSink is { IsRef: false, Uri: { } own } ? own : null);
+            ValidateSink(deadLetterUri, nameof(DeadLetterSink));
+            var deadLetter = deadLetterUri is null || toPipeline ? null : new HttpEventSink(deadLetterUri, httpOptions);
             // Always watched: a snapshot requested at install runs without -Snapshot too.
             var snapshotProgress = new SnapshotProgressView(ProgressId + 1 + index, source.ToString(), Enqueue);
             // One consumer per source in the at-least-once modes: the adapter's lock; busy is an error unless -Standby.
@@ -346,12 +351,16 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
                 FailWhenBusy = !Standby,
                 Peek = Peek,
             });
-            var options = _delivery!.Options with
+            var (options, policy) = _delivery!.Choices.ApplyTo(_delivery.Options, _delivery.Policy, definition.Delivery);
+            options = options with
             {
                 // Events not yet taken by the pipeline are simply not acknowledged; a sink gets a moment to finish.
                 DrainTimeout = toPipeline ? TimeSpan.Zero : SinkDrainTimeout,
+                RowKeys = options.EffectiveOrdering == DeliveryOrder.Key
+                    ? RowKeyIndex.LoadAsync(connection, definition, StopToken).GetAwaiter().GetResult()
+                    : null,
             };
-            var listener = new SourceListener(definition, capture, new EventDeliverer(sink, _delivery.Policy, deadLetter), options);
+            var listener = new SourceListener(definition, capture, new EventDeliverer(sink, policy.Validate(), deadLetter), options);
             var channel = capture is NotifyCapture notify ? notify.Channel : definition.DatabaseObjectName;
             return new Running(source, listener, toPipeline, channel, snapshotProgress, Peek);
         }
@@ -490,7 +499,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         var report = reported.Report;
         switch (report.Kind)
         {
-            case ListenerReportKind.DeliveryFailed when _delivery!.Options.OnUndeliverable == UndeliverableAction.Skip:
+            case ListenerReportKind.DeliveryFailed when reported.OnUndeliverable == UndeliverableAction.Skip:
                 // A Skipped report follows for the same change: that one is the error record.
                 WriteVerbose($"{reported.Source}: {report.Message}");
                 break;
@@ -592,7 +601,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         _signal.Release();
     }
 
-    private sealed record Delivery(RetryPolicy Policy, ListenerOptions Options);
+    private sealed record Delivery(RetryPolicy Policy, ListenerOptions Options, DeliveryChoices Choices);
 
     /// <summary>
     /// One event waiting for the pipeline thread. Pending until that thread claims it to write it (then only that
@@ -636,7 +645,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         }
     }
 
-    private sealed record Reported(PgSource Source, ListenerReport Report, bool ToPipeline);
+    private sealed record Reported(PgSource Source, ListenerReport Report, bool ToPipeline, UndeliverableAction OnUndeliverable);
 
     private sealed record Failure(PgSource Source, Exception Exception);
 
@@ -652,7 +661,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
 
         public void Start(CancellationToken cancellationToken, StartPgSourceListenerCommand command)
         {
-            Listener.Reported += report => command.Enqueue(new Reported(Source, report, ToPipeline));
+            Listener.Reported += report => command.Enqueue(new Reported(Source, report, ToPipeline, Listener.Options.OnUndeliverable));
             Run = Task.Run(async () =>
             {
                 try
