@@ -192,14 +192,16 @@ public sealed class StartPgSourceListenerTests(DatabaseFixture database, ITestOu
         }
     }
 
-    [Fact]
-    public async Task WithASinkEventsAreDeliveredAndAnUndeliverableOneIsAnErrorRecord()
+    [Theory]
+    [InlineData("Stop")]
+    [InlineData("Skip")]
+    public async Task WithASinkEventsAreDeliveredAndAnUndeliverableOneIsAnErrorRecord(string onUndeliverable)
     {
         var (db, ps) = await PrepareAsync();
         using (ps)
         using (var sink = new TinySink(n => n == 2 ? 400 : 202))
         {
-            using var shell = ps.Create("$s | Start-PgSourceListener -Sink $sink -MaxEvents 3 -MaxAttempts 2 -RetryDelay 00:00:00.05 -Verbose",
+            using var shell = ps.Create($"$s | Start-PgSourceListener -Sink $sink -MaxEvents 3 -RetryDelay 00:00:00.05 -OnUndeliverable {onUndeliverable} -Verbose",
                 new Hashtable { ["sink"] = sink.Url });
             var running = shell.BeginInvoke();
             await WaitForListenerAsync(db);
@@ -207,16 +209,18 @@ public sealed class StartPgSourceListenerTests(DatabaseFixture database, ITestOu
             var results = shell.EndInvoke(running);
 
             Assert.Empty(results);
-            Assert.Equal(3, sink.Requests.Count);
+            // Stop (the default): the refused event ends the run; Skip: it is reported and the third is delivered.
+            Assert.Equal(onUndeliverable == "Stop" ? 2 : 3, sink.Requests.Count);
             Assert.All(sink.Requests, r => Assert.Equal("1.0", r["ce-specversion"]));
             var error = Assert.Single(shell.Streams.Error);
-            Assert.Equal("PgSource.DeliveryFailed,PostgresSource.PowerShell.Cmdlets.StartPgSourceListenerCommand", error.FullyQualifiedErrorId);
-            Assert.Equal(ErrorCategory.InvalidResult, error.CategoryInfo.Category);
+            Assert.Equal(onUndeliverable == "Stop" ? "PgSource.DeliveryFailed,PostgresSource.PowerShell.Cmdlets.StartPgSourceListenerCommand"
+                : "PgSource.ChangeSkipped,PostgresSource.PowerShell.Cmdlets.StartPgSourceListenerCommand", error.FullyQualifiedErrorId);
             var target = error.TargetObject;
             Assert.Equal("PostgresSource.PowerShell.PgSourceEvent", target.GetType().FullName);
             Assert.Equal(sink.Requests[1]["ce-id"], target.GetType().GetProperty("Id")!.GetValue(target));
             Assert.Contains("400", error.Exception.Message);
-            Assert.Contains(shell.Streams.Verbose, v => v.Message.Contains("delivered 2") && v.Message.Contains("failed 1"));
+            Assert.Contains(sink.Requests[1]["ce-id"], error.Exception.Message);
+            Assert.Contains(shell.Streams.Verbose, v => v.Message.Contains(onUndeliverable == "Stop" ? "delivered 1" : "delivered 2") && v.Message.Contains("failed 1"));
         }
     }
 

@@ -16,11 +16,31 @@ namespace PostgresSource.Core.Listening;
 /// </summary>
 public sealed class RowKeyIndex
 {
-    private readonly Dictionary<(string Schema, string Table), string[]> _keys;
+    private Dictionary<(string Schema, string Table), string[]> _keys;
+    private readonly Func<CancellationToken, Task<RowKeyIndex>>? _load;
 
     public RowKeyIndex(IEnumerable<KeyValuePair<(string Schema, string Table), IReadOnlyList<string>>> keys)
     {
         _keys = keys.Where(k => k.Value.Count > 0).ToDictionary(k => k.Key, k => k.Value.ToArray());
+    }
+
+    private RowKeyIndex(Func<CancellationToken, Task<RowKeyIndex>> load)
+    {
+        _keys = [];
+        _load = load;
+    }
+
+    /// <summary>An index read from the database when the listener starts (so a wrong host fails where the capture would).</summary>
+    public static RowKeyIndex Deferred(ConnectionSettings connection, SourceDefinition source) =>
+        new(token => LoadAsync(connection, source, token));
+
+    /// <summary>Reads a deferred index (once); nothing to do for a loaded one.</summary>
+    internal async Task EnsureLoadedAsync(CancellationToken cancellationToken)
+    {
+        if (_load is not null && _keys.Count == 0)
+        {
+            _keys = (await _load(cancellationToken).ConfigureAwait(false))._keys;
+        }
     }
 
     /// <summary>Reads the primary keys of the source's tables (tables that do not exist yet have none).</summary>

@@ -59,6 +59,10 @@ public sealed class SourceListener : IAsyncDisposable
         {
             throw new InvalidOperationException("A listener runs once.");
         }
+        if (_options.EffectiveOrdering == DeliveryOrder.Key)
+        {
+            await _options.RowKeys!.EnsureLoadedAsync(cancellationToken).ConfigureAwait(false);
+        }
         var queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var credits = new QueueCredits(_options.QueueCapacity);
         using var producing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

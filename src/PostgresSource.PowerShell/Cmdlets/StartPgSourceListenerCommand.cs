@@ -356,9 +356,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
             {
                 // Events not yet taken by the pipeline are simply not acknowledged; a sink gets a moment to finish.
                 DrainTimeout = toPipeline ? TimeSpan.Zero : SinkDrainTimeout,
-                RowKeys = options.EffectiveOrdering == DeliveryOrder.Key
-                    ? RowKeyIndex.LoadAsync(connection, definition, StopToken).GetAwaiter().GetResult()
-                    : null,
+                RowKeys = options.EffectiveOrdering == DeliveryOrder.Key ? RowKeyIndex.Deferred(connection, definition) : null,
             };
             var listener = new SourceListener(definition, capture, new EventDeliverer(sink, policy.Validate(), deadLetter), options);
             var channel = capture is NotifyCapture notify ? notify.Channel : definition.DatabaseObjectName;
