@@ -39,7 +39,7 @@ internal sealed class ListenerHarness : IAsyncDisposable
     /// <summary>Creates the database and table, installs the source, starts the listener and waits until it LISTENs.</summary>
     public static async Task<ListenerHarness> StartAsync(DatabaseFixture database, Func<SourceDefinition, IEventSink> sink,
         RetryPolicy? policy = null, IEventSink? deadLetter = null, ListenerOptions? options = null, string tableSql = OrdersTable,
-        string table = "orders", IReadOnlyDictionary<string, string>? overrides = null)
+        string table = "orders", IReadOnlyDictionary<string, string>? overrides = null, CaptureOptions? captureOptions = null)
     {
         var db = await database.CreateDatabaseAsync("l");
         await TestSql.ExecuteAsync(db, tableSql);
@@ -55,7 +55,7 @@ internal sealed class ListenerHarness : IAsyncDisposable
         {
             await session.ApplyAsync();
         }
-        var listener = new SourceListener(source, ChangeCaptureFactory.Create(source, source.Connection!),
+        var listener = new SourceListener(source, ChangeCaptureFactory.Create(source, source.Connection!, captureOptions),
             new EventDeliverer(sink(source), policy, deadLetter), options);
         var harness = new ListenerHarness(db, source, listener, Task.CompletedTask);
         harness.Run = listener.RunAsync(harness._stop.Token);
