@@ -73,7 +73,7 @@ internal sealed class NotificationQueueWatch(string connectionString, double thr
         {
             notice($"PostgreSQL's notification queue is {Percent(usage)} full (warning above {Percent(Threshold)}). " +
                    "When it is full, every NOTIFY in the cluster fails at commit, so every write to a table a Notify source watches fails. " +
-                   "A session that LISTENs but does not read holds it back, typically one left idle in a transaction (the server log names its process id); " +
+                   "A session that LISTENs but does not read holds it back, typically one left idle in a transaction (once the queue is half full, PostgreSQL's log names its process id); " +
                    "this listener reads its notifications continuously.", false);
         }
         else if (crossedDown)

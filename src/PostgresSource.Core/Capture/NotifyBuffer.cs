@@ -3,17 +3,17 @@ using System.Threading.Channels;
 namespace PostgresSource.Core.Capture;
 
 /// <summary>
-/// Notify mode's changes read from the LISTEN connection and not yet taken by the consumer, in arrival order.
-/// Bounded twice: at most <see cref="Capacity"/> changes and at most <see cref="MaxBytes"/> bytes of payload
-/// text (two bytes per character, as .NET holds it). A change that does not fit is refused
-/// (<see cref="TryAdd"/> returns false) and nothing already held is touched: the newest arrivals are the ones
-/// dropped, so what is buffered stays whole and in order. Adding never waits: it runs in Npgsql's notification
-/// callback. One consumer takes at a time.
+/// Notify mode's notification payloads read from the LISTEN connection and not yet taken by the consumer, in arrival
+/// order (each becomes a change when taken). Bounded twice: at most <see cref="Capacity"/> payloads and at most
+/// <see cref="MaxBytes"/> bytes of payload text (two bytes per character, as .NET holds it). A payload that does not
+/// fit is refused (<see cref="TryAdd"/> returns false) and nothing already held is touched: the newest arrivals are
+/// the ones dropped, so what is buffered stays whole and in order. Adding never waits: it runs in Npgsql's
+/// notification callback. One consumer takes at a time.
 /// </summary>
 internal sealed class NotifyBuffer
 {
     private readonly object _gate = new();
-    private readonly Channel<Entry> _entries = Channel.CreateUnbounded<Entry>(new UnboundedChannelOptions
+    private readonly Channel<string> _entries = Channel.CreateUnbounded<string>(new UnboundedChannelOptions
     {
         SingleReader = true,
         // Continuations of a waiting consumer must not run inside the notification callback.
@@ -35,22 +35,22 @@ internal sealed class NotifyBuffer
 
     public long MaxBytes { get; }
 
-    /// <summary>Changes held now.</summary>
+    /// <summary>Payloads held now.</summary>
     public int Count => Volatile.Read(ref _count);
 
     /// <summary>Payload bytes held now (see <see cref="CostOf"/>).</summary>
     public long Bytes => Interlocked.Read(ref _bytes);
 
-    /// <summary>The most changes held at once so far.</summary>
+    /// <summary>The most payloads held at once so far.</summary>
     public int Peak => Volatile.Read(ref _peak);
 
-    /// <summary>What a change counts against <see cref="MaxBytes"/>: its payload text as held in memory, two bytes per character.</summary>
-    public static long CostOf(CapturedChange change) => 2L * change.PayloadJson.Length;
+    /// <summary>What a payload counts against <see cref="MaxBytes"/>: its text as held in memory, two bytes per character.</summary>
+    public static long CostOf(string payload) => 2L * payload.Length;
 
-    /// <summary>Adds the change at the end if both bounds allow it; false (and nothing changed) if not.</summary>
-    public bool TryAdd(CapturedChange change)
+    /// <summary>Adds the payload at the end if both bounds allow it; false (and nothing changed) if not.</summary>
+    public bool TryAdd(string payload)
     {
-        var cost = CostOf(change);
+        var cost = CostOf(payload);
         lock (_gate)
         {
             if (_count >= Capacity || _bytes + cost > MaxBytes)
@@ -58,7 +58,7 @@ internal sealed class NotifyBuffer
                 return false;
             }
             // Inside the lock, so two adders cannot swap places; an unbounded channel's write never waits.
-            if (!_entries.Writer.TryWrite(new Entry(change, cost)))
+            if (!_entries.Writer.TryWrite(payload))
             {
                 return false;
             }
@@ -72,27 +72,26 @@ internal sealed class NotifyBuffer
         return true;
     }
 
-    /// <summary>Takes the oldest change, if any.</summary>
-    public bool TryTake(out CapturedChange change)
+    /// <summary>Takes the oldest payload, if any.</summary>
+    public bool TryTake(out string payload)
     {
-        if (!_entries.Reader.TryRead(out var entry))
+        if (!_entries.Reader.TryRead(out payload!))
         {
-            change = null!;
             return false;
         }
+        var cost = CostOf(payload);
         lock (_gate)
         {
             _count--;
-            _bytes -= entry.Cost;
+            _bytes -= cost;
         }
-        change = entry.Change;
         return true;
     }
 
-    /// <summary>True once a change can be taken; false when the buffer is completed and empty.</summary>
+    /// <summary>True once a payload can be taken; false when the buffer is completed and empty.</summary>
     public ValueTask<bool> WaitToTakeAsync(CancellationToken cancellationToken) => _entries.Reader.WaitToReadAsync(cancellationToken);
 
-    /// <summary>No more changes will come (the reader ended); what is held can still be taken.</summary>
+    /// <summary>No more payloads will come (the reader ended); what is held can still be taken.</summary>
     public void Complete() => _entries.Writer.TryComplete();
 
     /// <summary>Drops everything held (the capture stopped).</summary>
@@ -102,6 +101,4 @@ internal sealed class NotifyBuffer
         {
         }
     }
-
-    private readonly record struct Entry(CapturedChange Change, long Cost);
 }

@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Npgsql;
@@ -34,10 +36,13 @@ public sealed class NotifyCapture : IChangeCapture
     private readonly string _connectionString;
     private readonly NotifyDropReport _drops;
     private readonly NotificationQueueWatch? _queueWatch;
+    private readonly string[] _knownTables;
+    private readonly string[] _knownSchemas;
     private volatile bool _ready;
     private volatile Session? _session;
     private int _reading;
     private long _received;
+    private long _dropped;
     private int _pastPeak;
 
     public NotifyCapture(SourceDefinition source, ConnectionSettings connection, CaptureOptions? options = null)
@@ -54,6 +59,8 @@ public sealed class NotifyCapture : IChangeCapture
         }
         _connectionString = builder.ConnectionString;
         _drops = new NotifyDropReport(_options.NotifyDropReportInterval, TimeProvider.System);
+        _knownTables = source.Tables.Select(t => t.Name).Distinct(StringComparer.Ordinal).ToArray();
+        _knownSchemas = source.Tables.Select(t => t.Schema).OfType<string>().Append("public").Distinct(StringComparer.Ordinal).ToArray();
         if (_options.NotifyQueueCheckInterval is not null)
         {
             // Its own short connection per check (the same settings): the LISTEN connection only ever reads notifications.
@@ -77,11 +84,14 @@ public sealed class NotifyCapture : IChangeCapture
     /// <summary>The most changes buffered at once since the capture was made (never above <see cref="CaptureOptions.NotifyBufferCapacity"/>).</summary>
     public int PeakBufferedChanges => Math.Max(Volatile.Read(ref _pastPeak), _session?.Buffer.Peak ?? 0);
 
-    /// <summary>Changes read from the LISTEN connection since the capture was made: buffered, taken, or dropped.</summary>
-    public long ReceivedChanges => Interlocked.Read(ref _received);
+    /// <summary>
+    /// Notifications read from the LISTEN connection since the capture was made: each is buffered (then taken), or dropped
+    /// (<see cref="DroppedChanges"/>), or ignored as not a change (reported).
+    /// </summary>
+    public long ReceivedNotifications => Interlocked.Read(ref _received);
 
     /// <summary>Changes dropped because the buffer was full (the sink did not keep up), since the capture was made.</summary>
-    public long DroppedChanges => _drops.Total;
+    public long DroppedChanges => Interlocked.Read(ref _dropped);
 
     /// <summary>
     /// The last <c>pg_notification_queue_usage()</c> read (0 to 1: the fraction of PostgreSQL's notification queue in use),
@@ -109,9 +119,13 @@ public sealed class NotifyCapture : IChangeCapture
             session.Start(PumpNoticesAsync, ReadNotificationsAsync, ReportDropsAsync, _queueWatch is null ? null : WatchQueueAsync);
             while (true)
             {
-                while (session.Buffer.TryTake(out var change))
+                while (session.Buffer.TryTake(out var payload))
                 {
-                    yield return change;
+                    // Read in full here, on the consumer's side, not in the notification callback.
+                    if (ToChange(payload) is { } change)
+                    {
+                        yield return change;
+                    }
                 }
                 if (!await session.Buffer.WaitToTakeAsync(cancellationToken).ConfigureAwait(false))
                 {
@@ -226,26 +240,43 @@ public sealed class NotifyCapture : IChangeCapture
     }
 
     /// <summary>
-    /// Npgsql's notification callback, on the reader's own task: parse, buffer or drop, and return at once. It never
-    /// waits: not for the consumer, not for a notice handler (notices go through <see cref="Raise"/>'s queue).
+    /// Npgsql's notification callback, on the reader's own task: buffer the payload or drop it, and return at once. It
+    /// never waits: not for the consumer, not for a notice handler (notices go through <see cref="Raise"/>'s queue).
+    /// It reads as little as it can, so that it keeps up with the server: a buffered payload is read in full only when
+    /// taken; of a dropped one, only the start (its table and action) is read, to say what was dropped.
     /// </summary>
     private void OnNotification(string payload, NotifyBuffer buffer)
     {
-        CapturedChange change;
+        Interlocked.Increment(ref _received);
+        if (buffer.TryAdd(payload))
+        {
+            return;
+        }
+        if (ReadHeader(payload) is not { } header)
+        {
+            // Not a change: nothing was lost (the full read says why).
+            ToChange(payload);
+            return;
+        }
+        Interlocked.Increment(ref _dropped);
+        if (_drops.Count(header.Schema, header.Table, header.Operation) is { } dropped)
+        {
+            RaiseDropped(dropped, buffer);
+        }
+    }
+
+    /// <summary>The change in a payload, or null (reported) when it is not one.</summary>
+    private CapturedChange? ToChange(string payload)
+    {
         try
         {
-            change = Parse(payload);
+            return Parse(payload);
         }
-        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
         {
             var start = payload.Length > 120 ? payload[..120] + "..." : payload;
             Raise($"Ignored a notification on channel {Channel} that is not a PostgresSource change ({ex.Message}): {start}", possibleLoss: false);
-            return;
-        }
-        Interlocked.Increment(ref _received);
-        if (!buffer.TryAdd(change) && _drops.Count(change) is { } dropped)
-        {
-            RaiseDropped(dropped, buffer);
+            return null;
         }
     }
 
@@ -254,7 +285,7 @@ public sealed class NotifyCapture : IChangeCapture
         const int listed = 10;
         var targets = string.Join(", ", dropped.Targets.Take(listed).Select(t => $"{t.Target} {t.Count}")) +
                       (dropped.Targets.Count > listed ? $", and {dropped.Targets.Count - listed} more" : "");
-        var state = $"the capture's buffer holds {buffer.Count} of at most {buffer.Capacity} changes, {Mib(buffer.Bytes)} of at most {Mib(buffer.MaxBytes)} MiB";
+        var state = $"the capture's buffer holds {buffer.Count} of at most {buffer.Capacity} changes and {Mib(buffer.Bytes)} MiB of at most {Mib(buffer.MaxBytes)} MiB";
         Raise(dropped.Since is { } since
             ? $"Notify mode dropped {dropped.Count} more change(s) on channel {Channel} in the last {since.TotalSeconds:0.#} s ({targets}); " +
               $"{dropped.Total} dropped in all; {state}."
@@ -299,27 +330,189 @@ public sealed class NotifyCapture : IChangeCapture
         }
     }
 
-    /// <summary>The seed payload {"table","action","data"} plus this product's "schema" and "truncated".</summary>
+    /// <summary>How much of a dropped payload is read to say what it was: the fields before "data" fit in it.</summary>
+    private const int HeaderChars = 512;
+
+    /// <summary>
+    /// A dropped payload's schema, table and operation, read from its start only (this product's trigger and the seed's
+    /// both put "data" last), so dropping stays cheap however large the row. When they are not all before "data" within
+    /// the first <see cref="HeaderChars"/> characters, the whole payload is read. Null: not a change.
+    /// </summary>
+    internal (string Schema, string Table, ChangeOperation Operation)? ReadHeader(string payload)
+    {
+        var chars = Math.Min(payload.Length, HeaderChars);
+        if (chars < payload.Length && char.IsHighSurrogate(payload[chars - 1]))
+        {
+            chars--;
+        }
+        Span<byte> bytes = stackalloc byte[HeaderChars * 3];
+        var length = Encoding.UTF8.GetBytes(payload.AsSpan(0, chars), bytes);
+        var reader = new Utf8JsonReader(bytes[..length], isFinalBlock: chars == payload.Length, state: default);
+        string? table = null, schema = null, action = null;
+        try
+        {
+            if (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    if (reader.ValueTextEquals("data"u8) && table is not null && action is not null)
+                    {
+                        break;
+                    }
+                    var field = reader.ValueTextEquals("table"u8) ? 1 : reader.ValueTextEquals("action"u8) ? 2 : reader.ValueTextEquals("schema"u8) ? 3 : 0;
+                    if (!reader.Read())
+                    {
+                        break;
+                    }
+                    if (field == 1)
+                    {
+                        table = ReadName(ref reader, "table", _knownTables);
+                    }
+                    else if (field == 2)
+                    {
+                        action = ReadString(ref reader, "action");
+                    }
+                    else if (field == 3 && reader.TokenType == JsonTokenType.String)
+                    {
+                        schema = ReadName(ref reader, "schema", _knownSchemas);
+                    }
+                    else if (!reader.TrySkip())
+                    {
+                        break;
+                    }
+                }
+            }
+            if (table is not null && action is not null)
+            {
+                return (schema ?? SchemaOf(table), table, CapturedChange.ParseAction(action));
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
+        {
+            // Decided by the full read below.
+        }
+        try
+        {
+            var change = Parse(payload);
+            return (change.Schema, change.Table, change.Operation);
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The seed payload {"table","action","data"} plus this product's "schema" and "truncated". One forward pass of a
+    /// <see cref="Utf8JsonReader"/> that checks the whole payload is JSON and keeps only the top-level fields it needs
+    /// (no document is built: this runs in the notification callback, once per notification). Known table and schema
+    /// names reuse the source's own strings, so buffered changes do not each carry copies.
+    /// </summary>
+    /// <exception cref="JsonException">Not JSON.</exception>
+    /// <exception cref="FormatException">JSON, but not a change: not an object, or no string "table" or "action", or an unknown action.</exception>
     internal CapturedChange Parse(string payload)
     {
-        using var document = JsonDocument.Parse(payload);
-        var root = document.RootElement;
-        if (root.ValueKind != JsonValueKind.Object)
+        var rented = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(payload.Length));
+        try
         {
-            throw new FormatException("the payload is not a JSON object");
+            var length = Encoding.UTF8.GetBytes(payload, rented);
+            var reader = new Utf8JsonReader(rented.AsSpan(0, length));
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                throw new FormatException("the payload is not a JSON object");
+            }
+            string? table = null, schema = null, action = null;
+            bool sawTable = false, sawAction = false, truncated = false;
+            while (reader.Read())
+            {
+                if (reader.TokenType == JsonTokenType.EndObject && reader.CurrentDepth == 0)
+                {
+                    break;
+                }
+                // At depth 1 every token here is a property name; its value is read (or skipped) right after.
+                if (reader.ValueTextEquals("table"u8))
+                {
+                    reader.Read();
+                    sawTable = true;
+                    table = ReadName(ref reader, "table", _knownTables);
+                }
+                else if (reader.ValueTextEquals("action"u8))
+                {
+                    reader.Read();
+                    sawAction = true;
+                    action = ReadString(ref reader, "action");
+                }
+                else if (reader.ValueTextEquals("schema"u8))
+                {
+                    reader.Read();
+                    schema = reader.TokenType == JsonTokenType.String ? ReadName(ref reader, "schema", _knownSchemas) : null;
+                    reader.Skip();
+                }
+                else if (reader.ValueTextEquals("truncated"u8))
+                {
+                    reader.Read();
+                    truncated = reader.TokenType == JsonTokenType.True;
+                    reader.Skip();
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
+                }
+            }
+            // Whatever follows the object must be nothing but white space.
+            while (reader.Read())
+            {
+            }
+            if (!sawTable)
+            {
+                throw new FormatException("the payload has no \"table\"");
+            }
+            if (!sawAction)
+            {
+                throw new FormatException("the payload has no \"action\"");
+            }
+            if (table is null)
+            {
+                throw new FormatException("\"table\" is null");
+            }
+            return new CapturedChange
+            {
+                Schema = schema ?? SchemaOf(table),
+                Table = table,
+                Operation = CapturedChange.ParseAction(action ?? throw new FormatException("\"action\" is null")),
+                PayloadJson = payload,
+                Truncated = truncated,
+            };
         }
-        var table = root.GetProperty("table").GetString() ?? throw new FormatException("\"table\" is null");
-        var action = root.GetProperty("action").GetString() ?? throw new FormatException("\"action\" is null");
-        var schema = root.TryGetProperty("schema", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : SchemaOf(table);
-        var truncated = root.TryGetProperty("truncated", out var t) && t.ValueKind == JsonValueKind.True;
-        return new CapturedChange
+        finally
         {
-            Schema = schema,
-            Table = table,
-            Operation = CapturedChange.ParseAction(action),
-            PayloadJson = payload,
-            Truncated = truncated,
-        };
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>A string or null value; anything else is not a change.</summary>
+    private static string? ReadString(ref Utf8JsonReader reader, string name) => reader.TokenType switch
+    {
+        JsonTokenType.String => reader.GetString(),
+        JsonTokenType.Null => null,
+        _ => throw new FormatException($"\"{name}\" is not a string"),
+    };
+
+    /// <summary>Like <see cref="ReadString"/>, reusing the known name's string when the value is one.</summary>
+    private static string? ReadName(ref Utf8JsonReader reader, string name, string[] known)
+    {
+        if (reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped)
+        {
+            foreach (var candidate in known)
+            {
+                if (reader.ValueTextEquals(candidate))
+                {
+                    return candidate;
+                }
+            }
+        }
+        return ReadString(ref reader, name);
     }
 
     /// <summary>The seed's own trigger sends no schema: take it from the source's table list, else public.</summary>

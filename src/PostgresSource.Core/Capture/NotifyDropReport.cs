@@ -27,7 +27,10 @@ internal sealed class NotifyDropReport(TimeSpan interval, TimeProvider time)
     public long Total => Interlocked.Read(ref _total);
 
     /// <summary>Counts one dropped change; returns the report to raise now, or null when it waits for the next summary.</summary>
-    public DroppedChanges? Count(CapturedChange change)
+    public DroppedChanges? Count(CapturedChange change) => Count(change.Schema, change.Table, change.Operation);
+
+    /// <inheritdoc cref="Count(CapturedChange)"/>
+    public DroppedChanges? Count(string schema, string table, ChangeOperation operation)
     {
         lock (_gate)
         {
@@ -35,7 +38,7 @@ internal sealed class NotifyDropReport(TimeSpan interval, TimeProvider time)
             var first = _pending == 0;
             _total++;
             _pending++;
-            var key = (change.Schema, change.Table, change.Operation);
+            var key = (schema, table, operation);
             _pendingBy[key] = _pendingBy.GetValueOrDefault(key) + 1;
             return Due() ? Take(first) : null;
         }

@@ -5,36 +5,38 @@ namespace PostgresSource.Core.Tests.Capture;
 /// <summary>Notify mode's buffer bounds, its rate-limited drop reports, the queue-usage warning and the options' checks, without a server.</summary>
 public sealed class NotifyBufferTests
 {
-    private static CapturedChange Change(int id, int payloadChars = 0, string table = "orders", ChangeOperation operation = ChangeOperation.Insert)
+    private static string Payload(int id, int payloadChars = 0)
     {
-        var head = $"{{\"table\":\"{table}\",\"action\":\"{CapturedChange.ActionName(operation)}\",\"data\":{{\"id\":{id}}}";
-        var payload = head + new string(' ', Math.Max(0, payloadChars - head.Length - 1)) + "}";
-        return new CapturedChange { Schema = "public", Table = table, Operation = operation, PayloadJson = payload };
+        var head = $"{{\"table\":\"orders\",\"action\":\"INSERT\",\"data\":{{\"id\":{id}}}";
+        return head + new string(' ', Math.Max(0, payloadChars - head.Length - 1)) + "}";
     }
 
-    private static List<CapturedChange> TakeAll(NotifyBuffer buffer)
+    private static CapturedChange Change(int id, string table = "orders", ChangeOperation operation = ChangeOperation.Insert) =>
+        new() { Schema = "public", Table = table, Operation = operation, PayloadJson = Payload(id) };
+
+    private static List<string> TakeAll(NotifyBuffer buffer)
     {
-        var taken = new List<CapturedChange>();
-        while (buffer.TryTake(out var change))
+        var taken = new List<string>();
+        while (buffer.TryTake(out var payload))
         {
-            taken.Add(change);
+            taken.Add(payload);
         }
         return taken;
     }
 
-    private static int IdOf(CapturedChange change) => System.Text.Json.JsonDocument.Parse(change.PayloadJson).RootElement.GetProperty("data").GetProperty("id").GetInt32();
+    private static int IdOf(string payload) => System.Text.Json.JsonDocument.Parse(payload).RootElement.GetProperty("data").GetProperty("id").GetInt32();
 
     [Fact]
     public void TheCountBoundRefusesTheNewestAndKeepsWhatIsHeldInOrder()
     {
         var buffer = new NotifyBuffer(capacity: 3, maxBytes: 1 << 20);
-        Assert.Equal([true, true, true, false, false], Enumerable.Range(1, 5).Select(i => buffer.TryAdd(Change(i))));
+        Assert.Equal([true, true, true, false, false], Enumerable.Range(1, 5).Select(i => buffer.TryAdd(Payload(i))));
         Assert.Equal(3, buffer.Count);
 
         Assert.True(buffer.TryTake(out var oldest));
         Assert.Equal(1, IdOf(oldest));
-        Assert.True(buffer.TryAdd(Change(6)));     // room for one again
-        Assert.False(buffer.TryAdd(Change(7)));
+        Assert.True(buffer.TryAdd(Payload(6)));     // room for one again
+        Assert.False(buffer.TryAdd(Payload(7)));
 
         Assert.Equal([2, 3, 6], TakeAll(buffer).Select(IdOf));
         Assert.Equal(0, buffer.Count);
@@ -46,22 +48,22 @@ public sealed class NotifyBufferTests
     public void TheByteBoundCountsPayloadCharactersTwiceAndRefusesWhatWouldGoOver()
     {
         var buffer = new NotifyBuffer(capacity: 1000, maxBytes: 1000);
-        var a = Change(1, payloadChars: 200);
-        Assert.Equal(200, a.PayloadJson.Length);
+        var a = Payload(1, payloadChars: 200);
+        Assert.Equal(200, a.Length);
         Assert.Equal(400, NotifyBuffer.CostOf(a));
 
         Assert.True(buffer.TryAdd(a));
-        Assert.True(buffer.TryAdd(Change(2, 200)));
+        Assert.True(buffer.TryAdd(Payload(2, 200)));
         Assert.Equal(800, buffer.Bytes);
-        Assert.False(buffer.TryAdd(Change(3, 200)));   // 1200 > 1000
-        Assert.False(buffer.TryAdd(Change(4, 300)));   // nor a bigger one
-        Assert.True(buffer.TryAdd(Change(5, 100)));    // 1000 of 1000: exactly full still fits
+        Assert.False(buffer.TryAdd(Payload(3, 200)));   // 1200 > 1000
+        Assert.False(buffer.TryAdd(Payload(4, 300)));   // nor a bigger one
+        Assert.True(buffer.TryAdd(Payload(5, 100)));    // 1000 of 1000: exactly full still fits
         Assert.Equal(1000, buffer.Bytes);
-        Assert.False(buffer.TryAdd(Change(6, 60)));
+        Assert.False(buffer.TryAdd(Payload(6, 60)));
 
         Assert.True(buffer.TryTake(out _));
         Assert.Equal(600, buffer.Bytes);
-        Assert.True(buffer.TryAdd(Change(7, 200)));
+        Assert.True(buffer.TryAdd(Payload(7, 200)));
         Assert.Equal([2, 5, 7], TakeAll(buffer).Select(IdOf));
         Assert.Equal(0, buffer.Bytes);
         Assert.Equal(3, buffer.Peak);
@@ -73,11 +75,11 @@ public sealed class NotifyBufferTests
         var buffer = new NotifyBuffer(10, 1 << 20);
         var waiting = buffer.WaitToTakeAsync(CancellationToken.None).AsTask();
         Assert.False(waiting.IsCompleted);
-        buffer.TryAdd(Change(1));
+        buffer.TryAdd(Payload(1));
         Assert.True(await waiting.WaitAsync(TimeSpan.FromSeconds(5)));
-        buffer.TryAdd(Change(2));
+        buffer.TryAdd(Payload(2));
         buffer.Complete();
-        Assert.False(buffer.TryAdd(Change(3)));
+        Assert.False(buffer.TryAdd(Payload(3)));
         Assert.True(await buffer.WaitToTakeAsync(CancellationToken.None));
         Assert.Equal([1, 2], TakeAll(buffer).Select(IdOf));
         Assert.False(await buffer.WaitToTakeAsync(CancellationToken.None));
@@ -109,7 +111,7 @@ public sealed class NotifyBufferTests
         {
             for (var i = 0; i < 50_000; i++)
             {
-                if (!buffer.TryAdd(Change(i)))
+                if (!buffer.TryAdd(Payload(i)))
                 {
                     Interlocked.Increment(ref refused);
                 }
