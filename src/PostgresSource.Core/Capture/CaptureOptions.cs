@@ -57,7 +57,7 @@ public sealed record CaptureOptions
 
     /// <summary>
     /// Notify: the most payload bytes the capture holds (payload text as held in memory, two bytes per character;
-    /// each held change costs about 250 bytes more). At least 16 KiB, so the largest notification fits.
+    /// each held change costs about 30 bytes more). At least 16 KiB, so the largest notification fits.
     /// </summary>
     public long NotifyBufferBytes { get; init; } = DefaultNotifyBufferBytes;
 
