@@ -123,6 +123,33 @@ public sealed class NotifyDrainCaptureTests(DatabaseFixture database, ITestOutpu
     }
 
     [Fact]
+    public async Task AFirstConnectionThatFailsIsStillAnErrorOfTheEnumerationAtOnce()
+    {
+        // Nothing listens on port 1: the background reader's failure must reach the consumer, as before the reader had a task of its own.
+        var source = CaptureHarness.Source(CaptureMode.Notify, "orders");
+        await using var capture = new NotifyCapture(source, ConnectionSettings.Parse("Host=127.0.0.1;Port=1;Database=none;Username=x;Password=y;Timeout=5"));
+        var clock = Stopwatch.StartNew();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var error = await Record.ExceptionAsync(async () =>
+        {
+            await foreach (var _ in capture.ReadAllAsync(cts.Token))
+            {
+            }
+        });
+        Assert.True(error is NpgsqlException or System.Net.Sockets.SocketException, error?.ToString());
+        Assert.False(cts.IsCancellationRequested);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"took {clock.Elapsed}");
+        Assert.False(capture.IsReady);
+        // And the capture can be read again (here: fail again) once the first enumeration ended.
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await foreach (var _ in capture.ReadAllAsync(cts.Token))
+            {
+            }
+        });
+    }
+
+    [Fact]
     public async Task TheByteBoundKeepsOnlyWhatFitsInItsBytes()
     {
         var (db, source) = await SetUpAsync();
