@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using PostgresSource.Core.Capture;
 using PostgresSource.Core.Listening;
 
 namespace PostgresSource.Adapter;
@@ -9,7 +10,8 @@ internal static class Metrics
 {
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
-    public static string Render(string source, string @namespace, string name, ListenerStatistics? statistics, bool ready, Backlog? backlog = null)
+    public static string Render(string source, string @namespace, string name, ListenerStatistics? statistics, bool ready, Backlog? backlog = null,
+        NotifyCapture? notify = null)
     {
         var label = $"source=\"{Escape(source)}\",namespace=\"{Escape(@namespace)}\",name=\"{Escape(name)}\"";
         var text = new StringBuilder();
@@ -65,7 +67,12 @@ internal static class Metrics
         {
             Gauge("pgsource_slot_lag_bytes", "Logical: WAL written after the slot's confirmed (acknowledged) position.", lag);
         }
-        if (backlog?.NotificationQueueUsage is { } usage)
+        if (notify is not null)
+        {
+            Counter("pgsource_notify_dropped_total", "Notify: changes dropped because the capture's buffer was full while the sink lagged (each reported; at most once mode).", notify.DroppedChanges);
+            Gauge("pgsource_notify_buffered", "Notify: changes read from the server and held in the capture's buffer.", notify.BufferedChanges);
+        }
+        if ((notify?.NotificationQueueUsage ?? backlog?.NotificationQueueUsage) is { } usage)
         {
             Gauge("pgsource_notification_queue_usage_ratio", "Notify: share of the server's notification queue in use (NOTIFY fails for everyone at 1).", usage);
         }

@@ -109,7 +109,7 @@ internal static class Program
         await using var backlog = new BacklogWatch(new BacklogProbe(config.Source, config.Connection), BacklogInterval);
         await using var health = new HealthServer(config.HttpPort, () => listener?.IsReady == true,
             () => Metrics.Render(config.EventSource ?? config.Source.EventSource, config.Source.Namespace, config.Source.Name,
-                listener?.Statistics, listener?.IsReady == true, backlog.Latest), log);
+                listener?.Statistics, listener?.IsReady == true, backlog.Latest, NotifyOf(listener?.Capture)), log);
 
         if (config.Install && !await InstallAsync(config, log, cancellationToken).ConfigureAwait(false))
         {
@@ -209,6 +209,14 @@ internal static class Program
             }
         }
     }
+
+    /// <summary>The Notify capture inside the listener (behind the single-active wrapper), for its buffer metrics.</summary>
+    private static NotifyCapture? NotifyOf(IChangeCapture? capture) => capture switch
+    {
+        NotifyCapture notify => notify,
+        PostgresSource.Core.Capture.Reliability.SingleActiveCapture { ActiveCapture: NotifyCapture notify } => notify,
+        _ => null,
+    };
 
     /// <summary>The tables' primary keys for key order; waits with backoff while the database cannot be reached.</summary>
     private static async Task<RowKeyIndex> LoadRowKeysAsync(AdapterConfig config, JsonLog log, CancellationToken cancellationToken)

@@ -78,7 +78,7 @@ public sealed class ListenerOutageTests(DatabaseFixture database, ITestOutputHel
                 maxConfirmed = confirmed;
             }
             Assert.Empty(receiver.Requests.Where(r => r.Status is >= 200 and < 300));
-            Assert.False(run.IsCompleted, "the runbook ended during the outage: " + string.Join("; ", shell.Streams.Error));
+            FailIfEnded(run, shell, "during the outage");
             checks++;
             await Task.Delay(1000);
         }
@@ -89,7 +89,7 @@ public sealed class ListenerOutageTests(DatabaseFixture database, ITestOutputHel
         var delivered = new HashSet<long>();
         while (DateTime.UtcNow < deadline && !committed.IsSubsetOf(delivered))
         {
-            Assert.False(run.IsCompleted, "the runbook ended: " + string.Join("; ", shell.Streams.Error));
+            FailIfEnded(run, shell, "before every row arrived");
             delivered = Delivered(receiver);
             await Task.Delay(250);
         }
@@ -115,6 +115,16 @@ public sealed class ListenerOutageTests(DatabaseFixture database, ITestOutputHel
         {
             // The stopped listener wrote out its last acknowledgements when it was disposed.
             await WaitAsync(async () => await TestSql.ScalarAsync<long>(db, $"SELECT count(*) FROM \"{objectName}\".journal") == 0, "an empty journal");
+        }
+    }
+
+    /// <summary>The runbook loops until stopped: its end is a failure. (Its error stream is read only then: enumerating an open one blocks.)</summary>
+    private static void FailIfEnded(IAsyncResult run, System.Management.Automation.PowerShell shell, string when)
+    {
+        if (run.IsCompleted)
+        {
+            Assert.Fail($"the runbook ended {when}: " + string.Join("; ", shell.Streams.Error.ReadAll()) +
+                (shell.InvocationStateInfo.Reason is { } reason ? " / " + reason.Message : string.Empty));
         }
     }
 

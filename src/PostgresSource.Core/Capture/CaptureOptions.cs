@@ -60,5 +60,50 @@ public sealed record CaptureOptions
     /// <summary>How often a standby tries to take over (and the active one checks its lock session).</summary>
     public TimeSpan StandbyPollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Notify: the most changes the capture holds that were read from PostgreSQL and not yet taken by the listener.
+    /// The capture reads its LISTEN connection continuously whatever the sink does, so PostgreSQL's shared
+    /// notification queue never fills (when it does, every NOTIFY fails at commit and so do users' writes); past
+    /// this bound (or <see cref="NotifyBufferBytes"/>) the newest changes are dropped, counted and reported.
+    /// </summary>
+    public int NotifyBufferCapacity { get; init; } = DefaultNotifyBufferCapacity;
+
+    /// <summary>
+    /// Notify: the most payload bytes the capture holds (payload text as held in memory, two bytes per character;
+    /// each held change costs about 30 bytes more). At least 16 KiB, so the largest notification fits.
+    /// </summary>
+    public long NotifyBufferBytes { get; init; } = DefaultNotifyBufferBytes;
+
+    /// <summary>Notify: at most one notice of dropped changes per this interval (the first drop after a quiet spell is reported at once).</summary>
+    public TimeSpan NotifyDropReportInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Notify: how often to read <c>pg_notification_queue_usage()</c> (on a short connection of its own, not the LISTEN
+    /// connection); null: never.
+    /// </summary>
+    public TimeSpan? NotifyQueueCheckInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Notify: warn when the notification queue is fuller than this fraction (0 to 1), once per crossing.</summary>
+    public double NotifyQueueWarningThreshold { get; init; } = 0.5;
+
+    public const int DefaultNotifyBufferCapacity = 50_000;
+
+    public const long DefaultNotifyBufferBytes = 64L * 1024 * 1024;
+
+    /// <summary>The smallest <see cref="NotifyBufferBytes"/>: room for one notification of NOTIFY's largest size (7999 bytes).</summary>
+    public const long MinNotifyBufferBytes = 16 * 1024;
+
     public static CaptureOptions Default { get; } = new();
+
+    /// <summary>Checks the Notify buffer and queue-watch settings; returns this.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (named in the exception).</exception>
+    public CaptureOptions Validate()
+    {
+        if (NotifyBufferCapacity < 1) throw new ArgumentOutOfRangeException(nameof(NotifyBufferCapacity), NotifyBufferCapacity, "The Notify buffer needs room for at least one change.");
+        if (NotifyBufferBytes < MinNotifyBufferBytes) throw new ArgumentOutOfRangeException(nameof(NotifyBufferBytes), NotifyBufferBytes, $"The Notify buffer needs at least {MinNotifyBufferBytes} bytes, room for the largest notification.");
+        if (NotifyDropReportInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(NotifyDropReportInterval), NotifyDropReportInterval, "The drop report interval must be positive.");
+        if (NotifyQueueCheckInterval is { } check && check < TimeSpan.FromMilliseconds(100)) throw new ArgumentOutOfRangeException(nameof(NotifyQueueCheckInterval), NotifyQueueCheckInterval, "Check the notification queue at most every 100 ms (null: never).");
+        if (!(NotifyQueueWarningThreshold is > 0 and <= 1)) throw new ArgumentOutOfRangeException(nameof(NotifyQueueWarningThreshold), NotifyQueueWarningThreshold, "The warning threshold is a fraction above 0 and at most 1.");
+        return this;
+    }
 }

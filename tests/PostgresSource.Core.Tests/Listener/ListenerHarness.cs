@@ -40,7 +40,7 @@ internal sealed class ListenerHarness : IAsyncDisposable
     public static async Task<ListenerHarness> StartAsync(DatabaseFixture database, Func<SourceDefinition, IEventSink> sink,
         RetryPolicy? policy = null, IEventSink? deadLetter = null, ListenerOptions? options = null, string tableSql = OrdersTable,
         string table = "orders", IReadOnlyDictionary<string, string>? overrides = null, CaptureMode mode = CaptureMode.Notify,
-        Func<IChangeCapture, IChangeCapture>? wrapCapture = null, Func<SourceDefinition, ListenerOptions>? optionsFor = null)
+        Func<IChangeCapture, IChangeCapture>? wrapCapture = null, Func<SourceDefinition, ListenerOptions>? optionsFor = null, CaptureOptions? captureOptions = null)
     {
         var db = await database.CreateDatabaseAsync("l");
         await TestSql.ExecuteAsync(db, tableSql);
@@ -58,7 +58,7 @@ internal sealed class ListenerHarness : IAsyncDisposable
             await session.ApplyAsync();
         }
         var capture = ChangeCaptureFactory.Create(source, source.Connection!,
-            new CaptureOptions { JournalPollInterval = TimeSpan.FromMilliseconds(20), InitialReconnectDelay = TimeSpan.FromMilliseconds(100) });
+            captureOptions ?? new CaptureOptions { JournalPollInterval = TimeSpan.FromMilliseconds(20), InitialReconnectDelay = TimeSpan.FromMilliseconds(100) });
         var listener = new SourceListener(source, wrapCapture is null ? capture : wrapCapture(capture),
             new EventDeliverer(sink(source), policy, deadLetter), optionsFor?.Invoke(source) ?? options);
         var harness = new ListenerHarness(db, source, listener, Task.CompletedTask);
