@@ -20,13 +20,17 @@ public sealed class BenchmarkSmokeTests
         var text = output.ToString();
         Assert.Contains("| figure | mode | measured | result | target | met | detail |", text);
         Assert.Contains("| P1 allocations | all |", text);
-        Assert.Contains("| P1 throughput, ordered (1 in flight) | Notify |", text);
-        Assert.Contains("| P1 throughput, 4 in flight | Notify |", text);
+        Assert.Contains("| P1 throughput, commit order (1 in flight) | Notify |", text);
+        Assert.Contains("| P1 throughput, key order, 4 in flight | Notify |", text);
+        Assert.Contains("| P1 throughput, unordered, 4 in flight | Notify |", text);
+        // The reference is taken at the listener's own in-flight count.
+        Assert.Contains("reference", text);
+        Assert.Matches(@"\| P1 throughput, key order, 4 in flight \| Notify \| \d+ ev/s vs reference \d+ ev/s at 4 in flight", text);
         Assert.Contains("| P2 latency | Notify |", text);
         // Every mode the factory supports is measured (Durable since it was merged).
         foreach (var mode in Enum.GetValues<PostgresSource.Core.Sources.CaptureMode>().Where(PostgresSource.Core.Capture.ChangeCaptureFactory.Supports))
         {
-            Assert.Contains($"| P1 throughput, ordered (1 in flight) | {mode} |", text);
+            Assert.Contains($"| P1 throughput, commit order (1 in flight) | {mode} |", text);
             Assert.Contains($"| P2 latency | {mode} |", text);
         }
     }

@@ -4,7 +4,6 @@ using System.Diagnostics;
 using System.Management.Automation;
 using System.Text.Json;
 using Npgsql;
-using NpgsqlTypes;
 using PostgresSource.TestReceivers;
 using PostgresSource.TestSupport;
 using Xunit.Abstractions;
@@ -47,7 +46,7 @@ public sealed class ListenerOutageTests(DatabaseFixture database, ITestOutputHel
     public async Task EveryRowArrivesAfterAnOutageAndARefusalAndNothingIsAcknowledgedWhileTheSinkIsDown(string mode)
     {
         var db = await database.CreateDatabaseAsync("out");
-        await TestSql.ExecuteAsync(db, "CREATE TABLE items (id bigint PRIMARY KEY, writer int NOT NULL, body text NOT NULL)");
+        await TestSql.ExecuteAsync(db, OutageWorkload.ItemsTable);
         var clock = new Stopwatch();
         int Answer() => !clock.IsRunning || clock.Elapsed < Outage ? 503 : clock.Elapsed < Outage + Refusal ? 401 : 202;
         await using var receiver = await CloudEventReceiver.StartAsync(_ => Answer());
@@ -62,18 +61,18 @@ public sealed class ListenerOutageTests(DatabaseFixture database, ITestOutputHel
         await Task.Delay(1000);
 
         clock.Start();
-        var writers = Enumerable.Range(0, Writers).Select(w => Task.Run(() => WriteAsync(db, w))).ToList();
+        var writers = Enumerable.Range(0, Writers).Select(w => Task.Run(() => OutageWorkload.WriteAsync(db, w, RowsPerWriter))).ToList();
         var checks = 0;
         string? maxConfirmed = null;
         while (clock.Elapsed < Outage - TimeSpan.FromSeconds(2))
         {
             if (mode == "Durable")
             {
-                var (rows, journal) = await CountsAsync(db, $"SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM \"{objectName}\".journal)");
+                var (rows, journal) = await OutageWorkload.CountsAsync(db, $"SELECT (SELECT count(*) FROM items), (SELECT count(*) FROM \"{objectName}\".journal)");
                 Assert.Equal(rows, journal);
             }
             else if (await TestSql.ScalarAsync<string>(db, $"SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = '{objectName}'") is { } confirmed
-                     && (maxConfirmed is null || Lsn(confirmed) > Lsn(maxConfirmed)))
+                     && (maxConfirmed is null || OutageWorkload.Lsn(confirmed) > OutageWorkload.Lsn(maxConfirmed)))
             {
                 maxConfirmed = confirmed;
             }
@@ -83,14 +82,14 @@ public sealed class ListenerOutageTests(DatabaseFixture database, ITestOutputHel
             await Task.Delay(1000);
         }
         await Task.WhenAll(writers);
-        var committed = await CommittedIdsAsync(db);
+        var committed = await OutageWorkload.CommittedIdsAsync(db);
 
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
         var delivered = new HashSet<long>();
         while (DateTime.UtcNow < deadline && !committed.IsSubsetOf(delivered))
         {
             FailIfEnded(run, shell, "before every row arrived");
-            delivered = Delivered(receiver);
+            delivered = OutageWorkload.RowIds(receiver.Requests.Where(r => r.Status is >= 200 and < 300).Select(r => r.Body));
             await Task.Delay(250);
         }
         shell.Stop();
@@ -108,8 +107,8 @@ public sealed class ListenerOutageTests(DatabaseFixture database, ITestOutputHel
         Assert.True(checks >= 40, $"{checks} checks");
         if (mode == "Logical")
         {
-            var firstChange = accepted.Select(r => Lsn(r.Headers["ce-pglsn"])).Min();
-            Assert.True(maxConfirmed is null || Lsn(maxConfirmed) < firstChange, $"confirmed {maxConfirmed} during the outage; first change at {firstChange}");
+            var firstChange = accepted.Select(r => OutageWorkload.Lsn(r.Headers["ce-pglsn"])).Min();
+            Assert.True(maxConfirmed is null || OutageWorkload.Lsn(maxConfirmed) < firstChange, $"confirmed {maxConfirmed} during the outage; first change at {firstChange}");
         }
         else
         {
@@ -148,65 +147,5 @@ public sealed class ListenerOutageTests(DatabaseFixture database, ITestOutputHel
             }
             await Task.Delay(100);
         }
-    }
-
-    private static ulong Lsn(string text)
-    {
-        var parts = text.Split('/');
-        return (Convert.ToUInt64(parts[0], 16) << 32) | Convert.ToUInt64(parts[1], 16);
-    }
-
-    private static HashSet<long> Delivered(CloudEventReceiver receiver)
-    {
-        var delivered = new HashSet<long>();
-        foreach (var request in receiver.Requests.Where(r => r.Status is >= 200 and < 300))
-        {
-            using var payload = JsonDocument.Parse(request.Body);
-            delivered.Add(payload.RootElement.GetProperty("data").GetProperty("id").GetInt64());
-        }
-        return delivered;
-    }
-
-    private static async Task<(long, long)> CountsAsync(string db, string sql)
-    {
-        await using var connection = new NpgsqlConnection(db);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        await reader.ReadAsync();
-        return (reader.GetInt64(0), reader.GetInt64(1));
-    }
-
-    private static async Task WriteAsync(string connectionString, int writer)
-    {
-        var random = new Random(writer);
-        for (var next = 0; next < RowsPerWriter;)
-        {
-            var batch = Math.Min(RowsPerWriter - next, random.Next(1, 10));
-            await using var connection = new NpgsqlConnection(connectionString);
-            await connection.OpenAsync();
-            await using var insert = new NpgsqlCommand(
-                "INSERT INTO items SELECT @base + g, @w, 'row ' || (@base + g) FROM generate_series(0, @n - 1) g", connection);
-            insert.Parameters.AddWithValue("base", NpgsqlDbType.Bigint, (long)writer * 1_000_000 + next);
-            insert.Parameters.AddWithValue("w", writer);
-            insert.Parameters.AddWithValue("n", batch);
-            await insert.ExecuteNonQueryAsync();
-            next += batch;
-            await Task.Delay(random.Next(50, 450));
-        }
-    }
-
-    private static async Task<HashSet<long>> CommittedIdsAsync(string connectionString)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT id FROM items", connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var ids = new HashSet<long>();
-        while (await reader.ReadAsync())
-        {
-            ids.Add(reader.GetInt64(0));
-        }
-        return ids;
     }
 }
