@@ -78,7 +78,7 @@ public sealed class OutageAndRefusalTests(DatabaseFixture database, ITestOutputH
                     maxConfirmed = confirmed;
                 }
             }
-            Assert.Empty(receiver.Requests.Where(r => r.Status is >= 200 and < 300));
+            Assert.DoesNotContain(receiver.Requests, r => r.Status is >= 200 and < 300);
             checks++;
             await Task.Delay(1000);
         }
@@ -119,7 +119,7 @@ public sealed class OutageAndRefusalTests(DatabaseFixture database, ITestOutputH
             $"{checks} outage checks, max confirmed during outage {maxConfirmed ?? "-"}");
 
         Assert.Equal(Writers * RowsPerWriter, committed.Count);
-        Assert.Empty(committed.Where(id => !delivered.Contains(id)));
+        Assert.DoesNotContain(committed, id => !delivered.Contains(id));
         Assert.Equal(committed.Count, eventIds.Count);
         Assert.True(refused >= 1);
         Assert.Contains(3, exits);

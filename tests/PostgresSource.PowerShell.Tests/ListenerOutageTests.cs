@@ -76,7 +76,7 @@ public sealed class ListenerOutageTests(DatabaseFixture database, ITestOutputHel
             {
                 maxConfirmed = confirmed;
             }
-            Assert.Empty(receiver.Requests.Where(r => r.Status is >= 200 and < 300));
+            Assert.DoesNotContain(receiver.Requests, r => r.Status is >= 200 and < 300);
             FailIfEnded(run, shell, "during the outage");
             checks++;
             await Task.Delay(1000);
@@ -101,7 +101,7 @@ public sealed class ListenerOutageTests(DatabaseFixture database, ITestOutputHel
             $"listener stopped on a refusal {refusals}x, {checks} outage checks, max confirmed during outage {maxConfirmed ?? "-"}");
 
         Assert.Equal(Writers * RowsPerWriter, committed.Count);
-        Assert.Empty(committed.Where(id => !delivered.Contains(id)));
+        Assert.DoesNotContain(committed, id => !delivered.Contains(id));
         Assert.Equal(committed.Count, accepted.Select(r => r.Headers["ce-id"]).Distinct().Count());
         Assert.True(refusals >= 1, "the 401 never stopped the listener");
         Assert.True(checks >= 40, $"{checks} checks");
