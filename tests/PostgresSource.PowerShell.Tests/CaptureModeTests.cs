@@ -40,7 +40,7 @@ public sealed class CaptureModeTests(DatabaseFixture database)
         Assert.Empty(removed.Errors);
         Assert.Equal("Removed", removed.Output.Single().Properties["Status"].Value);
         Assert.Empty(await TestSql.SourceObjectsAsync(db));
-        Assert.Equal(0L, await TestSql.ScalarAsync<long>(db, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'postgressource%'"));
+        Assert.Equal(0L, await TestSql.ScalarAsync<long>(db, "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'postgressource%' AND database = current_database()"));
         Assert.Equal(0L, await TestSql.ScalarAsync<long>(db, "SELECT count(*) FROM pg_publication WHERE pubname LIKE 'postgressource%'"));
         Assert.Equal(0L, await TestSql.ScalarAsync<long>(db, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'postgressource%'"));
     }

@@ -115,6 +115,11 @@ public sealed class ListenerOutageTests(DatabaseFixture database, ITestOutputHel
             // The stopped listener wrote out its last acknowledgements when it was disposed.
             await WaitAsync(async () => await TestSql.ScalarAsync<long>(db, $"SELECT count(*) FROM \"{objectName}\".journal") == 0, "an empty journal");
         }
+
+        // Leave no slot behind: slots are cluster-wide and keep WAL.
+        var removed = ps.Run("New-PgSource -Name outage -Uid 5d0e8f7a-2b4c-4e61-9a3f-7c1b2d3e4f50 -Table items -Mode $mode -ConnectionString $cs | Uninstall-PgSourceTrigger -Confirm:$false",
+            new Hashtable { ["cs"] = db, ["mode"] = mode });
+        Assert.Empty(removed.Errors);
     }
 
     /// <summary>The runbook loops until stopped: its end is a failure. (Its error stream is read only then: enumerating an open one blocks.)</summary>

@@ -129,5 +129,6 @@ public sealed class ListenerStatistics
         $"received {Received}, delivered {Delivered}, retried {Retried}, failed {Failed}, dead-lettered {DeadLettered}" +
         (Skipped > 0 ? $", skipped {Skipped}" : string.Empty) +
         (SinkState is SinkState.Down or SinkState.Refusing ? $"; sink {SinkState.ToString().ToLowerInvariant()} since {SinkStateSince:HH:mm:ss}" : string.Empty) +
+        (OldestUnacknowledgedAge is { } age && age >= TimeSpan.FromSeconds(5) ? $"; oldest unacknowledged change {age.TotalSeconds:0} s old" : string.Empty) +
         (LastError is null ? string.Empty : $"; last error: {LastError}");
 }
