@@ -77,7 +77,7 @@ public sealed class FaultToleranceTests(DatabaseFixture database, ITestOutputHel
         }
         await Task.WhenAll(writers);
 
-        var committed = await CommittedIdsAsync(db);
+        var committed = await OutageWorkload.CommittedIdsAsync(db);
         var delivered = new Dictionary<long, int>();
         var eventIds = new HashSet<string>();
         var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
@@ -150,19 +150,5 @@ public sealed class FaultToleranceTests(DatabaseFixture database, ITestOutputHel
                 await Task.Delay(200);
             }
         }
-    }
-
-    private static async Task<HashSet<long>> CommittedIdsAsync(string connectionString)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT id FROM items", connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var ids = new HashSet<long>();
-        while (await reader.ReadAsync())
-        {
-            ids.Add(reader.GetInt64(0));
-        }
-        return ids;
     }
 }

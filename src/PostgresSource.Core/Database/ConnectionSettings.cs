@@ -66,6 +66,21 @@ public sealed class ConnectionSettings
         return string.Join(';', parts);
     }
 
+    /// <summary>
+    /// The connection string for a connection used by one component alone for its whole life: not pooled (closing
+    /// it really closes it), and named <paramref name="applicationName"/> in pg_stat_activity unless the user named it.
+    /// </summary>
+    public string ToPrivateConnectionString(string applicationName)
+    {
+        var builder = ToBuilder();
+        builder.Pooling = false;
+        if (string.IsNullOrEmpty(builder.ApplicationName))
+        {
+            builder.ApplicationName = applicationName;
+        }
+        return builder.ConnectionString;
+    }
+
     /// <summary>A copy pointing at another database on the same server.</summary>
     public ConnectionSettings WithDatabase(string database)
     {

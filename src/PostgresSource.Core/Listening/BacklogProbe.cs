@@ -19,15 +19,7 @@ public sealed class BacklogProbe(SourceDefinition source, ConnectionSettings con
 {
     private const long ExactCountLimit = 100_000;
 
-    private readonly string _connectionString = Build(connection);
-
-    private static string Build(ConnectionSettings connection)
-    {
-        var builder = connection.ToBuilder();
-        builder.Pooling = false;
-        builder.ApplicationName = string.IsNullOrEmpty(builder.ApplicationName) ? "PostgresSource backlog" : builder.ApplicationName + " (backlog)";
-        return builder.ConnectionString;
-    }
+    private readonly string _connectionString = connection.ToPrivateConnectionString("PostgresSource backlog");
 
     public async Task<Backlog> ReadAsync(CancellationToken cancellationToken)
     {

@@ -46,9 +46,7 @@ public sealed class RowKeyIndex
     /// <summary>Reads the primary keys of the source's tables (tables that do not exist yet have none).</summary>
     public static async Task<RowKeyIndex> LoadAsync(ConnectionSettings connection, SourceDefinition source, CancellationToken cancellationToken)
     {
-        var builder = connection.ToBuilder();
-        builder.Pooling = false;
-        await using var database = new NpgsqlConnection(builder.ConnectionString);
+        await using var database = new NpgsqlConnection(connection.ToPrivateConnectionString("PostgresSource keys"));
         await database.OpenAsync(cancellationToken).ConfigureAwait(false);
         var keys = new List<KeyValuePair<(string, string), IReadOnlyList<string>>>();
         foreach (var name in source.Tables)

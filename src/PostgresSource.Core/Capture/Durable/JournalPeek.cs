@@ -27,13 +27,7 @@ public sealed class JournalPeek : IChangeCapture
         _source = source;
         _options = options ?? ReliableCaptureOptions.Default;
         _name = source.DatabaseObjectName;
-        var builder = connection.ToBuilder();
-        builder.Pooling = false;
-        if (string.IsNullOrEmpty(builder.ApplicationName))
-        {
-            builder.ApplicationName = _options.ApplicationName + " (peek)";
-        }
-        _connectionString = builder.ConnectionString;
+_connectionString = connection.ToPrivateConnectionString(_options.ApplicationName + " (peek)");
     }
 
     public CaptureMode Mode => CaptureMode.Durable;
