@@ -183,10 +183,9 @@ internal static class Program
     /// <summary>Installs idempotently; waits with backoff while the database cannot be reached. False on a failure retrying cannot fix.</summary>
     private static async Task<bool> InstallAsync(AdapterConfig config, JsonLog log, CancellationToken cancellationToken)
     {
-        var delay = TimeSpan.FromMilliseconds(500);
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            try
+            return await WhileUnreachableAsync(async () =>
             {
                 await using var session = await SourceSchema.PlanInstallAsync(config.Source, config.Connection, cancellationToken: cancellationToken).ConfigureAwait(false);
                 var changes = session.Changes.Select(c => c.Describe()).ToList();
@@ -194,18 +193,36 @@ internal static class Program
                 log.Info(changes.Count == 0 ? "database objects already installed" : "installed database objects",
                     ("objectName", config.Source.DatabaseObjectName), ("tables", string.Join(",", session.Tables.Select(t => t.ToString()))), ("changes", changes.Count));
                 return true;
+            }, "database not reachable; retrying install", config, log, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or MissingTablesException or NotSupportedException or TimeoutException)
+        {
+            log.Error("install failed", ("error", ex.Message), ("database", config.Connection.ToDisplayString()));
+            return false;
+        }
+    }
+
+    /// <summary>The tables' primary keys for key order; waits with backoff while the database cannot be reached.</summary>
+    private static Task<RowKeyIndex> LoadRowKeysAsync(AdapterConfig config, JsonLog log, CancellationToken cancellationToken) =>
+        WhileUnreachableAsync(() => RowKeyIndex.LoadAsync(config.Connection, config.Source, cancellationToken),
+            "database not reachable; retrying to read the tables' primary keys", config, log, cancellationToken);
+
+    /// <summary>Runs a start-up step, retrying with doubling waits (0.5 s to 30 s) while the database cannot be reached.</summary>
+    private static async Task<T> WhileUnreachableAsync<T>(Func<Task<T>> step, string message, AdapterConfig config, JsonLog log, CancellationToken cancellationToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(500);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await step().ConfigureAwait(false);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested && TransientErrors.IsTransient(ex))
             {
-                log.Warn("database not reachable; retrying install", ("error", ex.Message), ("attempt", attempt), ("retryInSeconds", delay.TotalSeconds),
+                log.Warn(message, ("error", ex.Message), ("attempt", attempt), ("retryInSeconds", delay.TotalSeconds),
                     ("database", config.Connection.ToDisplayString()));
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 30_000));
-            }
-            catch (Exception ex) when (ex is NpgsqlException or MissingTablesException or NotSupportedException or TimeoutException)
-            {
-                log.Error("install failed", ("error", ex.Message), ("database", config.Connection.ToDisplayString()));
-                return false;
             }
         }
     }
@@ -217,25 +234,6 @@ internal static class Program
         PostgresSource.Core.Capture.Reliability.SingleActiveCapture { ActiveCapture: NotifyCapture notify } => notify,
         _ => null,
     };
-
-    /// <summary>The tables' primary keys for key order; waits with backoff while the database cannot be reached.</summary>
-    private static async Task<RowKeyIndex> LoadRowKeysAsync(AdapterConfig config, JsonLog log, CancellationToken cancellationToken)
-    {
-        var delay = TimeSpan.FromMilliseconds(500);
-        while (true)
-        {
-            try
-            {
-                return await RowKeyIndex.LoadAsync(config.Connection, config.Source, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && TransientErrors.IsTransient(ex))
-            {
-                log.Warn("database not reachable; retrying to read the tables' primary keys", ("error", ex.Message), ("retryInSeconds", delay.TotalSeconds));
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 30_000));
-            }
-        }
-    }
 
     private static void Log(JsonLog log, ListenerReport report)
     {

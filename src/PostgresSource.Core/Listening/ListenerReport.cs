@@ -6,8 +6,9 @@ namespace PostgresSource.Core.Listening;
 public enum ListenerReportKind
 {
     /// <summary>
-    /// Neither the sink nor a dead-letter sink took the event. With <see cref="Delivery.UndeliverableAction.Stop"/> the
-    /// listener stops right after this report (the change stays unacknowledged); with Skip a <see cref="Skipped"/> follows.
+    /// Neither the sink nor a dead-letter sink took the event. <see cref="SourceListener"/> no longer raises it: with
+    /// <see cref="Delivery.UndeliverableAction.Stop"/> it throws <see cref="UndeliverableChangeException"/>, with Skip it
+    /// raises <see cref="Skipped"/>. Hosts still map it for other producers of reports.
     /// </summary>
     DeliveryFailed,
     /// <summary>The sink did not take the event; the dead-letter sink did.</summary>
