@@ -29,10 +29,12 @@ public sealed class NotifyInstallTests(DatabaseFixture database)
 
         await using (var session = await InstallAsync(Source("orders"), db))
         {
-            Assert.Equal([SchemaChangeKind.CreateFunction, SchemaChangeKind.CreateTrigger], session.Changes.Select(c => c.Kind));
+            Assert.Equal([SchemaChangeKind.CreateFunction, SchemaChangeKind.CreateTrigger, SchemaChangeKind.CreateTrigger], session.Changes.Select(c => c.Kind));
         }
 
-        Assert.Equal(["function " + SeedName, "trigger " + SeedName], await TestSql.SourceObjectsAsync(db));
+        // The row trigger keeps the seed's name; the TRUNCATE trigger's name is made by the same rule (hashed when long).
+        Assert.Equal(new[] { "function " + SeedName, "trigger " + SeedName, "trigger " + CaptureTriggers.TruncateName(SeedName) }.Order(StringComparer.Ordinal),
+            (await TestSql.SourceObjectsAsync(db)).Order(StringComparer.Ordinal));
         Assert.Equal("public", await TestSql.ScalarAsync<string>(db,
             "SELECT n.nspname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname = @n", ("n", SeedName)));
 
@@ -80,11 +82,11 @@ public sealed class NotifyInstallTests(DatabaseFixture database)
         await using (var uninstall = await SourceSchema.PlanUninstallAsync(Source("orders"), ConnectionSettings.Parse(db)))
         {
             // Both tables' triggers go, even though this definition names only one: the catalog says what is there.
-            Assert.Equal(3, uninstall.Changes.Count);
+            Assert.Equal(5, uninstall.Changes.Count); // two triggers (row, TRUNCATE) on each table, and the function
             await uninstall.ApplyAsync();
         }
 
-        Assert.Equal(["function postgressource_other", "trigger postgressource_other"], await TestSql.SourceObjectsAsync(db));
+        Assert.Equal(["function postgressource_other", "trigger postgressource_other", "trigger postgressource_other_truncate"], await TestSql.SourceObjectsAsync(db));
         await using var again = await SourceSchema.PlanUninstallAsync(Source("orders"), ConnectionSettings.Parse(db));
         Assert.False(again.HasChanges);
     }
@@ -187,7 +189,12 @@ public sealed class NotifyInstallTests(DatabaseFixture database)
         Assert.Equal(["INSERT", "UPDATE", "DELETE"], row.Operations);
 
         await using var session = await InstallAsync(Source("orders"), db);
-        Assert.Equal([SchemaChangeKind.ReplaceFunction], session.Changes.Select(c => c.Kind));
+        // The controller made no TRUNCATE trigger: it is added beside the row trigger the controller made.
+        Assert.Equal([SchemaChangeKind.ReplaceFunction, SchemaChangeKind.CreateTrigger], session.Changes.Select(c => c.Kind));
+        // Install output says the seed's function is being replaced by the safe one, and why.
+        var note = Assert.Single(session.Notes);
+        Assert.Contains("search_path", note);
+        Assert.Contains("pins its search_path", note);
         Assert.Equal("Notify", Assert.Single(await TriggerInspector.ListAsync(ConnectionSettings.Parse(db))).Flavor);
     }
 

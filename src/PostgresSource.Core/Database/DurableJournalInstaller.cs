@@ -38,9 +38,19 @@ internal sealed class DurableJournalInstaller : ICaptureInstaller
         {
             changes.Add(new SchemaChange(SchemaChangeKind.CreateFunction, functionTarget, DurableJournalSql.CreateFunction(name)));
         }
-        else if (function.Value.Source != DurableJournalSql.FunctionBody(name) || !function.Value.SecurityDefiner)
+        else if (function.Value.Source != DurableJournalSql.FunctionBody(name) || function.Value.SecurityDefiner || !function.Value.Pinned)
         {
-            changes.Add(new SchemaChange(SchemaChangeKind.ReplaceFunction, functionTarget, DurableJournalSql.CreateFunction(name)));
+            // Earlier versions ran it as its owner (SECURITY DEFINER): a cast to json that a table owner defines ran with the installer's rights.
+            changes.Add(new SchemaChange(SchemaChangeKind.ReplaceFunction, functionTarget, DurableJournalSql.CreateFunction(name))
+            {
+                Reason = function.Value.SecurityDefiner ? "it ran with its owner's rights (SECURITY DEFINER), so a cast a table owner defines did too"
+                    : !function.Value.Pinned ? "its search_path was not pinned" : null,
+            });
+        }
+        if (changes.Any(c => c.Target == $"{name}.{DurableJournalSql.JournalTable}")
+            || !await JournalAccessIsCurrentAsync(connection, name, cancellationToken).ConfigureAwait(false))
+        {
+            changes.Add(new SchemaChange(SchemaChangeKind.GrantAccess, $"{name}.{DurableJournalSql.JournalTable}", DurableJournalSql.JournalAccess(name)));
         }
 
         changes.AddRange(await SourceStateSql.PlanStateAsync(connection, name, tables, options.Snapshot, schemaPlanned: !schemaExists, cancellationToken)
@@ -49,18 +59,7 @@ internal sealed class DurableJournalInstaller : ICaptureInstaller
         var triggers = await TriggerCatalog.FindTriggersAsync(connection, name, cancellationToken).ConfigureAwait(false);
         foreach (var table in tables)
         {
-            var existing = triggers.FirstOrDefault(t => t.TableOid == table.Oid);
-            var create = DurableJournalSql.CreateTrigger(name, table.Qualified);
-            if (existing is null)
-            {
-                changes.Add(new SchemaChange(SchemaChangeKind.CreateTrigger, table.ToString(), create));
-            }
-            else if (!TriggerCatalog.IsAfterRowAllChanges(existing.Type) || function is null || existing.FunctionOid != function.Value.Oid || existing.Enabled == 'D')
-            {
-                // A Notify-mode trigger (or a disabled or altered one) is replaced: same name, our function.
-                changes.Add(new SchemaChange(SchemaChangeKind.ReplaceTrigger, table.ToString(),
-                    DurableJournalSql.DropTrigger(name, table.Qualified) + ";\n" + create));
-            }
+            changes.AddRange(CaptureTriggers.Plan(name, DurableJournalSql.FunctionQualified(name), function?.Oid, table, triggers, options));
         }
         return changes;
     }
@@ -80,8 +79,8 @@ internal sealed class DurableJournalInstaller : ICaptureInstaller
             var triggers = await TriggerCatalog.FindTriggersAsync(connection, name, cancellationToken).ConfigureAwait(false);
             foreach (var trigger in triggers.Where(t => t.FunctionOid == function.Value.Oid))
             {
-                changes.Add(new SchemaChange(SchemaChangeKind.DropTrigger, $"{trigger.TableSchema}.{trigger.TableName}",
-                    DurableJournalSql.DropTrigger(name, trigger.QualifiedTable)));
+                changes.Add(new SchemaChange(SchemaChangeKind.DropTrigger, trigger.Describe(name),
+                    CaptureTriggers.Drop(trigger.TriggerName, trigger.QualifiedTable)));
             }
             changes.Add(new SchemaChange(SchemaChangeKind.DropFunction, $"{name}.{DurableJournalSql.FunctionName}()", DurableJournalSql.DropFunction(name)));
         }
@@ -103,13 +102,12 @@ internal sealed class DurableJournalInstaller : ICaptureInstaller
             // Idempotent: brings a journal an earlier version made to the current columns; nothing for a new one.
             new(SchemaChangeKind.AlterTable, $"{name}.{DurableJournalSql.JournalTable}", DurableJournalSql.UpgradeJournal(name)),
             new(SchemaChangeKind.CreateFunction, $"{name}.{DurableJournalSql.FunctionName}()", DurableJournalSql.CreateFunction(name)),
+            new(SchemaChangeKind.GrantAccess, $"{name}.{DurableJournalSql.JournalTable}", DurableJournalSql.JournalAccess(name)),
             new(SchemaChangeKind.CreateTable, $"{name}.{SourceStateSql.SnapshotTable}", SourceStateSql.CreateSnapshotTable(name)),
         };
         foreach (var table in source.Tables)
         {
-            var qualified = QualifiedAsWritten(table);
-            changes.Add(new SchemaChange(SchemaChangeKind.CreateTrigger, table.ToString(),
-                DurableJournalSql.DropTrigger(name, qualified) + ";\n" + DurableJournalSql.CreateTrigger(name, qualified)));
+            changes.AddRange(CaptureTriggers.Script(name, DurableJournalSql.FunctionQualified(name), QualifiedAsWritten(table), table.ToString(), options));
         }
         if (options.Snapshot)
         {
@@ -127,7 +125,8 @@ internal sealed class DurableJournalInstaller : ICaptureInstaller
     {
         var name = source.DatabaseObjectName;
         var changes = source.Tables
-            .Select(t => new SchemaChange(SchemaChangeKind.DropTrigger, t.ToString(), DurableJournalSql.DropTrigger(name, QualifiedAsWritten(t))))
+            .SelectMany(t => CaptureTriggers.Names(name).Select(trigger =>
+                new SchemaChange(SchemaChangeKind.DropTrigger, t.ToString(), CaptureTriggers.Drop(trigger, QualifiedAsWritten(t)))))
             .ToList();
         changes.Add(new SchemaChange(SchemaChangeKind.DropFunction, $"{name}.{DurableJournalSql.FunctionName}()", DurableJournalSql.DropFunction(name)));
         changes.Add(new SchemaChange(SchemaChangeKind.DropTable, $"{name}.{DurableJournalSql.JournalTable}", DurableJournalSql.DropJournal(name)));
@@ -137,12 +136,31 @@ internal sealed class DurableJournalInstaller : ICaptureInstaller
         return changes;
     }
 
-    internal readonly record struct JournalFunction(uint Oid, string Source, bool SecurityDefiner);
+    internal readonly record struct JournalFunction(uint Oid, string Source, bool SecurityDefiner, bool Pinned);
+
+    /// <summary>Row-level security on, the current policy in place, and PUBLIC holding INSERT and nothing more.</summary>
+    private static async Task<bool> JournalAccessIsCurrentAsync(NpgsqlConnection connection, string name, CancellationToken cancellationToken)
+    {
+        const string query = """
+            SELECT c.relrowsecurity
+               AND EXISTS (SELECT 1 FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid AND p.polname = @policy)
+               AND (SELECT pg_catalog.array_agg(a.privilege_type::text ORDER BY a.privilege_type)
+                    FROM pg_catalog.aclexplode(c.relacl) a WHERE a.grantee = 0) = ARRAY['INSERT']
+               AND pg_catalog.has_schema_privilege('public', n.oid, 'USAGE')
+            FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = @schema AND c.relname = @table
+            """;
+        await using var command = new NpgsqlCommand(query, connection);
+        command.Parameters.AddWithValue("policy", DurableJournalSql.AccessPolicy);
+        command.Parameters.AddWithValue("schema", name);
+        command.Parameters.AddWithValue("table", DurableJournalSql.JournalTable);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+    }
 
     internal static async Task<JournalFunction?> FindFunctionAsync(NpgsqlConnection connection, string name, CancellationToken cancellationToken)
     {
         const string query = """
-            SELECT p.oid, p.prosrc, p.prosecdef
+            SELECT p.oid, p.prosrc, p.prosecdef, @pinned = ANY (COALESCE(p.proconfig, '{}'))
             FROM pg_catalog.pg_proc p
             JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
             WHERE n.nspname = @schema AND p.proname = @function AND p.pronargs = 0
@@ -151,12 +169,13 @@ internal sealed class DurableJournalInstaller : ICaptureInstaller
         await using var command = new NpgsqlCommand(query, connection);
         command.Parameters.AddWithValue("schema", name);
         command.Parameters.AddWithValue("function", DurableJournalSql.FunctionName);
+        command.Parameters.AddWithValue("pinned", Sql.PinnedSearchPathSetting);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             return null;
         }
-        return new JournalFunction(reader.GetFieldValue<uint>(0), reader.GetString(1), reader.GetBoolean(2));
+        return new JournalFunction(reader.GetFieldValue<uint>(0), reader.GetString(1), reader.GetBoolean(2), reader.GetBoolean(3));
     }
 
     private static string QualifiedAsWritten(TableName table) =>

@@ -16,12 +16,16 @@ internal static class DurableJournalListing
     private const string Query = """
         SELECT n.nspname, p.oid IS NOT NULL, p.prosrc,
                j.oid, j.oid IS NOT NULL AND pg_catalog.has_table_privilege(j.oid, 'SELECT'),
-               c.relname, cn.nspname, t.tgtype, t.tgenabled
+               c.relname, cn.nspname,
+               -- the row trigger's operations, plus TRUNCATE when its statement trigger is there too
+               t.tgtype::int | COALESCE((SELECT pg_catalog.bit_or(tt.tgtype::int) & 32 FROM pg_catalog.pg_trigger tt
+                                          WHERE tt.tgrelid = t.tgrelid AND tt.tgfoid = p.oid AND NOT tt.tgisinternal), 0),
+               t.tgenabled
         FROM pg_catalog.pg_namespace n
         LEFT JOIN pg_catalog.pg_proc p ON p.pronamespace = n.oid AND p.proname = @function AND p.pronargs = 0
              AND p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype
         LEFT JOIN pg_catalog.pg_class j ON j.relnamespace = n.oid AND j.relname = @journal AND j.relkind IN ('r', 'p')
-        LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = p.oid AND NOT t.tgisinternal
+        LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = p.oid AND NOT t.tgisinternal AND (t.tgtype::int & 1) = 1 -- row triggers: one line per table
         LEFT JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
         LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
         WHERE n.nspname LIKE 'postgressource\_%' AND (p.oid IS NOT NULL OR j.oid IS NOT NULL)
@@ -60,7 +64,7 @@ internal static class DurableJournalListing
                     Table = hasTrigger ? reader.GetString(5) : null,
                     TableSchema = hasTrigger ? reader.GetString(6) : null,
                     TriggerPresent = hasTrigger,
-                    Operations = hasTrigger ? TriggerCatalog.Operations(reader.GetInt16(7)) : [],
+                    Operations = hasTrigger ? TriggerCatalog.Operations(reader.GetInt32(7)) : [],
                     TriggerEnabled = hasTrigger && reader.GetChar(8) != 'D',
                 });
             }

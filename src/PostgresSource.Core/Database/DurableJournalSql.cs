@@ -9,11 +9,14 @@ namespace PostgresSource.Core.Database;
 /// The position comes from an identity column with CACHE 1, so positions are handed out in time order across
 /// sessions (the reader relies on that). <c>payload</c> holds the whole payload of rows written by versions before
 /// the row images were split out; new rows leave it null.</item>
-/// <item><c>capture()</c>: the trigger function, SECURITY DEFINER so an application role that may write the
-/// table but not the journal still has its write succeed; it only inserts into the journal (no NOTIFY: the
-/// reader polls, see <see cref="Capture.Durable.JournalPollPacing"/>).</item>
+/// <item><c>capture()</c>: the trigger function. It runs with the writer's own rights (SECURITY INVOKER), so the
+/// row_to_json of a row, and any cast to json that a table owner defined, never runs with the installer's
+/// rights. Writers reach the journal through <see cref="JournalAccess"/>: INSERT for everyone, admitted by
+/// row-level security only from inside a trigger and only for a table and operation the writer holds the
+/// privilege for. Nobody but the owner may read or delete journal rows. No NOTIFY: the reader polls, see
+/// <see cref="Capture.Durable.JournalPollPacing"/>.</item>
 /// </list>
-/// One AFTER ROW trigger per table, named by the object name, as in Notify mode.
+/// One AFTER ROW trigger and one AFTER TRUNCATE statement trigger per table (see <see cref="CaptureTriggers"/>).
 /// The write path is kept lean because every user write pays it: no timestamp column, one INSERT per
 /// operation with only that operation's expressions, no JSON envelope built in the trigger.
 /// </summary>
@@ -75,9 +78,12 @@ internal static class DurableJournalSql
             ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
                 INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data, old)
                 VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', pg_catalog.row_to_json(NEW), pg_catalog.row_to_json(OLD));
-            ELSE
+            ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
                 INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data)
                 VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', pg_catalog.row_to_json(OLD));
+            ELSE
+                INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation)
+                VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'TRUNCATE');
             END IF;
             -- No NOTIFY: at commit it takes a database-wide lock held through the WAL flush, so writers that
             -- notify cannot share a flush. The reader polls instead (see JournalPollPacing).
@@ -88,14 +94,30 @@ internal static class DurableJournalSql
 
     public static string CreateFunction(string name) =>
         $"CREATE OR REPLACE FUNCTION {FunctionQualified(name)}() RETURNS trigger LANGUAGE plpgsql " +
-        $"SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $pgsource${FunctionBody(name)}$pgsource$";
+        $"SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $pgsource${FunctionBody(name)}$pgsource$";
+
+    /// <summary>The journal's row-level security policy; the version in its name changes when its rule does.</summary>
+    public const string AccessPolicy = "capture_v1";
+
+    /// <summary>
+    /// How writers reach the journal without any right they did not have: INSERT for PUBLIC (and USAGE on the
+    /// schema), admitted by <see cref="AccessPolicy"/> only from inside a trigger and only for a table and operation
+    /// the writing role may perform itself. Everything else stays the owner's. Idempotent.
+    /// </summary>
+    public static string JournalAccess(string name)
+    {
+        var table = "pg_catalog.format('%I.%I', table_schema, table_name)";
+        return $"REVOKE ALL ON {JournalQualified(name)} FROM PUBLIC;\n" +
+            $"GRANT USAGE ON SCHEMA {Sql.Identifier(name)} TO PUBLIC;\n" +
+            $"GRANT INSERT ON {JournalQualified(name)} TO PUBLIC;\n" +
+            $"ALTER TABLE {JournalQualified(name)} ENABLE ROW LEVEL SECURITY;\n" +
+            $"DROP POLICY IF EXISTS {Sql.Identifier(AccessPolicy)} ON {JournalQualified(name)};\n" +
+            $"CREATE POLICY {Sql.Identifier(AccessPolicy)} ON {JournalQualified(name)} FOR INSERT TO PUBLIC WITH CHECK (" +
+            "pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 0 AND (" +
+            $"pg_catalog.has_table_privilege({table}, operation) OR " +
+            $"(operation OPERATOR(pg_catalog.=) ANY (ARRAY['INSERT', 'UPDATE']) AND pg_catalog.has_any_column_privilege({table}, operation))))";
+    }
 
     public static string DropFunction(string name) => $"DROP FUNCTION IF EXISTS {FunctionQualified(name)}()";
 
-    public static string CreateTrigger(string name, string qualifiedTable) =>
-        $"CREATE TRIGGER {Sql.Identifier(name)} AFTER INSERT OR UPDATE OR DELETE ON {qualifiedTable} " +
-        $"FOR EACH ROW EXECUTE FUNCTION {FunctionQualified(name)}()";
-
-    public static string DropTrigger(string name, string qualifiedTable) =>
-        $"DROP TRIGGER IF EXISTS {Sql.Identifier(name)} ON {qualifiedTable}";
 }

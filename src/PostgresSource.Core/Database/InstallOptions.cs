@@ -23,5 +23,19 @@ public sealed record InstallOptions
     /// </summary>
     public bool Snapshot { get; init; }
 
+    /// <summary>
+    /// Trigger modes: whether the triggers also fire in sessions with session_replication_role = replica (logical
+    /// replication apply workers, restores run with triggers disabled). true: ENABLE ALWAYS; false: a plain ENABLE
+    /// (PostgreSQL's default: such changes are not captured); null: new triggers get the plain ENABLE and existing
+    /// ones are left as they are. Setting it needs ownership of each table.
+    /// </summary>
+    public bool? CaptureReplicaSessions { get; init; }
+
+    /// <summary>
+    /// Take over objects with the source's names that another role owns (or that were not made by a source): they
+    /// are removed, with everything in them, and installed afresh. Without it install and uninstall refuse them.
+    /// </summary>
+    public bool TakeOver { get; init; }
+
     public static InstallOptions Default { get; } = new();
 }

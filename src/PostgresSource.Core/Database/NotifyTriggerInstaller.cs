@@ -22,26 +22,20 @@ internal sealed class NotifyTriggerInstaller : ICaptureInstaller
         {
             changes.Add(new SchemaChange(SchemaChangeKind.CreateFunction, functionTarget, NotifyTriggerSql.CreateFunction(options.FunctionSchema, name)));
         }
-        else if (function.Source != NotifyTriggerSql.FunctionBody(name))
+        else if (function.Source != NotifyTriggerSql.FunctionBody(name) || !function.Pinned || function.SecurityDefiner)
         {
-            // An older body (the Go controller's, or another mode's) is replaced in place; the triggers keep pointing at it.
-            changes.Add(new SchemaChange(SchemaChangeKind.ReplaceFunction, functionTarget, NotifyTriggerSql.CreateFunction(options.FunctionSchema, name)));
+            // An older body (the Go controller's, with no pinned search_path, or another mode's) is replaced in place;
+            // the triggers keep pointing at it.
+            changes.Add(new SchemaChange(SchemaChangeKind.ReplaceFunction, functionTarget, NotifyTriggerSql.CreateFunction(options.FunctionSchema, name))
+            {
+                Reason = function.Source == NotifyTriggerSql.FunctionBody(name) ? "its search_path was not pinned" : "an earlier or the seed's body, whose calls another role could redirect through the search_path",
+            });
         }
 
         var triggers = await TriggerCatalog.FindTriggersAsync(connection, name, cancellationToken).ConfigureAwait(false);
         foreach (var table in tables)
         {
-            var existing = triggers.FirstOrDefault(t => t.TableOid == table.Oid);
-            var create = NotifyTriggerSql.CreateTrigger(name, options.FunctionSchema, table);
-            if (existing is null)
-            {
-                changes.Add(new SchemaChange(SchemaChangeKind.CreateTrigger, table.ToString(), create));
-            }
-            else if (!TriggerCatalog.IsAfterRowAllChanges(existing.Type) || function is null || existing.FunctionOid != function.Oid || existing.Enabled == 'D')
-            {
-                changes.Add(new SchemaChange(SchemaChangeKind.ReplaceTrigger, table.ToString(),
-                    NotifyTriggerSql.DropTrigger(name, table.Qualified) + ";\n" + create));
-            }
+            changes.AddRange(CaptureTriggers.Plan(name, Sql.Qualified(options.FunctionSchema, name), function?.Oid, table, triggers, options));
         }
         return changes;
     }
@@ -55,8 +49,8 @@ internal sealed class NotifyTriggerInstaller : ICaptureInstaller
         var triggers = await TriggerCatalog.FindTriggersAsync(connection, name, cancellationToken).ConfigureAwait(false);
         foreach (var trigger in triggers.Where(t => functions.Any(f => f.Oid == t.FunctionOid)))
         {
-            changes.Add(new SchemaChange(SchemaChangeKind.DropTrigger, $"{trigger.TableSchema}.{trigger.TableName}",
-                NotifyTriggerSql.DropTrigger(name, trigger.QualifiedTable)));
+            changes.Add(new SchemaChange(SchemaChangeKind.DropTrigger, trigger.Describe(name),
+                CaptureTriggers.Drop(trigger.TriggerName, trigger.QualifiedTable)));
         }
         foreach (var function in functions)
         {
@@ -75,9 +69,7 @@ internal sealed class NotifyTriggerInstaller : ICaptureInstaller
         };
         foreach (var table in source.Tables)
         {
-            var qualified = QualifiedAsWritten(table);
-            changes.Add(new SchemaChange(SchemaChangeKind.CreateTrigger, table.ToString(),
-                NotifyTriggerSql.DropTrigger(name, qualified) + ";\n" + NotifyTriggerSql.CreateTriggerUnresolved(name, options.FunctionSchema, qualified)));
+            changes.AddRange(CaptureTriggers.Script(name, Sql.Qualified(options.FunctionSchema, name), QualifiedAsWritten(table), table.ToString(), options));
         }
         return changes;
     }
@@ -86,7 +78,8 @@ internal sealed class NotifyTriggerInstaller : ICaptureInstaller
     {
         var name = source.DatabaseObjectName;
         var changes = source.Tables
-            .Select(t => new SchemaChange(SchemaChangeKind.DropTrigger, t.ToString(), NotifyTriggerSql.DropTrigger(name, QualifiedAsWritten(t))))
+            .SelectMany(t => CaptureTriggers.Names(name).Select(trigger =>
+                new SchemaChange(SchemaChangeKind.DropTrigger, t.ToString(), CaptureTriggers.Drop(trigger, QualifiedAsWritten(t)))))
             .ToList();
         changes.Add(new SchemaChange(SchemaChangeKind.DropFunction, $"{options.FunctionSchema}.{name}()", NotifyTriggerSql.DropFunction(options.FunctionSchema, name)));
         return changes;

@@ -12,10 +12,14 @@ internal static class NotifyTriggerListing
 {
     private const string Query = """
         SELECT p.proname, pn.nspname, p.prosrc,
-               c.relname, cn.nspname, t.tgtype, t.tgenabled
+               c.relname, cn.nspname,
+               -- the row trigger's operations, plus TRUNCATE when its statement trigger is there too
+               t.tgtype::int | COALESCE((SELECT pg_catalog.bit_or(tt.tgtype::int) & 32 FROM pg_catalog.pg_trigger tt
+                                          WHERE tt.tgrelid = t.tgrelid AND tt.tgfoid = p.oid AND NOT tt.tgisinternal), 0),
+               t.tgenabled
         FROM pg_catalog.pg_proc p
         JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
-        LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = p.oid AND NOT t.tgisinternal
+        LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = p.oid AND NOT t.tgisinternal AND (t.tgtype::int & 1) = 1 -- row triggers: one line per table
         LEFT JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
         LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
         WHERE p.proname LIKE 'postgressource\_%'
@@ -34,7 +38,7 @@ internal static class NotifyTriggerListing
             var objectName = reader.GetString(0);
             SourceObjectNames.TryParseDatabaseName(objectName, out var sourceName, out var uid);
             var hasTrigger = !reader.IsDBNull(3);
-            var type = hasTrigger ? reader.GetInt16(5) : 0;
+            var type = hasTrigger ? reader.GetInt32(5) : 0;
             rows.Add(new InstalledSourceObject
             {
                 ObjectName = objectName,

@@ -11,51 +11,57 @@ internal static class NotifyTriggerSql
     /// <summary>NOTIFY rejects payloads of 8000 bytes or more.</summary>
     public const int MaxPayloadBytes = 7999;
 
-    /// <summary>The function body; PostgreSQL keeps it verbatim in pg_proc.prosrc, which is how install detects drift.</summary>
+    /// <summary>
+    /// The function body; PostgreSQL keeps it verbatim in pg_proc.prosrc, which is how install detects drift.
+    /// It runs with the writer's rights (as the seed's did) on a pinned search_path, and names every function and
+    /// operator with its schema, so nothing another role defines can stand in for them.
+    /// </summary>
     public static string FunctionBody(string channel) => $$"""
 
         DECLARE
-            data json;
-            notification text;
+            data pg_catalog.json;
+            notification pg_catalog.text;
         BEGIN
-            -- DELETE sends the old row; INSERT and UPDATE the new one (the seed's payload).
-            IF (TG_OP = 'DELETE') THEN
-                data = row_to_json(OLD);
-            ELSE
-                data = row_to_json(NEW);
+            -- DELETE sends the old row; INSERT and UPDATE the new one (the seed's payload); TRUNCATE no row.
+            IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+                data = pg_catalog.row_to_json(OLD);
+            ELSIF TG_OP OPERATOR(pg_catalog.<>) 'TRUNCATE' THEN
+                data = pg_catalog.row_to_json(NEW);
             END IF;
 
-            notification = json_build_object(
+            notification = pg_catalog.json_build_object(
                 'table', TG_TABLE_NAME,
                 'schema', TG_TABLE_SCHEMA,
                 'action', TG_OP,
-                'data', data)::text;
+                'data', data)::pg_catalog.text;
 
             -- NOTIFY fails at {{MaxPayloadBytes + 1}} bytes, inside the user's transaction: send the key instead.
-            IF octet_length(notification) > {{MaxPayloadBytes}} THEN
-                notification = json_build_object(
+            IF pg_catalog.octet_length(notification) OPERATOR(pg_catalog.>) {{MaxPayloadBytes}} THEN
+                notification = pg_catalog.json_build_object(
                     'table', TG_TABLE_NAME,
                     'schema', TG_TABLE_SCHEMA,
                     'action', TG_OP,
                     'truncated', true,
-                    'data', (SELECT json_object_agg(d.key, d.value)
-                             FROM json_each(data) AS d
-                             WHERE d.key IN (SELECT a.attname
-                                             FROM pg_catalog.pg_index i
-                                             JOIN pg_catalog.pg_attribute a
-                                               ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-                                             WHERE i.indrelid = TG_RELID AND i.indisprimary)))::text;
-                IF octet_length(notification) > {{MaxPayloadBytes}} THEN
-                    notification = json_build_object(
+                    'data', (SELECT pg_catalog.json_object_agg(d.key, d.value)
+                             FROM pg_catalog.json_each(data) AS d
+                             WHERE d.key OPERATOR(pg_catalog.=) ANY (
+                                   SELECT a.attname::pg_catalog.text
+                                   FROM pg_catalog.pg_index i
+                                   JOIN pg_catalog.pg_attribute a
+                                     ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid
+                                    AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey)
+                                   WHERE i.indrelid OPERATOR(pg_catalog.=) TG_RELID AND i.indisprimary)))::pg_catalog.text;
+                IF pg_catalog.octet_length(notification) OPERATOR(pg_catalog.>) {{MaxPayloadBytes}} THEN
+                    notification = pg_catalog.json_build_object(
                         'table', TG_TABLE_NAME,
                         'schema', TG_TABLE_SCHEMA,
                         'action', TG_OP,
                         'truncated', true,
-                        'data', NULL)::text;
+                        'data', NULL)::pg_catalog.text;
                 END IF;
             END IF;
 
-            PERFORM pg_notify({{Sql.Literal(channel)}}, notification);
+            PERFORM pg_catalog.pg_notify({{Sql.Literal(channel)}}, notification);
 
             -- The result of an AFTER trigger is ignored.
             RETURN NULL;
@@ -64,18 +70,8 @@ internal static class NotifyTriggerSql
         """;
 
     public static string CreateFunction(string schema, string name) =>
-        $"CREATE OR REPLACE FUNCTION {Sql.Qualified(schema, name)}() RETURNS trigger LANGUAGE plpgsql AS $pgsource${FunctionBody(name)}$pgsource$";
-
-    public static string CreateTrigger(string name, string functionSchema, ResolvedTable table) =>
-        $"CREATE TRIGGER {Sql.Identifier(name)} AFTER INSERT OR UPDATE OR DELETE ON {table.Qualified} " +
-        $"FOR EACH ROW EXECUTE FUNCTION {Sql.Qualified(functionSchema, name)}()";
-
-    public static string CreateTriggerUnresolved(string name, string functionSchema, string qualifiedTable) =>
-        $"CREATE TRIGGER {Sql.Identifier(name)} AFTER INSERT OR UPDATE OR DELETE ON {qualifiedTable} " +
-        $"FOR EACH ROW EXECUTE FUNCTION {Sql.Qualified(functionSchema, name)}()";
-
-    public static string DropTrigger(string name, string qualifiedTable) =>
-        $"DROP TRIGGER IF EXISTS {Sql.Identifier(name)} ON {qualifiedTable}";
+        $"CREATE OR REPLACE FUNCTION {Sql.Qualified(schema, name)}() RETURNS trigger LANGUAGE plpgsql " +
+        $"SECURITY INVOKER SET search_path = {Sql.PinnedSearchPath} AS $pgsource${FunctionBody(name)}$pgsource$";
 
     public static string DropFunction(string schema, string name) =>
         $"DROP FUNCTION IF EXISTS {Sql.Qualified(schema, name)}()";

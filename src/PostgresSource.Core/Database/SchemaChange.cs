@@ -21,6 +21,12 @@ public enum SchemaChangeKind
     DropSchema,
     /// <summary>Records that the capture must take an initial snapshot (Durable, Logical).</summary>
     RequestSnapshot,
+    /// <summary>Grants writers the one narrow right the capture needs (Durable: INSERT on the journal under row-level security).</summary>
+    GrantAccess,
+    /// <summary>Sets whether a trigger also fires in replica sessions (ENABLE ALWAYS) or not (ENABLE).</summary>
+    EnableTrigger,
+    /// <summary>Removes an object with the source's name that another role owns (only on an explicit take-over).</summary>
+    TakeOver,
 }
 
 /// <summary>One statement of an install or uninstall plan, with the object it touches.</summary>
@@ -32,7 +38,13 @@ public sealed record SchemaChange(SchemaChangeKind Kind, string Target, string S
     /// <summary>Removes the source's state schema or snapshot table, which Durable and Logical share: a switch between them keeps it.</summary>
     internal bool SourceState { get; init; }
 
-    public string Describe() => $"{Humanize(Kind)} {Target}";
+    /// <summary>Already executed inside the plan's transaction (a take-over, which the plan must see done); commit makes it stick.</summary>
+    public bool AlreadyRun { get; init; }
+
+    /// <summary>Why the change is needed, when that is not obvious from its kind (a replaced function says what was wrong).</summary>
+    public string? Reason { get; init; }
+
+    public string Describe() => Reason is null ? $"{Humanize(Kind)} {Target}" : $"{Humanize(Kind)} {Target} ({Reason})";
 
     private static string Humanize(SchemaChangeKind kind) => kind switch
     {
@@ -53,6 +65,9 @@ public sealed record SchemaChange(SchemaChangeKind Kind, string Target, string S
         SchemaChangeKind.CreateSchema => "create schema",
         SchemaChangeKind.DropSchema => "drop schema",
         SchemaChangeKind.RequestSnapshot => "request an initial snapshot of",
+        SchemaChangeKind.GrantAccess => "grant writers capture access to",
+        SchemaChangeKind.EnableTrigger => "set when the trigger fires on",
+        SchemaChangeKind.TakeOver => "take over (remove, then install afresh)",
         _ => kind.ToString(),
     };
 }

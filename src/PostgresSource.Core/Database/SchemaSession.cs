@@ -38,7 +38,12 @@ public sealed class SchemaSession : IAsyncDisposable, IDisposable
     {
         ObjectDisposedException.ThrowIf(_finished, this);
         var outside = Changes.Where(c => c.OutsideTransaction).ToList();
-        foreach (var change in Changes.Where(c => !c.OutsideTransaction))
+        // Every name in the plan is schema-qualified: nothing another role put on the search_path can stand in.
+        await using (var pin = new NpgsqlCommand($"SET LOCAL search_path = {Sql.PinnedSearchPath}", _connection, _transaction))
+        {
+            await pin.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        foreach (var change in Changes.Where(c => !c.OutsideTransaction && !c.AlreadyRun))
         {
             await using var command = new NpgsqlCommand(change.Sql, _connection, _transaction);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);

@@ -17,6 +17,7 @@ public static class SourceSchema
         try
         {
             var tables = await TableResolver.ResolveAllAsync(npgsql, source.Tables, cancellationToken).ConfigureAwait(false);
+            var takenOver = await SourceOwnership.CheckAsync(npgsql, transaction, source, options, cancellationToken).ConfigureAwait(false);
             var installed = await OtherModesInstalledAsync(npgsql, source, cancellationToken).ConfigureAwait(false);
             if (installed.Count > 0)
             {
@@ -24,7 +25,7 @@ public static class SourceSchema
             }
             var changes = await CaptureInstallers.For(source.Mode)
                 .PlanInstallAsync(npgsql, source, tables, options, cancellationToken).ConfigureAwait(false);
-            return new SchemaSession(npgsql, transaction, source, tables, changes);
+            return new SchemaSession(npgsql, transaction, source, tables, [.. takenOver, .. changes], SeedReplacementNotes(changes));
         }
         catch
         {
@@ -42,7 +43,7 @@ public static class SourceSchema
         var (npgsql, transaction) = await BeginAsync(source, connection, options, cancellationToken).ConfigureAwait(false);
         try
         {
-            var changes = new List<SchemaChange>();
+            var changes = new List<SchemaChange>(await SourceOwnership.CheckAsync(npgsql, transaction, source, options, cancellationToken).ConfigureAwait(false));
             foreach (var installer in CaptureInstallers.All)
             {
                 changes.AddRange(await installer.PlanUninstallAsync(npgsql, source, cancellationToken).ConfigureAwait(false));
@@ -76,7 +77,7 @@ public static class SourceSchema
             var tables = await TableResolver.ResolveAllAsync(npgsql, target.Tables, cancellationToken).ConfigureAwait(false);
             var keepState = mode is CaptureMode.Durable or CaptureMode.Logical;
             var removed = new List<CaptureMode>();
-            var changes = new List<SchemaChange>();
+            var changes = new List<SchemaChange>(await SourceOwnership.CheckAsync(npgsql, transaction, target, options, cancellationToken).ConfigureAwait(false));
             foreach (var installer in CaptureInstallers.All.Where(i => i.Mode != mode))
             {
                 var drops = await installer.PlanUninstallAsync(npgsql, target, cancellationToken).ConfigureAwait(false);
@@ -98,6 +99,12 @@ public static class SourceSchema
             throw;
         }
     }
+
+    /// <summary>What install output says when it replaces a function whose calls another role could redirect (the seed's among them).</summary>
+    private static IReadOnlyList<string> SeedReplacementNotes(IReadOnlyList<SchemaChange> changes) =>
+        changes.Where(c => c.Kind == SchemaChangeKind.ReplaceFunction && c.Reason is not null)
+            .Select(c => $"Replacing function {c.Target}: {c.Reason}. The new one pins its search_path and names every call with its schema.")
+            .ToList();
 
     /// <summary>Modes other than the source's whose capture objects exist: installing alongside them would capture twice.</summary>
     private static async Task<IReadOnlyList<CaptureMode>> OtherModesInstalledAsync(

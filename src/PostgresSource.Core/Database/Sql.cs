@@ -3,6 +3,15 @@ namespace PostgresSource.Core.Database;
 /// <summary>Quoting for the few places where a name must be part of SQL text (DDL cannot take parameters).</summary>
 public static class Sql
 {
+    /// <summary>
+    /// The search_path every installed function is pinned to (and install runs under): only the system catalog,
+    /// so no object that another role creates in a schema on a writer's path can stand in for a built-in.
+    /// </summary>
+    public const string PinnedSearchPath = "pg_catalog, pg_temp";
+
+    /// <summary>How pg_proc.proconfig records <see cref="PinnedSearchPath"/>.</summary>
+    internal const string PinnedSearchPathSetting = "search_path=" + PinnedSearchPath;
+
     /// <summary>A double-quoted identifier; embedded quotes doubled. Never fold or trust the input.</summary>
     public static string Identifier(string name)
     {

@@ -7,20 +7,23 @@ internal static class TriggerCatalog
 {
     /// <summary>pg_trigger.tgtype bits: ROW | INSERT | DELETE | UPDATE, and not BEFORE/INSTEAD.</summary>
     public const int RowBit = 1, BeforeBit = 2, InsertBit = 4, DeleteBit = 8, UpdateBit = 16, TruncateBit = 32, InsteadBit = 64;
-    public const int AfterRowAllChanges = RowBit | InsertBit | DeleteBit | UpdateBit;
 
-    public sealed record FunctionInfo(uint Oid, string Schema, string Name, string Source);
+    /// <summary>A trigger function named by the source; <c>Pinned</c>: its search_path is <see cref="Sql.PinnedSearchPath"/>.</summary>
+    public sealed record FunctionInfo(uint Oid, string Schema, string Name, string Source, bool SecurityDefiner = false, bool Pinned = false);
 
     public sealed record TriggerInfo(uint TableOid, string TableSchema, string TableName, string TriggerName, int Type, uint FunctionOid, char Enabled)
     {
         public string QualifiedTable => Sql.Qualified(TableSchema, TableName);
+
+        /// <summary>The plan line's target: the table, with "(TRUNCATE)" for the statement trigger.</summary>
+        public string Describe(string name) => TriggerName == name ? $"{TableSchema}.{TableName}" : $"{TableSchema}.{TableName} (TRUNCATE)";
     }
 
     public static async Task<IReadOnlyList<FunctionInfo>> FindFunctionsAsync(
         NpgsqlConnection connection, string name, CancellationToken cancellationToken)
     {
         const string query = """
-            SELECT p.oid, n.nspname, p.proname, p.prosrc
+            SELECT p.oid, n.nspname, p.proname, p.prosrc, p.prosecdef, @pinned = ANY (COALESCE(p.proconfig, '{}'))
             FROM pg_catalog.pg_proc p
             JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
             WHERE p.proname = @name AND p.pronargs = 0
@@ -29,16 +32,17 @@ internal static class TriggerCatalog
             """;
         await using var command = new NpgsqlCommand(query, connection);
         command.Parameters.AddWithValue("name", name);
+        command.Parameters.AddWithValue("pinned", Sql.PinnedSearchPathSetting);
         var functions = new List<FunctionInfo>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            functions.Add(new FunctionInfo(reader.GetFieldValue<uint>(0), reader.GetString(1), reader.GetString(2), reader.GetString(3)));
+            functions.Add(new FunctionInfo(reader.GetFieldValue<uint>(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetBoolean(4), reader.GetBoolean(5)));
         }
         return functions;
     }
 
-    /// <summary>Triggers with the given name, on any table.</summary>
+    /// <summary>The source's triggers (the row trigger named <paramref name="name"/> and its TRUNCATE trigger), on any table.</summary>
     public static async Task<IReadOnlyList<TriggerInfo>> FindTriggersAsync(
         NpgsqlConnection connection, string name, CancellationToken cancellationToken)
     {
@@ -47,11 +51,11 @@ internal static class TriggerCatalog
             FROM pg_catalog.pg_trigger t
             JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE NOT t.tgisinternal AND t.tgname = @name
+            WHERE NOT t.tgisinternal AND t.tgname = ANY (@names)
             ORDER BY n.nspname, c.relname
             """;
         await using var command = new NpgsqlCommand(query, connection);
-        command.Parameters.AddWithValue("name", name);
+        command.Parameters.AddWithValue("names", CaptureTriggers.Names(name).ToArray());
         var triggers = new List<TriggerInfo>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
@@ -72,7 +76,4 @@ internal static class TriggerCatalog
         if ((tgtype & TruncateBit) != 0) operations.Add("TRUNCATE");
         return operations;
     }
-
-    public static bool IsAfterRowAllChanges(int tgtype) =>
-        (tgtype & (AfterRowAllChanges | BeforeBit | InsteadBit)) == AfterRowAllChanges;
 }

@@ -22,7 +22,21 @@ public sealed class InstallPgSourceTriggerCommand : SchemaChangeCmdlet
     [Parameter]
     public SwitchParameter SwitchMode { get; set; }
 
-    private InstallOptions Options => new() { Snapshot = Snapshot, ReplicaIdentityFull = ReplicaIdentityFull };
+    /// <summary>
+    /// Durable and Notify: also capture writes made with session_replication_role = replica (logical-replication
+    /// apply, restores with triggers disabled): ENABLE ALWAYS. -CaptureReplicaSessions:$false sets the plain ENABLE
+    /// back; leaving it out keeps what is installed. Needs ownership of each table.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter CaptureReplicaSessions { get; set; }
+
+    private InstallOptions Options => new()
+    {
+        Snapshot = Snapshot,
+        ReplicaIdentityFull = ReplicaIdentityFull,
+        CaptureReplicaSessions = MyInvocation.BoundParameters.ContainsKey(nameof(CaptureReplicaSessions)) ? CaptureReplicaSessions.IsPresent : null,
+        TakeOver = TakeOver,
+    };
 
     private protected override string Verb => SwitchMode ? "Switch mode" : "Install";
 

@@ -53,7 +53,7 @@ public sealed class UninstallPgSourceTriggerCommand : SchemaChangeCmdlet
     private protected override string ScriptFor(SourceDefinition source) => SourceSchema.ScriptUninstall(source);
 
     private protected override Task<SchemaSession> PlanAsync(SourceDefinition source, ConnectionSettings connection, CancellationToken cancellationToken) =>
-        SourceSchema.PlanUninstallAsync(source, connection, cancellationToken: cancellationToken);
+        SourceSchema.PlanUninstallAsync(source, connection, new InstallOptions { TakeOver = TakeOver }, cancellationToken);
 
     private protected override (string Done, string NothingToDo) StatusWords(SchemaSession session) => ("Removed", "Absent");
 }

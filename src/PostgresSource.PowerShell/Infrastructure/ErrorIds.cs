@@ -20,6 +20,7 @@ internal static class ErrorIds
     public const string OperationTimeout = "PgSource.OperationTimeout";
     public const string Unexpected = "PgSource.Unexpected";
     public const string ModeConflict = "PgSource.ModeConflict";
+    public const string NotOwner = "PgSource.NotOwner";
 
     // Kubernetes (Export-PgSourceManifest, Sync-PgSourceCluster).
     public const string KubeconfigInvalid = "PgSource.KubeconfigInvalid";

@@ -59,6 +59,8 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
         ConnectionStringException => (ErrorIds.InvalidConnectionString, ErrorCategory.InvalidArgument, null),
         CaptureModeConflictException => (ErrorIds.ModeConflict, ErrorCategory.ResourceExists,
             "Pass -SwitchMode to switch (read its warnings: waiting changes can be dropped), or use the source's current -Mode."),
+        SourceOwnershipException => (ErrorIds.NotOwner, ErrorCategory.PermissionDenied,
+            "Connect as the role that owns the objects named, or pass -TakeOver to remove them and install afresh (what they hold is lost)."),
         ManifestException => (ErrorIds.ManifestInvalid, ErrorCategory.InvalidData, "Fix the field named in the message and import again."),
         KubeconfigException => (ErrorIds.KubeconfigInvalid, ErrorCategory.InvalidArgument,
             "Pass -Kubeconfig, set KUBECONFIG, or choose one of the kubeconfig's contexts with -Context."),

@@ -24,6 +24,13 @@ public abstract class SchemaChangeCmdlet : PgSourceCmdlet
     [Parameter]
     public SwitchParameter Script { get; set; }
 
+    /// <summary>
+    /// Objects with the source's names that another role owns are removed (with everything in them) instead of
+    /// refused. Without it install and uninstall stop with PgSource.NotOwner and change nothing.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter TakeOver { get; set; }
+
     /// <summary>"install" or "uninstall", for messages.</summary>
     private protected abstract string Verb { get; }
 

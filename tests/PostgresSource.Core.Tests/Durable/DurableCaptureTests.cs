@@ -24,7 +24,7 @@ public sealed class DurableCaptureTests(DatabaseFixture database, ITestOutputHel
 
         var changes = await CaptureHarness.InstallAsync(source, db);
         Assert.Equal(
-            [SchemaChangeKind.CreateSchema, SchemaChangeKind.CreateTable, SchemaChangeKind.CreateFunction, SchemaChangeKind.CreateTable, SchemaChangeKind.CreateTrigger],
+            [SchemaChangeKind.CreateSchema, SchemaChangeKind.CreateTable, SchemaChangeKind.CreateFunction, SchemaChangeKind.GrantAccess, SchemaChangeKind.CreateTable, SchemaChangeKind.CreateTrigger, SchemaChangeKind.CreateTrigger],
             changes.Select(c => c.Kind));
         await using (var again = await SourceSchema.PlanInstallAsync(source, ConnectionSettings.Parse(db)))
         {

@@ -48,7 +48,7 @@ public sealed class InstalledSourceListingTests(DatabaseFixture database)
         Assert.Equal(durable.Uid, d.Uid);
         Assert.Equal(durable.DatabaseObjectName, d.FunctionSchema);
         Assert.True(d.FunctionPresent && d.TriggerPresent && d.TriggerEnabled);
-        Assert.Equal(["INSERT", "UPDATE", "DELETE"], d.Operations);
+        Assert.Equal(["INSERT", "UPDATE", "DELETE", "TRUNCATE"], d.Operations);
         Assert.Equal(3, d.JournalBacklog);
         Assert.Null(d.Slot);
 
