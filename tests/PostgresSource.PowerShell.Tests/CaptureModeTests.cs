@@ -69,6 +69,6 @@ public sealed class CaptureModeTests(DatabaseFixture database)
         var switched = ps.Run("New-PgSource -Name switcher -Table orders -Mode Notify -ConnectionString $cs | Install-PgSourceTrigger -SwitchMode -Confirm:$false", vars);
         Assert.Empty(switched.Errors);
         Assert.Contains(switched.Warnings, w => w.Contains("from Durable to Notify"));
-        Assert.Equal(["function postgressource_switcher", "trigger postgressource_switcher"], await TestSql.SourceObjectsAsync(db));
+        Assert.Equal(["function postgressource_switcher", "trigger postgressource_switcher", "trigger postgressource_switcher_truncate"], await TestSql.SourceObjectsAsync(db));
     }
 }

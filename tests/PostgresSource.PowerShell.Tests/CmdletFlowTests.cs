@@ -26,7 +26,12 @@ public sealed class CmdletFlowTests(DatabaseFixture database)
         var result = installed.Output.Single();
         Assert.Equal("Installed", result.Properties["Status"].Value);
         Assert.Equal(true, result.Properties["Changed"].Value);
-        Assert.Equal(["function " + SeedName, "trigger " + SeedName, "trigger " + SeedName], await TestSql.SourceObjectsAsync(db));
+        // Two tables, each with the row trigger (the seed's name) and the TRUNCATE trigger (named by the same rule).
+        var objects = await TestSql.SourceObjectsAsync(db);
+        Assert.Equal(5, objects.Count);
+        Assert.Equal(1, objects.Count(o => o == "function " + SeedName));
+        Assert.Equal(2, objects.Count(o => o == "trigger " + SeedName));
+        Assert.Equal(2, await TestSql.ScalarAsync<long>(db, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'postgressource%' AND tgtype::int & 32 <> 0"));
 
         var again = ps.Run("New-PgSource -Name mypostgres -Uid $uid -Table orders,'sales.\"Big Orders\"' -ConnectionString $cs | Install-PgSourceTrigger -Confirm:$false", Vars(db));
         Assert.Equal("Unchanged", again.Output.Single().Properties["Status"].Value);
@@ -39,7 +44,7 @@ public sealed class CmdletFlowTests(DatabaseFixture database)
         {
             Assert.Equal("mypostgres", row.Properties["SourceName"].Value);
             Assert.Equal(true, row.Properties["TriggerPresent"].Value);
-            Assert.Equal(new[] { "INSERT", "UPDATE", "DELETE" }, (string[])row.Properties["Operations"].Value);
+            Assert.Equal(new[] { "INSERT", "UPDATE", "DELETE", "TRUNCATE" }, (string[])row.Properties["Operations"].Value);
         });
         Assert.Contains(listed.Output, row => (string)row.Properties["Table"].Value == "Big Orders" && (string)row.Properties["Schema"].Value == "sales");
 
@@ -67,7 +72,35 @@ public sealed class CmdletFlowTests(DatabaseFixture database)
 
         var uninstallWhatIf = ps.Run("New-PgSource -Name mypostgres -Uid $uid -Table orders -ConnectionString $cs | Uninstall-PgSourceTrigger -WhatIf", Vars(db));
         Assert.Equal("Skipped", uninstallWhatIf.Output.Single().Properties["Status"].Value);
-        Assert.Equal(2, (await TestSql.SourceObjectsAsync(db)).Count);
+        Assert.Equal(3, (await TestSql.SourceObjectsAsync(db)).Count); // function, row and TRUNCATE trigger
+    }
+
+    [Fact]
+    public async Task AnotherRolesObjectIsRefusedWithNotOwnerUntilTakenOver()
+    {
+        var db = await database.CreateDatabaseAsync();
+        var squatter = "squatter_" + Guid.NewGuid().ToString("N")[..8];
+        await TestSql.ExecuteAsync(db, $"CREATE TABLE orders (id int PRIMARY KEY); CREATE ROLE {squatter} NOLOGIN; " +
+            $"CREATE FUNCTION public.postgressource_squat() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RETURN NULL; END $f$; " +
+            $"ALTER FUNCTION public.postgressource_squat() OWNER TO {squatter}");
+        using var ps = PowerShellSession.Open();
+
+        var refused = ps.Run("""
+            try { New-PgSource -Name squat -Table orders -ConnectionString $cs | Install-PgSourceTrigger -Confirm:$false -ErrorAction Stop; 'installed' }
+            catch { $_.FullyQualifiedErrorId; $_.CategoryInfo.Category.ToString(); $_.Exception.Message }
+            """, Vars(db));
+        Assert.Equal("PgSource.NotOwner,PostgresSource.PowerShell.Cmdlets.InstallPgSourceTriggerCommand", refused.Output[0].BaseObject);
+        Assert.Equal("PermissionDenied", refused.Output[1].BaseObject);
+        Assert.Contains($"owner {squatter}", (string)refused.Output[2].BaseObject);
+        Assert.Equal(0L, await TestSql.ScalarAsync<long>(db, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'orders'::regclass"));
+
+        var taken = ps.Run("New-PgSource -Name squat -Table orders -ConnectionString $cs | Install-PgSourceTrigger -TakeOver -Confirm:$false", Vars(db));
+        Assert.Empty(taken.Errors);
+        var changes = (string[])Assert.Single(taken.Output).Properties["Changes"].Value;
+        Assert.Contains(changes, c => c.StartsWith("take over", StringComparison.Ordinal) && c.Contains($"owned by role {squatter}", StringComparison.Ordinal));
+        Assert.Equal(new NpgsqlConnectionStringBuilder(db).Username, await TestSql.ScalarAsync<string>(db,
+            "SELECT pg_get_userbyid(proowner)::text FROM pg_proc WHERE proname = 'postgressource_squat'"));
+        Assert.Equal(2L, await TestSql.ScalarAsync<long>(db, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'orders'::regclass"));
     }
 
     [Fact]
@@ -96,7 +129,7 @@ public sealed class CmdletFlowTests(DatabaseFixture database)
         Assert.Equal("default/b", result.Errors[1].TargetObject.ToString());
         // The third source still went in: one bad item does not stop the rest.
         Assert.Equal("Installed", Assert.Single(result.Output).Properties["Status"].Value);
-        Assert.Equal(["function postgressource_c", "trigger postgressource_c"], await TestSql.SourceObjectsAsync(db));
+        Assert.Equal(["function postgressource_c", "trigger postgressource_c", "trigger postgressource_c_truncate"], await TestSql.SourceObjectsAsync(db));
         Assert.Equal(1L, await TestSql.ScalarAsync<long>(db, "SELECT count(*) FROM pg_class WHERE relname = 'x'"));
     }
 
@@ -170,7 +203,7 @@ public sealed class CmdletFlowTests(DatabaseFixture database)
             using var ps = PowerShellSession.Open();
             var result = ps.Run("New-PgSource -Name envsource -Table orders | Install-PgSourceTrigger -Confirm:$false");
             Assert.Empty(result.Errors);
-            Assert.Equal(["function postgressource_envsource", "trigger postgressource_envsource"], await TestSql.SourceObjectsAsync(db));
+            Assert.Equal(["function postgressource_envsource", "trigger postgressource_envsource", "trigger postgressource_envsource_truncate"], await TestSql.SourceObjectsAsync(db));
             Assert.True(ps.Run("Test-PgSourceConnection").Single<bool>());
         }
         finally
