@@ -269,7 +269,7 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
                 adapter.SendSigterm();
                 Assert.Equal(0, await adapter.WaitForExitAsync(Patience));
             }
-            Assert.Equal(2, (await TestSql.SourceObjectsAsync(connection)).Count);
+            Assert.Equal(3, (await TestSql.SourceObjectsAsync(connection)).Count); // function, row trigger, TRUNCATE trigger
 
             // Uninstall needs neither a sink nor tables: one command, exit 0, nothing left behind.
             var uninstallEnvironment = new Dictionary<string, string>
