@@ -69,6 +69,23 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
         }
     }
 
+    /// <summary>
+    /// Verbose text, except under -Debug without -Verbose: there PowerShell turns every verbose line of a compiled
+    /// cmdlet into a prompt (Inquire), which stops a runbook with no interactive host. The text then goes to the
+    /// debug stream with the SQL, so -Debug shows everything and never asks. Hides Cmdlet.WriteVerbose for every
+    /// cmdlet here.
+    /// </summary>
+    public new void WriteVerbose(string text)
+    {
+        var bound = MyInvocation.BoundParameters;
+        if (bound.TryGetValue("Debug", out var debug) && LanguagePrimitives.IsTrue(debug) && !bound.ContainsKey("Verbose"))
+        {
+            WriteDebug(text);
+            return;
+        }
+        base.WriteVerbose(text);
+    }
+
     private bool DebugWanted
     {
         get
@@ -102,7 +119,7 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
             return settings;
         }
         var network = credential.GetNetworkCredential();
-        return settings.WithCredential(credential.UserName, network.Password);
+        return settings.WithCredential(CredentialTransformationAttribute.IsPasswordOnly(credential) ? null : credential.UserName, network.Password);
     }
 
     private bool _yesToAllHighImpact;
