@@ -50,6 +50,10 @@ public sealed class PipelineConventionsTests(DatabaseFixture database)
             Assert.Equal(new NpgsqlConnectionStringBuilder(b).Host, row.Properties["Host"].Value);
             Assert.Contains("Password=********", row.Properties["Connection"].Value!.ToString());
             Assert.DoesNotContain(Password(b), PowerShellSession.AllText(listed) + Serialized(listed));
+            // The table view shows it too.
+            Assert.Empty(ps.Run("Get-PgSourceTrigger -ConnectionString $b | Out-Host", vars).Errors);
+            Assert.Contains(DatabaseName(b), ps.HostText);
+            Assert.DoesNotContain(Password(b), ps.HostText);
 
             // The confirmed bug: this removed A's source (the environment's) and left B's.
             var removed = ps.Run("Get-PgSourceTrigger -ConnectionString $b | Uninstall-PgSourceTrigger -Confirm:$false", vars);
