@@ -200,6 +200,25 @@ public sealed class PipelineConventionsTests(DatabaseFixture database)
     }
 
     [Fact]
+    public async Task DebugShowsTheListenersSqlAndItsEventsStillFlow()
+    {
+        var db = await database.CreateDatabaseAsync();
+        await TestSql.ExecuteAsync(db, "CREATE TABLE orders (id int PRIMARY KEY)");
+        using var ps = PowerShellSession.Open();
+        var vars = new Hashtable { ["cs"] = db };
+        Assert.Empty(ps.Run("New-PgSource -Name listened -Table orders -Mode Durable -ConnectionString $cs | Install-PgSourceTrigger -Confirm:$false", vars).Errors);
+        await TestSql.ExecuteAsync(db, "INSERT INTO orders VALUES (1)");
+
+        var listened = ps.Run("New-PgSource -Name listened -Table orders -Mode Durable -ConnectionString $cs | Start-PgSourceListener -MaxEvents 1 -Timeout 30 -Debug", vars);
+
+        Assert.Empty(listened.Errors);
+        Assert.Null(listened.Terminating);
+        Assert.Equal("INSERT", Assert.Single(listened.Output).Properties["Operation"].Value);
+        Assert.Contains(listened.Debug, d => d.StartsWith("SQL: ", StringComparison.Ordinal));
+        Assert.DoesNotContain(Password(db), string.Join('\n', listened.Debug));
+    }
+
+    [Fact]
     public async Task PassThruWritesNothingForAChangeThatWasSkipped()
     {
         var db = await database.CreateDatabaseAsync();
