@@ -9,6 +9,7 @@
     Description            = 'Turns PostgreSQL row changes (INSERT, UPDATE, DELETE) into CloudEvents and delivers them to a Knative Broker, any CloudEvents HTTP endpoint, or the PowerShell pipeline. Seed-compatible with the Knative Eventing postgressource.'
     PowerShellVersion      = '7.4'
     FormatsToProcess       = @('PostgresSource.Format.ps1xml')
+    HelpInfoURI            = 'https://github.com/postgressource/postgressource/blob/main/docs/cmdlets.md'
     CmdletsToExport        = @(
         'Export-PgSourceManifest'
         'Get-PgSourceTrigger'
@@ -29,6 +30,8 @@
             ProjectUri   = 'https://github.com/postgressource/postgressource'
             LicenseUri   = 'https://www.apache.org/licenses/LICENSE-2.0'
             ReleaseNotes = 'See CHANGELOG.md.'
+            # Set while CHANGELOG.md says the version is unreleased; removed when it is released.
+            Prerelease   = 'preview'
         }
     }
 }

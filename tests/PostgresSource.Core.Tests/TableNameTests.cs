@@ -21,4 +21,12 @@ public sealed class TableNameTests
 
     [Fact]
     public void EmptyIsRejected() => Assert.Throws<ArgumentException>(() => TableName.Parse("  "));
+
+    [Theory]
+    [InlineData("orders", new[] { "orders" })]
+    [InlineData("orders, sales.items ,x", new[] { "orders", "sales.items", "x" })]
+    [InlineData("orders,\"odd,name\"", new[] { "orders", "\"odd,name\"" })]
+    [InlineData("sales.\"Big, Orders\",\"say \"\"a,b\"\"\"", new[] { "sales.\"Big, Orders\"", "\"say \"\"a,b\"\"\"" })]
+    [InlineData(" , ,orders,", new[] { "orders" })]
+    public void SplitsAListAtCommasOutsideQuotes(string text, string[] names) => Assert.Equal(names, TableName.SplitList(text));
 }

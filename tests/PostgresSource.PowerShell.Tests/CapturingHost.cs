@@ -14,6 +14,12 @@ internal sealed class CapturingHost : PSHost
 {
     private readonly CapturingUserInterface _ui = new();
 
+    /// <summary>When set, every PromptForChoice (confirmations) answers this choice and is recorded in <see cref="Prompts"/>; otherwise prompting is an error.</summary>
+    public int? ChoiceAnswer { get => _ui.ChoiceAnswer; set => _ui.ChoiceAnswer = value; }
+
+    /// <summary>The captions and messages of the choices answered with <see cref="ChoiceAnswer"/>.</summary>
+    public IReadOnlyList<string> Prompts => _ui.Prompts;
+
     public string Text => _ui.Output.ToString();
     public override CultureInfo CurrentCulture => CultureInfo.InvariantCulture;
     public override CultureInfo CurrentUICulture => CultureInfo.InvariantCulture;
@@ -30,6 +36,8 @@ internal sealed class CapturingHost : PSHost
     private sealed class CapturingUserInterface : PSHostUserInterface
     {
         public StringBuilder Output { get; } = new();
+        public int? ChoiceAnswer { get; set; }
+        public List<string> Prompts { get; } = [];
         public override PSHostRawUserInterface RawUI { get; } = new FixedRawUserInterface();
         public override void Write(string value) => Output.Append(value);
         public override void Write(ConsoleColor foregroundColor, ConsoleColor backgroundColor, string value) => Output.Append(value);
@@ -40,7 +48,15 @@ internal sealed class CapturingHost : PSHost
         public override void WriteVerboseLine(string message) { }
         public override void WriteWarningLine(string message) { }
         public override Dictionary<string, PSObject> Prompt(string caption, string message, System.Collections.ObjectModel.Collection<FieldDescription> descriptions) => throw new NotSupportedException("non-interactive");
-        public override int PromptForChoice(string caption, string message, System.Collections.ObjectModel.Collection<ChoiceDescription> choices, int defaultChoice) => throw new NotSupportedException("non-interactive");
+        public override int PromptForChoice(string caption, string message, System.Collections.ObjectModel.Collection<ChoiceDescription> choices, int defaultChoice)
+        {
+            if (ChoiceAnswer is not { } answer)
+            {
+                throw new NotSupportedException("non-interactive");
+            }
+            Prompts.Add(caption + ": " + message);
+            return answer;
+        }
         public override PSCredential PromptForCredential(string caption, string message, string userName, string targetName) => throw new NotSupportedException("non-interactive");
         public override PSCredential PromptForCredential(string caption, string message, string userName, string targetName, PSCredentialTypes allowedCredentialTypes, PSCredentialUIOptions options) => throw new NotSupportedException("non-interactive");
         public override string ReadLine() => throw new NotSupportedException("non-interactive");

@@ -23,6 +23,9 @@ internal sealed class PowerShellSession : IDisposable
     /// <summary>What Out-Host/Out-Default printed so far, rendered with the module's views.</summary>
     public string HostText => _host.Text;
 
+    /// <summary>The test host's answers to confirmation prompts (null: prompting is an error, as in a runbook).</summary>
+    public CapturingHost Host => _host;
+
     /// <param name="utility">Also import Microsoft.PowerShell.Utility (Select-Object, Sort-Object, Start-Sleep), as a user's session has it.</param>
     public static PowerShellSession Open(bool importModule = true, bool utility = false)
     {
@@ -50,6 +53,12 @@ internal sealed class PowerShellSession : IDisposable
 
     public sealed record Result(Collection<PSObject> Output, IReadOnlyList<ErrorRecord> Errors, IReadOnlyList<string> Warnings, IReadOnlyList<string> Verbose, Exception? Terminating)
     {
+        /// <summary>The debug stream (-Debug): the SQL statements and Kubernetes API calls the cmdlets report.</summary>
+        public IReadOnlyList<string> Debug { get; init; } = [];
+
+        /// <summary>The information stream (Write-Information, Write-Host).</summary>
+        public IReadOnlyList<string> Information { get; init; } = [];
+
         public T Single<T>() => (T)Assert.Single(Output).BaseObject;
         public IEnumerable<T> All<T>() => Output.Select(o => (T)o.BaseObject);
         public dynamic? Property(int index, string name) => Output[index].Properties[name]?.Value;
@@ -83,7 +92,11 @@ internal sealed class PowerShellSession : IDisposable
             shell.Streams.Error.ToList(),
             shell.Streams.Warning.Select(w => w.Message).ToList(),
             shell.Streams.Verbose.Select(v => v.Message).ToList(),
-            terminating);
+            terminating)
+        {
+            Debug = shell.Streams.Debug.Select(d => d.Message).ToList(),
+            Information = shell.Streams.Information.Select(i => i.MessageData?.ToString() ?? string.Empty).ToList(),
+        };
     }
 
     /// <summary>A PowerShell instance on this session's runspace, for tests that run a script asynchronously (BeginInvoke, Stop).</summary>
@@ -109,6 +122,8 @@ internal sealed class PowerShellSession : IDisposable
             .Concat(result.Errors.Select(e => e.ToString() + " " + e.ErrorDetails?.Message + " " + e.Exception))
             .Concat(result.Warnings)
             .Concat(result.Verbose)
+            .Concat(result.Debug)
+            .Concat(result.Information)
             .Append(result.Terminating?.ToString() ?? string.Empty));
 
     public void Dispose() => _runspace.Dispose();

@@ -81,6 +81,22 @@ public sealed class ConnectionSettings
         return builder.ConnectionString;
     }
 
+    /// <summary>
+    /// A copy that logs in with this password, and with <paramref name="username"/> when it is not empty (it
+    /// replaces or fills in the connection string's user); the password replaces any the string had. This is how
+    /// -Credential joins a connection string written without a password.
+    /// </summary>
+    public ConnectionSettings WithCredential(string? username, string password)
+    {
+        var builder = ToBuilder();
+        if (!string.IsNullOrWhiteSpace(username))
+        {
+            builder.Username = username;
+        }
+        builder.Password = password;
+        return new ConnectionSettings(builder, Origin + " with credential");
+    }
+
     /// <summary>A copy pointing at another database on the same server.</summary>
     public ConnectionSettings WithDatabase(string database)
     {

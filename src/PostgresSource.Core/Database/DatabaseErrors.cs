@@ -30,6 +30,9 @@ public static class DatabaseErrors
         PostgresException { SqlState: "55P03" } => DatabaseErrorKind.LockTimeout,
         PostgresException => DatabaseErrorKind.Sql,
         TimeoutException or NpgsqlException { InnerException: TimeoutException } => DatabaseErrorKind.Timeout,
+        // The server asked for a password and none was given (a connection string without one, and no -Credential).
+        NpgsqlException { Message: var message } when message.Contains("No password has been provided", StringComparison.Ordinal) =>
+            DatabaseErrorKind.Authentication,
         NpgsqlException => DatabaseErrorKind.Connection,
         _ => DatabaseErrorKind.None,
     };

@@ -21,7 +21,7 @@ public sealed class KubernetesClusterApi : IClusterApi
     {
         Server = configuration.Host ?? "(unknown server)";
         DefaultNamespace = string.IsNullOrEmpty(configuration.Namespace) ? "default" : configuration.Namespace;
-        _client = new k8s.Kubernetes(configuration) { HttpClientTimeout = TimeSpan.FromSeconds(60) };
+        _client = new k8s.Kubernetes(configuration, new Diagnostics.KubernetesRequestTrace()) { HttpClientTimeout = TimeSpan.FromSeconds(60) };
     }
 
     public static KubernetesClusterApi Connect(string? kubeconfigPath, string? context) =>

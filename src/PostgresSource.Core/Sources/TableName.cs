@@ -8,6 +8,36 @@ namespace PostgresSource.Core.Sources;
 /// </summary>
 public sealed record TableName(string? Schema, string Name)
 {
+    /// <summary>
+    /// Splits a list of table names written as one string (a CSV cell, a config value): separated by commas, each
+    /// name as <see cref="Parse"/> reads it; a comma inside double quotes is part of a quoted identifier
+    /// (<c>orders, "odd,name", sales."Big, Orders"</c> is three names). Blank entries are dropped.
+    /// </summary>
+    public static IReadOnlyList<string> SplitList(string text)
+    {
+        var names = new List<string>();
+        var start = 0;
+        var quoted = false;
+        for (var i = 0; i <= text.Length; i++)
+        {
+            if (i < text.Length && text[i] == '"')
+            {
+                // An escaped quote ("") inside a quoted name toggles twice: the name stays quoted.
+                quoted = !quoted;
+            }
+            else if (i == text.Length || (text[i] == ',' && !quoted))
+            {
+                var name = text[start..i].Trim();
+                if (name.Length > 0)
+                {
+                    names.Add(name);
+                }
+                start = i + 1;
+            }
+        }
+        return names;
+    }
+
     public static TableName Parse(string text)
     {
         if (string.IsNullOrWhiteSpace(text))

@@ -11,7 +11,7 @@ namespace PostgresSource.PowerShell.Cmdlets;
 /// so its objects are named postgressource-&lt;name&gt; and carry no owner references. A password appears only in a
 /// Secret, and only when one is asked for (-IncludeSecret, -SecretConnectionString or -SecretCredential).
 /// </summary>
-[Cmdlet(VerbsData.Export, "PgSourceManifest", DefaultParameterSetName = PipelineSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
+[Cmdlet(VerbsData.Export, "PgSourceManifest", HelpUri = HelpLinks.ExportPgSourceManifest, DefaultParameterSetName = PipelineSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(string), ParameterSetName = [PipelineSet])]
 [OutputType(typeof(FileInfo), ParameterSetName = [PathSet])]
 public sealed class ExportPgSourceManifestCommand : PgSourceCmdlet

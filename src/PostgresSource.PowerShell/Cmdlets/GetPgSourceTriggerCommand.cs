@@ -9,9 +9,9 @@ namespace PostgresSource.PowerShell.Cmdlets;
 /// Lists the sources installed in a database, per source and table, in every capture mode (Notify,
 /// Durable, Logical), including objects the original Go controller made (recognised by the name rule).
 /// </summary>
-[Cmdlet(VerbsCommon.Get, "PgSourceTrigger", DefaultParameterSetName = AllSet)]
+[Cmdlet(VerbsCommon.Get, "PgSourceTrigger", HelpUri = HelpLinks.GetPgSourceTrigger, DefaultParameterSetName = AllSet)]
 [OutputType(typeof(PgSourceTriggerInfo))]
-public sealed class GetPgSourceTriggerCommand : PgSourceCmdlet
+public sealed class GetPgSourceTriggerCommand : DatabaseCmdlet
 {
     private const string AllSet = "All";
     private const string SourceSet = "Source";
@@ -25,34 +25,38 @@ public sealed class GetPgSourceTriggerCommand : PgSourceCmdlet
     [ValidateNotNull]
     public PgSource[] Source { get; set; } = [];
 
-    [Parameter]
-    public string? ConnectionString { get; set; }
-
     protected override void ProcessRecord()
     {
         if (ParameterSetName == SourceSet)
         {
             foreach (var source in Source)
             {
-                Report(() => Run(ct => TriggerInspector.ForSourceAsync(source.Definition, RequireConnection(ConnectionString, source.Definition), ct)), source);
+                Report(source.Definition, (connection, ct) => TriggerInspector.ForSourceAsync(source.Definition, connection, ct), source);
             }
             return;
         }
 
         var patterns = (Name ?? []).Select(n => new WildcardPattern(n, WildcardOptions.IgnoreCase)).ToList();
-        Report(() => Run(ct => TriggerInspector.ListAsync(RequireConnection(ConnectionString), ct))
-            .Where(row => patterns.Count == 0 || patterns.Any(p => p.IsMatch(row.SourceName ?? string.Empty) || p.IsMatch(row.ObjectName)))
-            .ToList(), Name);
+        Report(null, TriggerInspector.ListAsync, Name,
+            row => patterns.Count == 0 || patterns.Any(p => p.IsMatch(row.SourceName ?? string.Empty) || p.IsMatch(row.ObjectName)));
     }
 
-    private void Report(Func<IReadOnlyList<InstalledSourceObject>> read, object? target)
+    private void Report(
+        Core.Sources.SourceDefinition? source,
+        Func<ConnectionSettings, CancellationToken, Task<IReadOnlyList<InstalledSourceObject>>> read,
+        object? target,
+        Func<InstalledSourceObject, bool>? filter = null)
     {
         try
         {
-            foreach (var row in read())
+            var connection = RequireConnection(source);
+            // Every row carries the database it was read from: piped to Uninstall-PgSourceTrigger, it acts there.
+            var carried = new PgSourceConnection(connection);
+            foreach (var row in Run(ct => read(connection, ct)).Where(filter ?? (_ => true)))
             {
                 WriteObject(new PgSourceTriggerInfo
                 {
+                    Connection = carried,
                     SourceName = row.SourceName,
                     Uid = row.Uid,
                     ObjectName = row.ObjectName,

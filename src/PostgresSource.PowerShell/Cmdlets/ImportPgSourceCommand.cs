@@ -7,7 +7,7 @@ using PostgresSource.PowerShell.Infrastructure;
 namespace PostgresSource.PowerShell.Cmdlets;
 
 /// <summary>Reads PostgresSource custom resources (the seed's YAML) into source objects.</summary>
-[Cmdlet(VerbsData.Import, "PgSource")]
+[Cmdlet(VerbsData.Import, "PgSource", HelpUri = HelpLinks.ImportPgSource)]
 [OutputType(typeof(PgSource))]
 public sealed class ImportPgSourceCommand : PgSourceCmdlet
 {
@@ -18,16 +18,21 @@ public sealed class ImportPgSourceCommand : PgSourceCmdlet
 
     /// <summary>Connection to attach to every imported source (the YAML holds only the Secret's name).</summary>
     [Parameter]
-    public string? ConnectionString { get; set; }
+    public PgSourceConnection? ConnectionString { get; set; }
+
+    /// <summary>Joins -ConnectionString (or the environment's connection) for every imported source.</summary>
+    [Parameter]
+    [CredentialTransformation]
+    public PSCredential? Credential { get; set; }
 
     protected override void ProcessRecord()
     {
         ConnectionSettings? connection = null;
-        if (!string.IsNullOrWhiteSpace(ConnectionString))
+        if (ConnectionString is { IsEmpty: false } || Credential is not null)
         {
             try
             {
-                connection = ConnectionSettings.Parse(ConnectionString);
+                connection = RequireConnection(ConnectionString, Credential);
             }
             catch (ConnectionStringException ex)
             {

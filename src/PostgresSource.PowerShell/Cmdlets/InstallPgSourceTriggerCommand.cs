@@ -6,7 +6,7 @@ using PostgresSource.PowerShell.Infrastructure;
 namespace PostgresSource.PowerShell.Cmdlets;
 
 /// <summary>Creates a source's function and triggers (all tables or none); idempotent.</summary>
-[Cmdlet(VerbsLifecycle.Install, "PgSourceTrigger", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Source")]
+[Cmdlet(VerbsLifecycle.Install, "PgSourceTrigger", HelpUri = HelpLinks.InstallPgSourceTrigger, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = "Source")]
 [OutputType(typeof(PgSourceChangeResult), typeof(PgSource), typeof(string))]
 public sealed class InstallPgSourceTriggerCommand : SchemaChangeCmdlet
 {

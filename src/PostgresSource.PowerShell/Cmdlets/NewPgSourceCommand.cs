@@ -10,71 +10,86 @@ using PostgresSource.PowerShell.Infrastructure;
 namespace PostgresSource.PowerShell.Cmdlets;
 
 /// <summary>Creates a source object (in memory only) to pipe into the other cmdlets.</summary>
-[Cmdlet(VerbsCommon.New, "PgSource")]
+[Cmdlet(VerbsCommon.New, "PgSource", HelpUri = HelpLinks.NewPgSource)]
 [OutputType(typeof(PgSource))]
 public sealed class NewPgSourceCommand : PgSourceCmdlet
 {
-    [Parameter(Mandatory = true, Position = 0)]
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string Name { get; set; } = string.Empty;
 
-    [Parameter(Mandatory = true, Position = 1)]
+    [Parameter(Mandatory = true, Position = 1, ValueFromPipelineByPropertyName = true)]
+    [Alias("Tables")]
+    [TableListTransformation]
     [ValidateNotNullOrEmpty]
     [ArgumentCompleter(typeof(TableNameCompleter))]
     public string[] Table { get; set; } = [];
 
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string Namespace { get; set; } = SourceDefinition.DefaultNamespace;
 
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
     public string? Uid { get; set; }
 
-    [Parameter]
-    public string? ConnectionString { get; set; }
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("Connection")]
+    [EmptyAsNull]
+    public PgSourceConnection? ConnectionString { get; set; }
 
+    /// <summary>Joins the connection string's server and database (a SecureString alone keeps its user).</summary>
     [Parameter]
+    [CredentialTransformation]
+    public PSCredential? Credential { get; set; }
+
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
     public Uri? Sink { get; set; }
 
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string EventType { get; set; } = SourceDefinition.DefaultEventType;
 
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     public PgSourceMode Mode { get; set; } = PgSourceMode.Notify;
 
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("CeOverrides")]
     public Hashtable? CeOverride { get; set; }
 
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
     public string? SecretName { get; set; }
 
     /// <summary>spec.delivery.onUndeliverable: Stop or Skip a change neither the sink nor the dead-letter sink takes.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateSet("Stop", "Skip")]
     public string? OnUndeliverable { get; set; }
 
     /// <summary>spec.delivery.ordering: Commit, Key or Unordered.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateSet("Commit", "Key", "Unordered")]
     public string? Ordering { get; set; }
 
     /// <summary>spec.delivery.maxInFlight.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateRange(1, SourceDelivery.MaxInFlightLimit)]
     public int? MaxInFlight { get; set; }
 
     /// <summary>spec.delivery.retry: retries after the first attempt, as Knative counts them.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateRange(0, int.MaxValue - 1)]
     public int? Retry { get; set; }
 
     /// <summary>spec.delivery.retryTime.</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
     public TimeSpan? RetryTime { get; set; }
 
     /// <summary>spec.delivery.deadLetterSink (a URI).</summary>
-    [Parameter]
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [EmptyAsNull]
     public Uri? DeadLetterSink { get; set; }
 
     protected override void ProcessRecord()
@@ -107,7 +122,9 @@ public sealed class NewPgSourceCommand : PgSourceCmdlet
                 CeOverrideExtensions = CeOverride?.Cast<DictionaryEntry>()
                     .ToDictionary(e => e.Key.ToString() ?? string.Empty, e => e.Value?.ToString() ?? string.Empty)
                     ?? new Dictionary<string, string>(),
-                Connection = string.IsNullOrWhiteSpace(ConnectionString) ? null : ConnectionSettings.Parse(ConnectionString),
+                Connection = ConnectionString is { IsEmpty: false } given
+                    ? WithCredential(given.Settings, Credential)
+                    : Credential is null ? null : WithCredential(ConnectionResolver.Require(null), Credential),
                 Delivery = delivery.IsEmpty ? null : delivery,
             }.Validate();
             WriteObject(new PgSource(definition));

@@ -22,9 +22,9 @@ namespace PostgresSource.PowerShell.Cmdlets;
 /// returns, so the captures write the acknowledgements of what was taken.
 /// </para>
 /// </summary>
-[Cmdlet(VerbsLifecycle.Start, "PgSourceListener", DefaultParameterSetName = ListenSet)]
+[Cmdlet(VerbsLifecycle.Start, "PgSourceListener", HelpUri = HelpLinks.StartPgSourceListener, DefaultParameterSetName = ListenSet)]
 [OutputType(typeof(PgSourceEvent))]
-public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
+public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
 {
     private const string ListenSet = "Listen";
     private const string PeekSet = "Peek";
@@ -47,9 +47,6 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
     /// <summary>Deliver here instead of the source's own sink (an http or https URL).</summary>
     [Parameter]
     public Uri? Sink { get; set; }
-
-    [Parameter]
-    public string? ConnectionString { get; set; }
 
     /// <summary>Stop after this many events (written to the pipeline, or finished at the sink).</summary>
     [Parameter]
@@ -126,6 +123,20 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
 
     protected override void EndProcessing()
     {
+        // -Debug: the SQL the listeners run, written as they go (FlushTrace in the loop) and at the end.
+        using var trace = TraceScope();
+        try
+        {
+            Listen();
+        }
+        finally
+        {
+            FlushTrace();
+        }
+    }
+
+    private void Listen()
+    {
         _delivery = DeliverySettings();
         var running = new List<Running>();
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(StopToken);
@@ -160,6 +171,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
             {
                 while (true)
                 {
+                    FlushTrace();
                     written += DrainInbox(limit - written);
                     var finished = written + running.Where(r => !r.ToPipeline).Sum(r => r.Listener.Statistics.Finished);
                     if (finished >= limit || (all.IsCompleted && _inbox.IsEmpty))
@@ -314,7 +326,7 @@ public sealed class StartPgSourceListenerCommand : PgSourceCmdlet
         try
         {
             var definition = source.Definition;
-            var connection = RequireConnection(ConnectionString, definition);
+            var connection = RequireConnection(definition);
             var sinkUri = Sink ?? definition.Sink?.Uri;
             if (sinkUri is null && definition.Sink?.IsRef == true)
             {

@@ -9,7 +9,7 @@ namespace PostgresSource.PowerShell.Cmdlets;
 /// status, and its ServiceAccount, RoleBinding and adapter Deployment. Reports one object per row. -WhatIf reads
 /// the cluster and says what would change without writing; -Prune removes what belongs to sources not given.
 /// </summary>
-[Cmdlet(VerbsData.Sync, "PgSourceCluster", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsData.Sync, "PgSourceCluster", HelpUri = HelpLinks.SyncPgSourceCluster, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(PgSourceClusterChange))]
 public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
 {
@@ -64,7 +64,7 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
         {
             ThrowTerminatingError(new ErrorRecord(
                 new ArgumentException("-RunUninstallJob runs when a source is pruned: use it together with -Prune."),
-                "PgSource.UninstallNeedsPrune", ErrorCategory.InvalidArgument, null));
+                ErrorIds.UninstallNeedsPrune, ErrorCategory.InvalidArgument, null));
         }
     }
 
@@ -108,7 +108,10 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
             var engine = new ClusterSynchronizer(api, options, observer);
             try
             {
-                PipelineThreadPump.Run(() => engine.SyncAsync(_sources.Select(s => s.Definition).ToList(), StopToken));
+                using (TraceScope())
+                {
+                    PipelineThreadPump.Run(() => engine.SyncAsync(_sources.Select(s => s.Definition).ToList(), StopToken));
+                }
             }
             catch (OperationCanceledException)
             {
@@ -120,6 +123,7 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
             }
             finally
             {
+                FlushTrace();
                 observer.CompleteProgress();
             }
         }
@@ -139,12 +143,16 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
             var warning = $"Are you sure you want to {change.Action.ToLowerInvariant()} {change.Target}?";
             if (cmdlet.ShouldProcess(description, warning, "Confirm", out var reason))
             {
-                return Approval.Approved;
+                // Deleting (-Prune) is High impact although syncing is not: it asks at the default $ConfirmPreference.
+                return change.Verb != ChangeVerb.Delete || cmdlet.ConfirmHighImpact(change.Target, change.Action) ? Approval.Approved : Approval.Declined;
             }
             return reason == ShouldProcessReason.WhatIf ? Approval.WhatIf : Approval.Declined;
         }
 
-        public void Report(ObjectChange change) => cmdlet.WriteObject(new PgSourceClusterChange
+        public void Report(ObjectChange change)
+        {
+            cmdlet.FlushTrace();
+            cmdlet.WriteObject(new PgSourceClusterChange
         {
             Source = change.Source,
             Kind = change.Kind,
@@ -155,6 +163,7 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
             Changes = change.Changes.ToArray(),
             Message = change.Message,
         });
+        }
 
         public void Warn(string message) => cmdlet.WriteWarning(message);
 

@@ -5,15 +5,21 @@ using PostgresSource.PowerShell.Infrastructure;
 namespace PostgresSource.PowerShell.Cmdlets;
 
 /// <summary>$true when the database answers; the reason for $false goes to -Verbose (and -Detailed).</summary>
-[Cmdlet(VerbsDiagnostic.Test, "PgSourceConnection", DefaultParameterSetName = ConnectionSet)]
+[Cmdlet(VerbsDiagnostic.Test, "PgSourceConnection", HelpUri = HelpLinks.TestPgSourceConnection, DefaultParameterSetName = ConnectionSet)]
 [OutputType(typeof(bool), typeof(PgSourceConnectionTest))]
 public sealed class TestPgSourceConnectionCommand : PgSourceCmdlet
 {
     private const string ConnectionSet = "Connection";
     private const string SourceSet = "Source";
 
-    [Parameter(ParameterSetName = ConnectionSet, Position = 0)]
-    public string? ConnectionString { get; set; }
+    /// <summary>Also bound from a piped object's Connection (Get-PgSourceTrigger rows, results).</summary>
+    [Parameter(ParameterSetName = ConnectionSet, Position = 0, ValueFromPipelineByPropertyName = true)]
+    [Alias("Connection")]
+    public PgSourceConnection? ConnectionString { get; set; }
+
+    [Parameter]
+    [CredentialTransformation]
+    public PSCredential? Credential { get; set; }
 
     [Parameter(Mandatory = true, ValueFromPipeline = true, ParameterSetName = SourceSet)]
     [ValidateNotNull]
@@ -33,12 +39,12 @@ public sealed class TestPgSourceConnectionCommand : PgSourceCmdlet
         {
             foreach (var source in Source)
             {
-                Test(() => RequireConnection(null, source.Definition), source);
+                Test(() => RequireConnection(null, Credential, source.Definition), source);
             }
         }
         else
         {
-            Test(() => RequireConnection(ConnectionString), ConnectionString is null ? null : "ConnectionString");
+            Test(() => RequireConnection(ConnectionString, Credential), ConnectionString is null ? null : "ConnectionString");
         }
     }
 
@@ -71,6 +77,7 @@ public sealed class TestPgSourceConnectionCommand : PgSourceCmdlet
         {
             Success = result.Success,
             Target = result.Target,
+            Connection = new PgSourceConnection(settings),
             ServerVersion = result.ServerVersion,
             Database = result.Database,
             User = result.User,

@@ -10,7 +10,7 @@ namespace PostgresSource.PowerShell.Cmdlets;
 /// Removes exactly one source's triggers and function (and whatever else its mode made); idempotent.
 /// Takes source objects, or -Name/-Uid, so Get-PgSourceTrigger output can be piped in.
 /// </summary>
-[Cmdlet(VerbsLifecycle.Uninstall, "PgSourceTrigger", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "Source")]
+[Cmdlet(VerbsLifecycle.Uninstall, "PgSourceTrigger", HelpUri = HelpLinks.UninstallPgSourceTrigger, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High, DefaultParameterSetName = "Source")]
 [OutputType(typeof(PgSourceChangeResult), typeof(PgSource), typeof(string))]
 public sealed class UninstallPgSourceTriggerCommand : SchemaChangeCmdlet
 {

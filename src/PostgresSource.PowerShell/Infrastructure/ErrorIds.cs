@@ -33,6 +33,7 @@ internal static class ErrorIds
     public const string UninstallJobFailed = "PgSource.UninstallJobFailed";
     public const string FileExists = "PgSource.FileExists";
     public const string ManifestWriteFailed = "PgSource.ManifestWriteFailed";
+    public const string UninstallNeedsPrune = "PgSource.UninstallNeedsPrune";
 
     // Listening and delivery (Start-PgSourceListener).
     public const string DeliveryFailed = "PgSource.DeliveryFailed";

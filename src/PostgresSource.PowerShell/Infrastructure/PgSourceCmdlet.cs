@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using PostgresSource.Core.Capture.Reliability;
 using PostgresSource.Core.Database;
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Core.Kubernetes;
 using PostgresSource.Core.Manifests;
 using PostgresSource.Core.Sources;
@@ -15,24 +16,136 @@ namespace PostgresSource.PowerShell.Infrastructure;
 public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _trace = new();
 
     protected CancellationToken StopToken => _stopping.Token;
 
     protected override void StopProcessing() => _stopping.Cancel();
 
     /// <summary>Runs core work and waits for it on the pipeline thread, so Write* stays on that thread.</summary>
-    protected T Run<T>(Func<CancellationToken, Task<T>> work) => work(StopToken).GetAwaiter().GetResult();
-
-    protected void Run(Func<CancellationToken, Task> work) => work(StopToken).GetAwaiter().GetResult();
-
-    /// <summary>-ConnectionString, else the source's own, else PGSOURCE_CONNECTION, else PG* variables.</summary>
-    internal ConnectionSettings RequireConnection(string? connectionString, SourceDefinition? source = null)
+    protected T Run<T>(Func<CancellationToken, Task<T>> work)
     {
-        if (string.IsNullOrWhiteSpace(connectionString) && source?.Connection is { } own)
+        try
         {
-            return own;
+            using (TraceScope())
+            {
+                return work(StopToken).GetAwaiter().GetResult();
+            }
         }
-        return ConnectionResolver.Require(connectionString);
+        finally
+        {
+            FlushTrace();
+        }
+    }
+
+    protected void Run(Func<CancellationToken, Task> work) => Run(async ct =>
+    {
+        await work(ct).ConfigureAwait(false);
+        return true;
+    });
+
+    /// <summary>
+    /// With -Debug (or $DebugPreference asking for it): from here until disposed, the core reports every SQL statement
+    /// and Kubernetes API request this command's work makes, masked; <see cref="FlushTrace"/> writes them as debug
+    /// records. Null (nothing recorded) otherwise.
+    /// </summary>
+    protected IDisposable? TraceScope() => DebugWanted ? OperationTrace.Begin(_trace.Enqueue) : null;
+
+    /// <summary>Writes what the core reported so far with WriteDebug. Pipeline thread only (the core reports from any thread).</summary>
+    internal void FlushTrace()
+    {
+        while (_trace.TryDequeue(out var line))
+        {
+            try
+            {
+                WriteDebug(line);
+            }
+            catch (PipelineStoppedException)
+            {
+                // Stopping (Ctrl+C, Select-Object -First): the rest is not written; safe in finally blocks.
+                _trace.Clear();
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Verbose text, except under -Debug without -Verbose: there PowerShell turns every verbose line of a compiled
+    /// cmdlet into a prompt (Inquire), which stops a runbook with no interactive host. The text then goes to the
+    /// debug stream with the SQL, so -Debug shows everything and never asks. Hides Cmdlet.WriteVerbose for every
+    /// cmdlet here.
+    /// </summary>
+    public new void WriteVerbose(string text)
+    {
+        var bound = MyInvocation.BoundParameters;
+        if (bound.TryGetValue("Debug", out var debug) && LanguagePrimitives.IsTrue(debug) && !bound.ContainsKey("Verbose"))
+        {
+            WriteDebug(text);
+            return;
+        }
+        base.WriteVerbose(text);
+    }
+
+    private bool DebugWanted
+    {
+        get
+        {
+            if (MyInvocation.BoundParameters.TryGetValue("Debug", out var debug))
+            {
+                return LanguagePrimitives.IsTrue(debug);
+            }
+            return GetVariableValue("DebugPreference") is ActionPreference preference &&
+                   preference is not (ActionPreference.SilentlyContinue or ActionPreference.Ignore);
+        }
+    }
+
+    /// <summary>
+    /// The connection to use: -ConnectionString (typed, or bound from a piped object's Connection), else the source's
+    /// own, else PGSOURCE_CONNECTION, else the PG* variables; then -Credential's user name and password, if given.
+    /// </summary>
+    internal static ConnectionSettings RequireConnection(PgSourceConnection? connectionString, PSCredential? credential, SourceDefinition? source = null)
+    {
+        var settings = connectionString is { IsEmpty: false } given
+            ? given.Settings
+            : source?.Connection ?? ConnectionResolver.Require(null);
+        return WithCredential(settings, credential);
+    }
+
+    /// <summary>The settings logging in as <paramref name="credential"/>; unchanged without one (or with [PSCredential]::Empty).</summary>
+    internal static ConnectionSettings WithCredential(ConnectionSettings settings, PSCredential? credential)
+    {
+        if (credential is null || credential == PSCredential.Empty)
+        {
+            return settings;
+        }
+        var network = credential.GetNetworkCredential();
+        return settings.WithCredential(CredentialTransformationAttribute.IsPasswordOnly(credential) ? null : credential.UserName, network.Password);
+    }
+
+    private bool _yesToAllHighImpact;
+    private bool _noToAllHighImpact;
+
+    /// <summary>
+    /// A second question for a change that destroys data (a backlog, a replication slot, pruned objects) in a cmdlet whose
+    /// own ConfirmImpact is lower: call it after ShouldProcess approved. It asks exactly when PowerShell would have asked
+    /// for a ConfirmImpact=High cmdlet but ShouldProcess did not: $ConfirmPreference is High (the default) and -Confirm
+    /// was not given. -Confirm:$false (runbooks) and $ConfirmPreference = 'None' skip it; a lower preference or -Confirm
+    /// already prompted. With no interactive host the question is an error, as every prompt is.
+    /// </summary>
+    private ConfirmImpact OwnConfirmImpact =>
+        System.Reflection.CustomAttributeExtensions.GetCustomAttribute<CmdletAttribute>(GetType())?.ConfirmImpact ?? ConfirmImpact.Medium;
+
+    internal bool ConfirmHighImpact(string target, string action)
+    {
+        if (OwnConfirmImpact == ConfirmImpact.High ||
+            MyInvocation.BoundParameters.ContainsKey("Confirm") ||
+            !LanguagePrimitives.TryConvertTo<ConfirmImpact>(GetVariableValue("ConfirmPreference"), out var preference) ||
+            preference != ConfirmImpact.High)
+        {
+            return true;
+        }
+        return ShouldContinue($"{action} on {target} destroys data that cannot be recovered. Continue?",
+            "Confirm (high impact)", ref _yesToAllHighImpact, ref _noToAllHighImpact);
     }
 
     /// <summary>Maps a failure to an error record. The message never contains a password.</summary>
@@ -55,7 +168,7 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
             "Check the table names (schema.table; names are case-sensitive when quoted) and that the user can see them."),
         SourceValidationException => (ErrorIds.InvalidSource, ErrorCategory.InvalidArgument, null),
         ConnectionStringException ex when ex.Message.StartsWith("No database connection", StringComparison.Ordinal) =>
-            (ErrorIds.NoConnection, ErrorCategory.InvalidArgument, "Pass -ConnectionString or set PGSOURCE_CONNECTION."),
+            (ErrorIds.NoConnection, ErrorCategory.InvalidArgument, "Pass -ConnectionString (and -Credential), or set PGSOURCE_CONNECTION."),
         ConnectionStringException => (ErrorIds.InvalidConnectionString, ErrorCategory.InvalidArgument, null),
         CaptureModeConflictException => (ErrorIds.ModeConflict, ErrorCategory.ResourceExists,
             "Pass -SwitchMode to switch (read its warnings: waiting changes can be dropped), or use the source's current -Mode."),
@@ -85,7 +198,7 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
         _ => DatabaseErrors.Classify(exception) switch
         {
             DatabaseErrorKind.Authentication => (ErrorIds.AuthenticationFailed, ErrorCategory.AuthenticationError,
-                "Check the user name and password in the connection string."),
+                "Check the user name and password (-Credential, or the connection string)."),
             DatabaseErrorKind.PermissionDenied => (ErrorIds.PermissionDenied, ErrorCategory.PermissionDenied,
                 "Connect as the table owner, or a role allowed to create functions and triggers on these tables."),
             DatabaseErrorKind.LockTimeout => (ErrorIds.LockTimeout, ErrorCategory.ResourceBusy,

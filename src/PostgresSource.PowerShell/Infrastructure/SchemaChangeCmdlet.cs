@@ -8,14 +8,11 @@ namespace PostgresSource.PowerShell.Infrastructure;
 /// Install- and Uninstall-PgSourceTrigger: per source, plan in a transaction, confirm with
 /// ShouldProcess once, apply all or nothing, and report what changed. -Script writes the SQL instead.
 /// </summary>
-public abstract class SchemaChangeCmdlet : PgSourceCmdlet
+public abstract class SchemaChangeCmdlet : DatabaseCmdlet
 {
     [Parameter(Mandatory = true, ValueFromPipeline = true, Position = 0, ParameterSetName = "Source")]
     [ValidateNotNull]
     public PgSource[] Source { get; set; } = [];
-
-    [Parameter]
-    public string? ConnectionString { get; set; }
 
     [Parameter]
     public SwitchParameter PassThru { get; set; }
@@ -44,6 +41,15 @@ public abstract class SchemaChangeCmdlet : PgSourceCmdlet
     /// <summary>The sources this record names; a cmdlet with more parameter sets adds its own.</summary>
     private protected virtual IEnumerable<PgSource> SourcesOfRecord() => Source;
 
+    /// <summary>
+    /// ShouldProcess once for the source; a plan that drops a table, a schema or a replication slot (a switch of
+    /// capture mode loses the journal's backlog or the slot's position) is then confirmed as High impact.
+    /// </summary>
+    private bool Approve(string target, string action, SchemaSession session) =>
+        ShouldProcess(target, action) &&
+        (!session.Changes.Any(c => c.Kind is SchemaChangeKind.DropTable or SchemaChangeKind.DropSchema or SchemaChangeKind.DropSlot) ||
+         ConfirmHighImpact(target, action));
+
     protected override void ProcessRecord()
     {
         foreach (var source in SourcesOfRecord())
@@ -61,7 +67,7 @@ public abstract class SchemaChangeCmdlet : PgSourceCmdlet
     {
         try
         {
-            var connection = RequireConnection(ConnectionString, source.Definition);
+            var connection = RequireConnection(source.Definition);
             using var session = Run(ct => PlanAsync(source.Definition, connection, ct));
             var (done, nothingToDo) = StatusWords(session);
             var changes = session.Changes.Select(c => c.Describe()).ToArray();
@@ -75,7 +81,7 @@ public abstract class SchemaChangeCmdlet : PgSourceCmdlet
                 WriteVerbose($"{Verb} {source}: {session.Source.DatabaseObjectName} is already as it should be in {connection.ToDisplayString()}; nothing changed.");
                 status = nothingToDo;
             }
-            else if (ShouldProcess($"{source} in {connection.ToDisplayString()}", $"{Verb}: {string.Join("; ", changes)}"))
+            else if (Approve($"{source} in {connection.ToDisplayString()}", $"{Verb}: {string.Join("; ", changes)}", session))
             {
                 foreach (var change in changes)
                 {
@@ -91,7 +97,12 @@ public abstract class SchemaChangeCmdlet : PgSourceCmdlet
 
             if (PassThru)
             {
-                WriteObject(source);
+                // -PassThru passes on what is now in place: nothing for a change -WhatIf or -Confirm skipped. The
+                // object passed on carries this connection, so the next cmdlet acts on the same database.
+                if (status != "Skipped")
+                {
+                    WriteObject(new PgSource(source.Definition with { Connection = connection }));
+                }
             }
             else
             {
@@ -103,7 +114,7 @@ public abstract class SchemaChangeCmdlet : PgSourceCmdlet
                     Changed = status == done,
                     Changes = changes,
                     Tables = session.Tables.Select(t => t.ToString()).ToArray(),
-                    Database = connection.ToDisplayString(),
+                    Connection = new PgSourceConnection(connection),
                 });
             }
         }

@@ -17,7 +17,18 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
 
     private static readonly Lazy<ModuleLoadContext> LoadContext = new(() => new ModuleLoadContext(DependencyDirectory));
 
-    public void OnImport() => AssemblyLoadContext.Default.Resolving += ResolveCore;
+    public void OnImport()
+    {
+        AssemblyLoadContext.Default.Resolving += ResolveCore;
+        HookCoreTrace();
+    }
+
+    /// <summary>
+    /// -Debug's SQL trace: Npgsql reads its logging set-up when it makes a connection pool, so the core's hook goes in
+    /// before any cmdlet connects. A method of its own: the core type must be resolved after the handler above is in place.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void HookCoreTrace() => PostgresSource.Core.Diagnostics.OperationTrace.HookNpgsql();
 
     public void OnRemove(PSModuleInfo psModuleInfo) => AssemblyLoadContext.Default.Resolving -= ResolveCore;
 

@@ -50,8 +50,17 @@ public sealed class PgSource
         }
     }
 
-    /// <summary>The connection with its password masked, or empty when the environment will supply it.</summary>
-    public string Connection => Definition.Connection?.ToDisplayString() ?? string.Empty;
+    /// <summary>
+    /// Where the source lives: shown as host, port, database and user with the password masked; null when the
+    /// environment will supply it. Piped on, it binds to -ConnectionString, so the next cmdlet acts there.
+    /// </summary>
+    public PgSourceConnection? Connection => PgSourceConnection.From(Definition.Connection);
+
+    /// <summary>The server of <see cref="Connection"/>.</summary>
+    public string? Host => Definition.Connection?.Host;
+
+    /// <summary>The database of <see cref="Connection"/>.</summary>
+    public string? Database => Definition.Connection?.Database;
 
     /// <summary>The name of the function, the triggers and the NOTIFY channel in the database.</summary>
     public string ObjectName => Definition.DatabaseObjectName;

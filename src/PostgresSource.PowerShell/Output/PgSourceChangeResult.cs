@@ -10,5 +10,9 @@ public sealed class PgSourceChangeResult
     public required bool Changed { get; init; }
     public required string[] Changes { get; init; }
     public required string[] Tables { get; init; }
-    public required string Database { get; init; }
+    /// <summary>The database the change was made in (piped on, it binds to -ConnectionString).</summary>
+    public required PgSourceConnection Connection { get; init; }
+    public string? Host => Connection.Host;
+    public string? Database => Connection.Database;
+    public override string ToString() => $"{Status} {Source} in {Connection}";
 }

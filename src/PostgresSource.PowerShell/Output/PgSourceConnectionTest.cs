@@ -5,6 +5,9 @@ public sealed class PgSourceConnectionTest
 {
     public required bool Success { get; init; }
     public required string Target { get; init; }
+    /// <summary>The connection tested, password masked (piped on, it binds to -ConnectionString).</summary>
+    public required PgSourceConnection Connection { get; init; }
+    public string? Host => Connection.Host;
     public string? ServerVersion { get; init; }
     public string? Database { get; init; }
     public string? User { get; init; }

@@ -7,6 +7,10 @@ namespace PostgresSource.PowerShell;
 public sealed class PgSourceTriggerInfo
 {
     public string? SourceName { get; init; }
+    /// <summary>The database this was found in, password masked; piped on, it binds to -ConnectionString, so Uninstall-PgSourceTrigger acts there.</summary>
+    public required PgSourceConnection Connection { get; init; }
+    public string? Host => Connection.Host;
+    public string? Database => Connection.Database;
     public string? Uid { get; init; }
     public required string ObjectName { get; init; }
     /// <summary>The mode the objects found capture in.</summary>
