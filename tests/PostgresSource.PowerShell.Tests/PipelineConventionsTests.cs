@@ -61,14 +61,14 @@ public sealed class PipelineConventionsTests(DatabaseFixture database)
             Assert.Equal("Removed", removed.Output.Single().Properties["Status"].Value);
             Assert.Equal(DatabaseName(b), removed.Output.Single().Properties["Database"].Value);
             Assert.Empty(await TestSql.SourceObjectsAsync(b));
-            Assert.Equal(2, (await TestSql.SourceObjectsAsync(a)).Count);
+            Assert.Equal(3, (await TestSql.SourceObjectsAsync(a)).Count);
 
             // An explicit -ConnectionString on the downstream cmdlet still wins over the piped object's.
             Assert.Empty(ps.Run("New-PgSource -Name mypostgres -Table orders -ConnectionString $b | Install-PgSourceTrigger -Confirm:$false", vars).Errors);
             var explicitWins = ps.Run("Get-PgSourceTrigger -ConnectionString $b | Uninstall-PgSourceTrigger -ConnectionString $a -Confirm:$false", vars);
             Assert.Empty(explicitWins.Errors);
             Assert.Empty(await TestSql.SourceObjectsAsync(a));
-            Assert.Equal(2, (await TestSql.SourceObjectsAsync(b)).Count);
+            Assert.Equal(3, (await TestSql.SourceObjectsAsync(b)).Count);
 
             // Results and -PassThru objects carry it too: the next cmdlet tests, lists and installs there.
             var tested = ps.Run("Get-PgSourceTrigger -ConnectionString $b | Test-PgSourceConnection -Detailed", vars);
@@ -76,7 +76,7 @@ public sealed class PipelineConventionsTests(DatabaseFixture database)
             var passed = ps.Run("New-PgSource -Name other -Table orders -ConnectionString $b | Install-PgSourceTrigger -PassThru -Confirm:$false | Get-PgSourceTrigger", vars);
             Assert.Empty(passed.Errors);
             Assert.Equal(DatabaseName(b), passed.Output.Single().Properties["Database"].Value);
-            Assert.Equal(4, (await TestSql.SourceObjectsAsync(b)).Count);
+            Assert.Equal(6, (await TestSql.SourceObjectsAsync(b)).Count);
         }
         finally
         {
@@ -236,7 +236,7 @@ public sealed class PipelineConventionsTests(DatabaseFixture database)
         // Nothing to do is not skipped: the source is in place, so it is passed on.
         Assert.Single(ps.Run("New-PgSource -Name skipped -Table orders -ConnectionString $cs | Install-PgSourceTrigger -PassThru -Confirm:$false", vars).Output);
         Assert.Empty(ps.Run("New-PgSource -Name skipped -Table orders -ConnectionString $cs | Uninstall-PgSourceTrigger -PassThru", vars).Output);
-        Assert.Equal(2, (await TestSql.SourceObjectsAsync(db)).Count);
+        Assert.Equal(3, (await TestSql.SourceObjectsAsync(db)).Count);
     }
 
     [Fact]
