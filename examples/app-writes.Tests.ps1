@@ -6,19 +6,31 @@
     Durable mode is what makes this easy: changes wait in the source's journal until a listener reads
     them, so the test can act first and collect the events afterwards with -MaxEvents.
 
-    Needs: PGSOURCE_CONNECTION (a test database), and the application under test. Here the "application"
-    is a psql command; replace Invoke-PlaceOrder with your app's CLI or API call.
+    Needs: a test database in the libpq variables (PGHOST, PGPORT, PGDATABASE, PGUSER, and PGPASSWORD or
+    ~/.pgpass), which both the module and psql read, and the application under test. Here the "application"
+    is psql; replace Invoke-PlaceOrder with your app's CLI or API call.
 #>
 
 BeforeAll {
     Import-Module PostgresSource
 
+    function Invoke-AppSql([string] $Sql) {
+        # psql reads the same PG* variables as the module: no connection string, no password on a command line.
+        & psql -X -v ON_ERROR_STOP=1 -q -c $Sql
+        if ($LASTEXITCODE -ne 0) { throw "psql failed with exit code $LASTEXITCODE" }
+    }
+
     function Invoke-PlaceOrder {
         param([int] $Id, [string] $Item, [int] $Qty)
         # Stand-in for the application: one INSERT into orders, one UPDATE of stock.
-        & psql $env:PGSOURCE_CONNECTION -v ON_ERROR_STOP=1 -q -c "INSERT INTO orders (id, item, qty) VALUES ($Id, '$Item', $Qty); UPDATE stock SET qty = qty - $Qty WHERE item = '$Item';"
-        if ($LASTEXITCODE -ne 0) { throw "psql failed with exit code $LASTEXITCODE" }
+        Invoke-AppSql "INSERT INTO orders (id, item, qty) VALUES ($Id, '$Item', $Qty); UPDATE stock SET qty = qty - $Qty WHERE item = '$Item';"
     }
+
+    # The application's schema; a real test database would already have it.
+    Invoke-AppSql "CREATE TABLE IF NOT EXISTS orders (id int PRIMARY KEY, item text NOT NULL, qty int NOT NULL);
+                   CREATE TABLE IF NOT EXISTS stock (item text PRIMARY KEY, qty int NOT NULL);
+                   DELETE FROM orders WHERE id = 4711;
+                   INSERT INTO stock VALUES ('widget', 100) ON CONFLICT (item) DO UPDATE SET qty = 100;"
 
     $script:source = New-PgSource -Name app-writes -Table orders, stock -Mode Durable
     $script:source | Install-PgSourceTrigger -Confirm:$false | Out-Null

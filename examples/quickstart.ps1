@@ -1,8 +1,14 @@
 # Quickstart: capture changes on one table and watch them arrive as objects.
-# Needs a PostgreSQL you can create triggers in; set the connection once for the session.
+# Needs a PostgreSQL with a table "orders" you can create triggers on.
+#   ./quickstart.ps1 -ConnectionString 'postgres://app@localhost:5432/shop'   (the password from ~/.pgpass or -Credential)
+param(
+    # Any form the module reads: a postgres:// URL, libpq key=value pairs, or Npgsql Key=Value;...
+    [string] $ConnectionString = $env:PGSOURCE_CONNECTION
+)
 Import-Module PostgresSource
 
-$env:PGSOURCE_CONNECTION = 'postgres://app:secret@localhost:5432/shop'
+# Set the connection once for the session: every cmdlet below uses it.
+if ($ConnectionString) { $env:PGSOURCE_CONNECTION = $ConnectionString }
 
 if (-not (Test-PgSourceConnection -Verbose)) {
     throw 'The database does not answer; see the verbose message above.'

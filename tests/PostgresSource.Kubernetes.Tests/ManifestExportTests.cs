@@ -98,6 +98,23 @@ public sealed class ManifestExportTests
     }
 
     [Fact]
+    public void ASourceWithoutASinkTakesTheExportsSinkUriAsItsSpecSink()
+    {
+        // New-PgSource without -Sink, exported with -SinkUri: the resource must still fit the schema (spec.sink is required).
+        var sinkless = Offline() with { Sink = null };
+        var result = ManifestExporter.Export([sinkless], new ExportOptions { SinkUri = "http://broker-ingress.knative-eventing.svc.cluster.local/shop/default" });
+
+        Assert.Empty(result.Errors);
+        var resource = result.Documents.Single(d => (string?)d["kind"] == "PostgresSource");
+        Assert.Equal("http://broker-ingress.knative-eventing.svc.cluster.local/shop/default", (string?)resource["spec"]!["sink"]!["uri"]);
+        var env = result.Documents.Single(d => (string?)d["kind"] == "Deployment")["spec"]!["template"]!["spec"]!["containers"]![0]!["env"]!.AsArray();
+        Assert.Equal("http://broker-ingress.knative-eventing.svc.cluster.local/shop/default", (string?)env.First(e => (string?)e!["name"] == "K_SINK")!["value"]);
+
+        var without = ManifestExporter.Export([sinkless], new ExportOptions());
+        Assert.Contains("spec.sink", Assert.Single(without.Errors).Item2.Message);
+    }
+
+    [Fact]
     public void ExportWithAUidUsesTheClusterNamesAndOwnerReferences()
     {
         var result = ManifestExporter.Export([Offline() with { Uid = Uid }], new ExportOptions());

@@ -3,57 +3,20 @@
     The pipeline conventions users script against (issue 14, item 5), as a user writes them:
     objects act on the database they came from, Import-Csv | New-PgSource, -Credential, -Debug's SQL,
     High-impact confirmation, -PassThru after a skipped change, HelpUri and the manifest's help fields.
-    Needs PGSOURCE_TEST_CONNECTION (any form the module reads) and psql for the table set-up.
-    Run: Invoke-Pester ./tests/pester/Conventions.Tests.ps1
+    Needs PGSOURCE_TEST_CONNECTION (any form the module reads). Run: tests/pester/Invoke-PgSourcePester.ps1
 #>
 
 BeforeDiscovery {
-    $script:skip = -not $env:PGSOURCE_TEST_CONNECTION -or -not (Get-Command psql -ErrorAction SilentlyContinue)
+    $script:skip = -not $env:PGSOURCE_TEST_CONNECTION
     # The -Credential tests take the password out of the test connection string: it needs one.
-    $script:noTestPassword = $env:PGSOURCE_TEST_CONNECTION -notmatch '(?i)password\s*=|://[^:/@]+:[^@]+@'
+    Import-Module (Join-Path $PSScriptRoot 'TestDatabase.psm1') -Force
+    $script:noTestPassword = -not $env:PGSOURCE_TEST_CONNECTION -or -not (Get-TestPassword)
 }
 
 BeforeAll {
-    $manifest = Join-Path $PSScriptRoot '../../out/PostgresSource/PostgresSource.psd1'
-    if (-not (Get-Module PostgresSource)) {
-        Import-Module $manifest -Force
-    }
+    Import-Module (Join-Path $PSScriptRoot 'TestDatabase.psm1') -Force
+    Import-Module PostgresSource
     $script:cs = $env:PGSOURCE_TEST_CONNECTION
-
-    # psql reads URIs and libpq key=value pairs; an Npgsql "Key=Value;" string is turned into libpq pairs.
-    function ConvertTo-Libpq([string] $ConnectionString) {
-        if ($ConnectionString -match '^[a-z]+://' -or $ConnectionString -notmatch ';') { return $ConnectionString }
-        $map = @{ host = 'host'; server = 'host'; port = 'port'; database = 'dbname'; db = 'dbname'; username = 'user'; 'user id' = 'user'; userid = 'user'; user = 'user'; password = 'password'; pwd = 'password' }
-        $pairs = foreach ($part in $ConnectionString -split ';') {
-            if ($part -match '^\s*([^=]+?)\s*=\s*(.*)$' -and $map.ContainsKey($Matches[1].ToLowerInvariant())) {
-                "{0}='{1}'" -f $map[$Matches[1].ToLowerInvariant()], ($Matches[2] -replace "\\", "\\" -replace "'", "\'")
-            }
-        }
-        $pairs -join ' '
-    }
-
-    function Invoke-TestSql([string] $Sql, [string] $ConnectionString = $script:cs) {
-        $output = & psql (ConvertTo-Libpq $ConnectionString) -X -q -t -A -v ON_ERROR_STOP=1 -c $Sql 2>&1
-        if ($LASTEXITCODE -ne 0) { throw "psql failed: $output" }
-        $output
-    }
-
-    # A second database on the same server, as a connection string of the same form.
-    function New-TestDatabase([string] $Name) {
-        Invoke-TestSql "DROP DATABASE IF EXISTS $Name WITH (FORCE)" | Out-Null
-        Invoke-TestSql "CREATE DATABASE $Name" | Out-Null
-        if ($script:cs -match '^[a-z]+://') { return ($script:cs -replace '(://[^/]+/)[^?]*', "`${1}$Name") }
-        if ($script:cs -match '(?i)(database|dbname)\s*=') { return ($script:cs -replace '(?i)((?:database|dbname)\s*=\s*)[^;\s]+', "`${1}$Name") }
-        $separator = if ($script:cs -match ';') { ';' } else { ' ' }
-        "$($script:cs)$($separator)Database=$Name"
-    }
-
-    function Get-TestPassword {
-        if ($script:cs -match '(?i)password\s*=\s*([^;\s]+)') { return $Matches[1] }
-        if ($script:cs -match '://[^:/@]+:([^@]+)@') { return [uri]::UnescapeDataString($Matches[1]) }
-        $null
-    }
-
     $script:suffix = [guid]::NewGuid().ToString('N').Substring(0, 8)
 }
 
@@ -62,7 +25,7 @@ Describe 'Objects act on the database they came from' -Skip:$skip {
         $script:a = New-TestDatabase "pester_a_$suffix"
         $script:b = New-TestDatabase "pester_b_$suffix"
         foreach ($db in $a, $b) {
-            Invoke-TestSql 'CREATE TABLE orders (id int PRIMARY KEY)' $db | Out-Null
+            Invoke-TestSql 'CREATE TABLE orders (id int PRIMARY KEY)' -ConnectionString $db | Out-Null
             New-PgSource -Name conv -Table orders -ConnectionString $db | Install-PgSourceTrigger -Confirm:$false | Out-Null
         }
         $script:saved = $env:PGSOURCE_CONNECTION
@@ -72,8 +35,8 @@ Describe 'Objects act on the database they came from' -Skip:$skip {
     AfterAll {
         $env:PGSOURCE_CONNECTION = $saved
         # The module's connection pools still hold sessions there: FORCE ends them (PostgreSQL 13+).
-        Invoke-TestSql "DROP DATABASE IF EXISTS pester_a_$suffix WITH (FORCE)" | Out-Null
-        Invoke-TestSql "DROP DATABASE IF EXISTS pester_b_$suffix WITH (FORCE)" | Out-Null
+        Remove-TestDatabase "pester_a_$suffix"
+        Remove-TestDatabase "pester_b_$suffix"
     }
 
     It 'shows where each row lives, with the password masked' {
@@ -133,8 +96,8 @@ Describe 'Logging in with -Credential' -Skip:($skip -or $noTestPassword) {
     BeforeAll {
         $password = Get-TestPassword
         $script:secure = ConvertTo-SecureString $password -AsPlainText -Force
-        $noPassword = $cs -replace '(?i)password\s*=\s*[^;\s]+;?', '' -replace '(://[^:/@]+):[^@]+@', '$1@'
-        $user = if ($cs -match '(?i)(?:username|user id|user)\s*=\s*([^;\s]+)') { $Matches[1] } elseif ($cs -match '://([^:/@]+)[:@]') { $Matches[1] }
+        $noPassword = Remove-TestPassword $cs
+        $user = (ConvertTo-PgEnvironment $cs).PGUSER
         $script:noPassword = $noPassword
         $script:credential = [pscredential]::new($user, $secure)
         Invoke-TestSql "CREATE TABLE cred_orders_$suffix (id int PRIMARY KEY)" | Out-Null

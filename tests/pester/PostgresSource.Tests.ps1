@@ -1,42 +1,61 @@
 #Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
 <#
-    The module as a user drives it, for machines with pwsh and Pester 5.
-    Needs PGSOURCE_TEST_CONNECTION: a database where the test may create and drop tables.
-    Run: ./build.ps1 -Task Pester   (or Invoke-Pester ./tests/pester)
+    The module as a user first meets it: import by name, help, install a source, capture, export, remove.
+    Tagged Installed: it also runs against the copy installed from a local PSResourceGet repository.
+    Needs PGSOURCE_TEST_CONNECTION (any form the module reads). Run: tests/pester/Invoke-PgSourcePester.ps1
 #>
 
 BeforeDiscovery {
     $script:skip = -not $env:PGSOURCE_TEST_CONNECTION
+    $script:cmdlets = (Import-PowerShellDataFile (Join-Path $PSScriptRoot '../../PostgresSource.psd1')).CmdletsToExport
 }
 
 BeforeAll {
-    $manifest = Join-Path $PSScriptRoot '../../out/PostgresSource/PostgresSource.psd1'
-    Import-Module $manifest -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestDatabase.psm1') -Force
+    Import-Module PostgresSource
     $script:cs = $env:PGSOURCE_TEST_CONNECTION
 }
 
-AfterAll {
-    Remove-Module PostgresSource -ErrorAction SilentlyContinue
-}
+Describe 'The PostgresSource module' -Tag Installed {
+    It 'loads by name from where this run put it' {
+        $module = Get-Module PostgresSource
+        $module | Should -Not -BeNullOrEmpty
+        $outFolder = [IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../out'))
+        if ($env:PGSOURCE_TEST_MODULE_SOURCE -eq 'Installed') {
+            $module.ModuleBase | Should -Not -BeLike "$outFolder*"
+            (Get-InstalledPSResource -Name PostgresSource).InstalledLocation | Should -Not -BeNullOrEmpty
+        }
+        elseif ($env:PGSOURCE_TEST_MODULE_SOURCE -eq 'Build') {
+            $module.ModuleBase | Should -BeLike "$outFolder*"
+        }
+    }
 
-Describe 'PostgresSource module' {
     It 'exports exactly the cmdlets in the manifest' {
         $exported = (Get-Command -Module PostgresSource).Name | Sort-Object
-        $manifest = (Import-PowerShellDataFile (Join-Path $PSScriptRoot '../../out/PostgresSource/PostgresSource.psd1')).CmdletsToExport | Sort-Object
-        $exported | Should -Be $manifest
+        $exported | Should -Be ($cmdlets | Sort-Object)
     }
 
-    It 'has help with examples for <_>' -ForEach @(Get-Command -Module PostgresSource | ForEach-Object Name) {
+    It 'has full help with at least two examples for <_>' -ForEach $cmdlets {
         $help = Get-Help $_ -Full
         $help.Synopsis | Should -Not -BeNullOrEmpty
+        $help.Synopsis | Should -Not -Match '^\s*\S+\s*\[' # a real synopsis, not the generated syntax line
         @($help.Examples.Example).Count | Should -BeGreaterOrEqual 2
+        (Get-Help $_ -Examples | Out-String) | Should -Match 'PS >|Example 1'
+        foreach ($parameter in @($help.Parameters.Parameter | Where-Object Name -NotIn 'WhatIf', 'Confirm')) {
+            "$($parameter.Description.Text)" | Should -Not -BeNullOrEmpty -Because "-$($parameter.Name) of $_ needs a description"
+        }
+    }
+
+    It 'has the about topic' {
+        $about = Get-Help about_PostgresSource | Out-String
+        $about | Should -Match 'PgSource\.'
+        $about | Should -Match 'Durable'
     }
 }
 
-Describe 'Installing and removing a source' -Skip:$skip {
+Describe 'Installing and removing a source' -Tag Installed -Skip:$skip {
     BeforeAll {
-        $table = 'pester_orders_' + [guid]::NewGuid().ToString('N').Substring(0, 8)
-        $script:table = $table
+        $script:table = New-TestName pester_orders
         $script:source = New-PgSource -Name ($table -replace '_', '-') -Table $table -ConnectionString $cs
     }
 
@@ -50,9 +69,8 @@ Describe 'Installing and removing a source' -Skip:$skip {
     It 'writes a reviewable script without the password' {
         $sql = $source | Install-PgSourceTrigger -Script
         $sql | Should -Match 'CREATE TRIGGER'
-        if ($cs -match '(?i)password=([^;\s]+)') {
-            $sql | Should -Not -Match ([regex]::Escape($Matches[1]))
-        }
+        $password = Get-TestPassword
+        if ($password) { ($sql -join "`n") | Should -Not -Match ([regex]::Escape($password)) }
     }
 
     It 'tests the connection' {
@@ -60,16 +78,16 @@ Describe 'Installing and removing a source' -Skip:$skip {
     }
 }
 
-Describe 'Capturing changes' -Skip:($skip -or -not (Get-Command psql -ErrorAction SilentlyContinue)) {
+Describe 'Capturing changes' -Tag Installed -Skip:$skip {
     BeforeAll {
-        $script:table = 'pester_items_' + [guid]::NewGuid().ToString('N').Substring(0, 8)
-        & psql $cs -q -v ON_ERROR_STOP=1 -c "CREATE TABLE $table (id int PRIMARY KEY, qty int)"
+        $script:table = New-TestName pester_items
+        Invoke-TestSql "CREATE TABLE $table (id int PRIMARY KEY, qty int)" | Out-Null
         $script:source = New-PgSource -Name ($table -replace '_', '-') -Table $table -Mode Durable -ConnectionString $cs
     }
 
     AfterAll {
         $script:source | Uninstall-PgSourceTrigger -Confirm:$false | Out-Null
-        & psql $cs -q -c "DROP TABLE IF EXISTS $table"
+        Invoke-TestSql "DROP TABLE IF EXISTS $table" | Out-Null
     }
 
     It 'installs once, and a second install changes nothing' {
@@ -78,7 +96,7 @@ Describe 'Capturing changes' -Skip:($skip -or -not (Get-Command psql -ErrorActio
     }
 
     It 'delivers inserts, updates and deletes as events' {
-        & psql $cs -q -v ON_ERROR_STOP=1 -c "INSERT INTO $table VALUES (1, 5); UPDATE $table SET qty = 6 WHERE id = 1; DELETE FROM $table WHERE id = 1"
+        Invoke-TestSql "INSERT INTO $table VALUES (1, 5); UPDATE $table SET qty = 6 WHERE id = 1; DELETE FROM $table WHERE id = 1" | Out-Null
         $events = @($source | Start-PgSourceListener -MaxEvents 3 -Timeout 15)
         $events.Operation | Should -Be @('INSERT', 'UPDATE', 'DELETE')
         $events[1].Data.qty | Should -Be 6
@@ -86,12 +104,15 @@ Describe 'Capturing changes' -Skip:($skip -or -not (Get-Command psql -ErrorActio
     }
 
     It 'exports Kubernetes YAML without the password' {
-        $yaml = $source | Export-PgSourceManifest -IncludeCrd -SinkUri http://broker-ingress.knative-eventing.svc.cluster.local/default/default | Out-String
+        $sink = 'http://broker-ingress.knative-eventing.svc.cluster.local/default/default'
+        $yaml = $source | Export-PgSourceManifest -IncludeCrd -SinkUri $sink -IncludeSecret:$false | Out-String
         $yaml | Should -Match 'kind: Deployment'
+        $yaml | Should -Match 'kind: CustomResourceDefinition'
         $yaml | Should -Match 'sources.vaikas.dev'
-        if ($cs -match '(?i)password=([^;\s]+)') {
-            $yaml | Should -Not -Match ([regex]::Escape($Matches[1]))
-        }
+        # Made without -Sink: the export's -SinkUri becomes spec.sink.uri and the Deployment's K_SINK.
+        $yaml | Should -Match ("uri: " + [regex]::Escape($sink))
+        $password = Get-TestPassword
+        if ($password) { $yaml | Should -Not -Match ([regex]::Escape($password)) }
     }
 
     It 'uninstalls without a trace' {

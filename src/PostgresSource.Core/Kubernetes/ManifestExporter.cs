@@ -54,6 +54,12 @@ public static class ManifestExporter
         foreach (var original in sources)
         {
             var source = options.Namespace is null ? original : original with { Namespace = options.Namespace };
+            if (source.Sink is null && options.SinkUri is not null && Uri.TryCreate(options.SinkUri, UriKind.Absolute, out var given))
+            {
+                // A source made without -Sink: the sink given for the export becomes its spec.sink, so the
+                // resource is complete (spec.sink is required) and names the URL its Deployment delivers to.
+                source = source with { Sink = SinkReference.FromUri(given) };
+            }
             try
             {
                 source.Validate();
