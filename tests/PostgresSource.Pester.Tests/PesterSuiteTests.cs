@@ -80,16 +80,20 @@ public sealed class PesterEnvironment : IAsyncLifetime
     public Task<string> CreateDatabaseAsync(string prefix) => _server!.CreateDatabaseAsync(prefix);
 
     /// <summary>
-    /// Environment for pwsh: the database and the API server, and XDG folders of its own, so Install-PSResource,
-    /// the repository registration and PowerShell's module cache never touch the developer's profile.
+    /// Environment for pwsh: the database and the API server, and a HOME of its own, so Install-PSResource, the
+    /// repository registration and PowerShell's caches never touch the developer's profile. dotnet still finds
+    /// the restored tool in the real NuGet cache and keeps its own state in the real home.
     /// </summary>
     public IReadOnlyDictionary<string, string?> Variables(string connection) => new Dictionary<string, string?>
     {
         ["PGSOURCE_TEST_CONNECTION"] = connection,
         ["PGSOURCE_TEST_KUBECONFIG"] = _kubeconfig,
-        ["XDG_DATA_HOME"] = Path.Combine(_home, "data"),
-        ["XDG_CONFIG_HOME"] = Path.Combine(_home, "config"),
-        ["XDG_CACHE_HOME"] = Path.Combine(_home, "cache"),
+        ["HOME"] = _home,
+        ["NUGET_PACKAGES"] = PwshProcess.NuGetPackageRoot,
+        ["DOTNET_CLI_HOME"] = Environment.GetEnvironmentVariable("DOTNET_CLI_HOME") ?? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile),
+        ["XDG_DATA_HOME"] = null,
+        ["XDG_CONFIG_HOME"] = null,
+        ["XDG_CACHE_HOME"] = null,
         ["POWERSHELL_TELEMETRY_OPTOUT"] = "1",
         ["POWERSHELL_UPDATECHECK"] = "Off",
     };

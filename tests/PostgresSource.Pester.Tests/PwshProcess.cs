@@ -15,6 +15,10 @@ internal static class PwshProcess
     public static string PesterManifest { get; } = typeof(PwshProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .Single(a => a.Key == "PesterManifest").Value!;
 
+    /// <summary>The NuGet global packages folder restore used (the tool and Pester live there).</summary>
+    public static string NuGetPackageRoot { get; } = Path.TrimEndingDirectorySeparator(typeof(PwshProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "NuGetPackageRoot").Value!);
+
     /// <summary>Runs `dotnet pwsh -NoProfile -NonInteractive -File script args` and returns its exit code and output.</summary>
     public static async Task<(int ExitCode, string Output)> RunFileAsync(string script, IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> environment, TimeSpan timeout)
     {
@@ -36,7 +40,14 @@ internal static class PwshProcess
         }
         foreach (var (name, value) in environment)
         {
-            start.Environment[name] = value;
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
         }
         start.Environment["NO_COLOR"] = "1";
 
