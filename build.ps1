@@ -5,8 +5,8 @@
 .DESCRIPTION
     Wraps the same dotnet commands CI runs (which needs no pwsh):
       Build   - dotnet build PostgresSource.sln; assembles out/PostgresSource/ and out/adapter/
-      Test    - dotnet test PostgresSource.sln, then the Pester suite when Pester 5 is installed
-      Pester  - only the Pester suite (needs PGSOURCE_TEST_CONNECTION)
+      Test    - dotnet test PostgresSource.sln (the xunit suites and, inside it, the Pester suite under pwsh)
+      Pester  - only the Pester suite against out/PostgresSource (needs PGSOURCE_TEST_CONNECTION)
       Package - a Gallery .nupkg of out/PostgresSource in out/package/ (plain: dotnet pack src/PostgresSource.PowerShell)
       Publish - Publish-PSResource of out/PostgresSource (needs -ApiKey)
 .EXAMPLE
@@ -36,17 +36,11 @@ function Invoke-Dotnet {
 }
 
 function Invoke-PesterSuite {
-    if (-not (Get-Module -ListAvailable -Name Pester | Where-Object Version -ge ([version]'5.0'))) {
-        Write-Warning 'Pester 5 is not installed: skipping the Pester suite (Install-PSResource Pester).'
-        return
-    }
-    Import-Module Pester -MinimumVersion 5.0
-    $config = New-PesterConfiguration
-    $config.Run.Path = Join-Path $root 'tests/pester'
-    $config.Run.Exit = $false
-    $config.Output.Verbosity = 'Detailed'
-    $result = Invoke-Pester -Configuration $config
-    if ($result.FailedCount -gt 0) { throw "$($result.FailedCount) Pester test(s) failed." }
+    # The same runner the test run uses: Pester 5 from the NuGet cache (restored for tests/PostgresSource.Pester.Tests),
+    # the module imported by name from out/. Needs PGSOURCE_TEST_CONNECTION for the database tests.
+    Invoke-Dotnet @('restore', (Join-Path $root 'tests/PostgresSource.Pester.Tests/PostgresSource.Pester.Tests.csproj'))
+    & (Join-Path $root 'tests/pester/Invoke-PgSourcePester.ps1') -ExcludeTag Package
+    if ($LASTEXITCODE -ne 0) { throw "$LASTEXITCODE Pester test(s) failed." }
 }
 
 foreach ($step in $Task) {
@@ -54,7 +48,6 @@ foreach ($step in $Task) {
         'Build' { Invoke-Dotnet @('build', (Join-Path $root 'PostgresSource.sln'), '-c', $Configuration) }
         'Test' {
             Invoke-Dotnet @('test', (Join-Path $root 'PostgresSource.sln'), '-c', $Configuration)
-            Invoke-PesterSuite
         }
         'Pester' { Invoke-PesterSuite }
         'Package' {

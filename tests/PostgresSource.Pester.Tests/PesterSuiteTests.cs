@@ -21,7 +21,7 @@ public sealed class PesterSuiteTests(PesterEnvironment environment, ITestOutputH
     {
         // Npgsql's Key=Value form: the form the fixture hands out, and the one psql cannot read.
         var connection = await environment.CreateDatabaseAsync("pester_build");
-        var results = await RunAsync("build", ["-ModuleSource", "Build"], connection);
+        var results = await RunAsync("build", ["-ModuleSource", "Build", "-ExcludeTag", "Package"], connection);
         Assert.True(results.Passed >= 60, $"only {results.Passed} Pester tests passed; the suite is expected to cover every cmdlet and example");
     }
 

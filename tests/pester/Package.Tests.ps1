@@ -16,7 +16,7 @@ BeforeAll {
     $script:cmdlets = (Import-PowerShellDataFile (Join-Path $root 'PostgresSource.psd1')).CmdletsToExport
 }
 
-Describe 'The package in the repository' -Tag Installed -Skip:$noRepository {
+Describe 'The package in the repository' -Tag Installed, Package -Skip:$noRepository {
     BeforeAll {
         $script:saved = Join-Path ([IO.Path]::GetTempPath()) (New-TestName pgsource_saved)
         New-Item -ItemType Directory $saved | Out-Null
