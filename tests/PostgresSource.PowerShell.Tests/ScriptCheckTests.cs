@@ -5,7 +5,7 @@ namespace PostgresSource.PowerShell.Tests;
 
 /// <summary>
 /// Every .ps1 in the repository parses, and every PostgresSource command and parameter it uses exists.
-/// (Examples and Pester files cannot run here: no pwsh; this keeps them from rotting.)
+/// (tests/PostgresSource.Pester.Tests runs them under real pwsh; this catches a renamed parameter in seconds, with no database.)
 /// </summary>
 public sealed class ScriptCheckTests
 {
