@@ -235,6 +235,36 @@ public sealed class HostileRoleTests(DatabaseFixture database)
         Assert.Equal(1L, await TestSql.ScalarAsync<long>(db, $"SELECT count(*) FROM {journal}"));
     }
 
+    /// <summary>
+    /// The documented caveat, kept true: NOTIFY needs no privilege, so a role with only CONNECT can send a
+    /// look-alike notification on a Notify source's channel and the listener takes it (docs/capture-modes.md,
+    /// about_PostgresSource, New-PgSource -Mode). The same role cannot add a Durable change (test above).
+    /// </summary>
+    [Fact]
+    public async Task ARoleWithOnlyConnectCanSendALookAlikeNotifyEventAsDocumented()
+    {
+        var db = await database.CreateDatabaseAsync();
+        var nobody = NewRoleName("nobody");
+        var asNobody = await CreateLoginAsync(db, nobody);
+        await TestSql.ExecuteAsync(db, $"REVOKE ALL ON SCHEMA public FROM PUBLIC; REVOKE TEMPORARY ON DATABASE \"{new NpgsqlConnectionStringBuilder(db).Database}\" FROM PUBLIC");
+        await TestSql.ExecuteAsync(db, "CREATE TABLE public.orders (id int PRIMARY KEY)");
+        var source = CaptureHarness.Source(CaptureMode.Notify, "public.orders");
+        await CaptureHarness.InstallAsync(source, db);
+        await using var capture = new NotifyCapture(source, ConnectionSettings.Parse(db));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var stream = capture.ReadAllAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
+        var first = stream.MoveNextAsync().AsTask();
+        await Task.Delay(500); // LISTEN is in place
+
+        const string forged = """{"table":"orders","action":"DELETE","data":{"id":42}}""";
+        await TestSql.ExecuteAsync(asNobody, $"SELECT pg_notify('{source.DatabaseObjectName}', '{forged}')");
+
+        Assert.True(await first, "the look-alike notification was taken as a change");
+        Assert.Equal(ChangeOperation.Delete, stream.Current.Operation);
+        Assert.Equal("orders", stream.Current.Table);
+        Assert.Equal(0L, await TestSql.ScalarAsync<long>(db, "SELECT count(*) FROM public.orders"));
+    }
+
     /// <summary>TRUNCATE is an event in the trigger modes; replica sessions are captured only when asked for.</summary>
     [Theory]
     [InlineData(CaptureMode.Durable)]

@@ -228,6 +228,12 @@ internal sealed class SnapshotRunner
             }
         }
 
+        // After the snapshot is fixed: no policy and no look-alike on a search path runs with the listener's rights.
+        await using (var command = new NpgsqlCommand(SnapshotTable.NoRowSecuritySql + "; SET LOCAL search_path = pg_catalog, pg_temp", connection, transaction))
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         List<SnapshotTable> todo;
         lock (_lock)
         {
