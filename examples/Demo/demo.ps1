@@ -40,6 +40,15 @@ function Write-Indented([string] $Text) {
     foreach ($line in ($Text.Trim("`r", "`n") -split "`r?`n")) { Write-Line "   $line" }
 }
 
+function Write-ChangeResult {
+    # Install-/Uninstall-PgSourceTrigger results: the status, then each database change on its own line.
+    param([Parameter(ValueFromPipeline)] $Result)
+    process {
+        Write-Line "   $($Result.Status) $($Result.Source) ($($Result.ObjectName))"
+        foreach ($change in $Result.Changes) { Write-Line "     - $change" }
+    }
+}
+
 function ConvertTo-CloudEventJson {
     # The event in the CloudEvents structured JSON form: context attributes, extensions, then the data as sent.
     param([Parameter(Mandatory)] $CloudEvent)
@@ -118,7 +127,7 @@ try {
     #    in the journal until a listener has delivered them (at least once).
     Write-Line '4. New-PgSource -Name demo-orders -Table public.orders -Mode Durable | Install-PgSourceTrigger -Confirm:$false'
     $source = New-PgSource -Name demo-orders -Table public.orders -Mode Durable @db
-    Write-Indented ($source | Install-PgSourceTrigger -Confirm:$false | Format-Table -AutoSize | Out-String -Width 200)
+    $source | Install-PgSourceTrigger -Confirm:$false | Write-ChangeResult
 
     # 5. Changes, written by an ordinary client.
     Write-Line '5. Writing sample changes (with psql):'
@@ -183,7 +192,7 @@ try {
     Write-Line '8. Cleaning up: Uninstall-PgSourceTrigger, the sample table, the throwaway server ...'
     if ($source) {
         try {
-            Write-Indented ($source | Uninstall-PgSourceTrigger -Confirm:$false | Format-Table -AutoSize | Out-String -Width 200)
+            $source | Uninstall-PgSourceTrigger -Confirm:$false | Write-ChangeResult
         } catch {
             [Console]::Error.WriteLine("   Uninstall-PgSourceTrigger failed: $($_.Exception.Message)")
             $exitCode = 1
