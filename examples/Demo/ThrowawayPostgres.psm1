@@ -96,6 +96,9 @@ function Start-ThrowawayPostgres {
         ConnectionString = $null
     }
     $null = New-Item -ItemType Directory -Path $root
+    # finally rather than catch: Ctrl+C stops the script without running catch blocks, and a half-started server
+    # (or its folder) must not be left behind either way.
+    $started = $false
     try {
         if (-not $IsWindows) {
             # Private before the password file is written into it.
@@ -125,10 +128,12 @@ function Start-ThrowawayPostgres {
 
         $server.Credential = [pscredential]::new('postgres', (ConvertTo-SecureString -String $password -AsPlainText -Force))
         $server.ConnectionString = "Host=$($server.Host);Port=$($server.Port);Database=$($server.Database);Username=postgres"
+        $started = $true
         return $server
-    } catch {
-        Stop-ThrowawayPostgres -Server $server
-        throw
+    } finally {
+        if (-not $started) {
+            Stop-ThrowawayPostgres -Server $server
+        }
     }
 }
 

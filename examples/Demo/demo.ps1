@@ -72,6 +72,7 @@ $server = $null
 $source = $null
 $tableCreated = $false
 $exitCode = 0
+$finished = $false
 try {
     # 1. The module, as users load it: by name from PSModulePath (this repository's out/ folder, for this process).
     $manifest = Join-Path $repoRoot 'out' 'PostgresSource' 'PostgresSource.psd1'
@@ -184,14 +185,17 @@ try {
     if ($delivered -lt $expected) {
         throw "only $delivered of $expected events were delivered within 30 s."
     }
+    $finished = $true
 } catch {
+    $finished = $true
     [Console]::Error.WriteLine("demo: failed: $($_.Exception.Message)")
     $exitCode = 1
 } finally {
     # Also on failure and Ctrl+C: nothing the demo made is left behind.
-    Write-Line '8. Cleaning up: Uninstall-PgSourceTrigger, the sample table, the throwaway server ...'
+    Write-Line '8. Cleaning up ...'
     if ($source) {
         try {
+            Write-Line '   Uninstall-PgSourceTrigger -Confirm:$false'
             $source | Uninstall-PgSourceTrigger -Confirm:$false | Write-ChangeResult
         } catch {
             [Console]::Error.WriteLine("   Uninstall-PgSourceTrigger failed: $($_.Exception.Message)")
@@ -202,6 +206,7 @@ try {
     if ($tableCreated -and -not $server) {
         try {
             Invoke-Psql $psql $pgEnvironment 'DROP TABLE "public"."orders"' | Out-Null
+            Write-Line '   dropped public.orders'
         } catch {
             [Console]::Error.WriteLine("   dropping public.orders failed: $($_.Exception.Message)")
             $exitCode = 1
@@ -210,11 +215,17 @@ try {
     if ($server) {
         try {
             Stop-ThrowawayPostgres -Server $server
+            Write-Line "   stopped the throwaway server and removed $($server.Root)"
         } catch {
             [Console]::Error.WriteLine("   stopping the throwaway server failed: $($_.Exception.Message)")
             $exitCode = 1
         }
     }
     Write-Line "   Finished in $($clock.Elapsed.TotalSeconds.ToString('0.0', [cultureinfo]::InvariantCulture)) s."
+    if (-not $finished) {
+        # Ctrl+C: PowerShell runs this finally but not the catch, nor the exit below; end with the usual 128 + SIGINT.
+        [Console]::Error.WriteLine('demo: interrupted; cleaned up.')
+        [Environment]::Exit(130)
+    }
 }
 exit $exitCode
