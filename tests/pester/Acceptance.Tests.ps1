@@ -308,6 +308,17 @@ Describe 'What users see' -Tag Installed -Skip:$skip {
         Assert-NoPassword $text
     }
 
+    It 'Test-PgSourceConnection -Detailed lists the privileges per mode, and names a missing table' {
+        $test = Test-PgSourceConnection -ConnectionString $db -Detailed -Mode Notify, Durable -Table orders, no_such_table
+        @($test.Privileges.Mode | Sort-Object -Unique) | Should -Be @('Notify', 'Durable')
+        ($test.Privileges | Where-Object { $_.Mode -eq 'Durable' -and $_.Purpose -eq 'Install' -and $_.Privilege -eq 'CREATE' }).Granted | Should -BeTrue
+        $test.MissingPrivileges | Should -Match 'no_such_table'
+        $test.ReadyModes | Should -BeNullOrEmpty -Because 'a listed table is missing in both modes'
+        $ok = Test-PgSourceConnection -ConnectionString $db -Detailed -Mode Durable -Table orders
+        $ok.ReadyModes | Should -Be 'Durable'
+        ($ok.Privileges | Format-Table | Out-String -Width 300) | Should -Match 'Mode\s+Purpose\s+Granted\s+Privilege'
+    }
+
     It 'events show as a table of time, operation, subject and data' {
         Invoke-TestSql "INSERT INTO orders VALUES (99001, 'view', 1)" -ConnectionString $db | Out-Null
         $text = $shown | Start-PgSourceListener -MaxEvents 1 -Timeout 20 | Format-Table | Out-String -Width 300

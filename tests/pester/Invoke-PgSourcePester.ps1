@@ -43,6 +43,7 @@ $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
 $root = Resolve-Path (Join-Path $PSScriptRoot '../..')
 
+$Path = @($Path | ForEach-Object { $_ -split ',' } | Where-Object { $_ })
 if (-not $Path) {
     # examples/ is run by Examples.Tests.ps1, each script in a pwsh of its own, as a user runs it.
     $Path = @($PSScriptRoot)
@@ -98,5 +99,9 @@ if ($ResultPath) {
     $config.TestResult.OutputPath = $ResultPath
 }
 $result = Invoke-Pester -Configuration $config
+if (-not $result) {
+    Write-Host 'Pester did not run (see the error above).'
+    exit 1
+}
 Write-Host ("Pester ({0}): {1} passed, {2} failed, {3} skipped, {4} not run" -f $ModuleSource, $result.PassedCount, $result.FailedCount, $result.SkippedCount, $result.NotRunCount)
 exit ($result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount)

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using PostgresSource.Core.Database;
+using PostgresSource.Core.Sources;
 using PostgresSource.PowerShell.Infrastructure;
 
 namespace PostgresSource.PowerShell.Cmdlets;
@@ -29,9 +30,19 @@ public sealed class TestPgSourceConnectionCommand : PgSourceCmdlet
     [ValidateRange(1, 600)]
     public int TimeoutSeconds { get; set; } = 15;
 
-    /// <summary>Return an object with the server version, user, wal_level and the reason for a failure.</summary>
+    /// <summary>Return an object with the server version, user, wal_level, the reason for a failure and the privileges each mode needs.</summary>
     [Parameter]
     public SwitchParameter Detailed { get; set; }
+
+    /// <summary>With -Detailed: the modes whose privileges to check (default: all three; a piped source: its own mode).</summary>
+    [Parameter(ParameterSetName = ConnectionSet)]
+    [ValidateNotNullOrEmpty]
+    public PgSourceMode[]? Mode { get; set; }
+
+    /// <summary>With -Detailed: tables to check the per-table privileges on (a piped source: its own tables).</summary>
+    [Parameter(ParameterSetName = ConnectionSet)]
+    [ValidateNotNullOrEmpty]
+    public string[]? Table { get; set; }
 
     protected override void ProcessRecord()
     {
@@ -39,16 +50,27 @@ public sealed class TestPgSourceConnectionCommand : PgSourceCmdlet
         {
             foreach (var source in Source)
             {
-                Test(() => RequireConnection(null, Credential, source.Definition), source);
+                Test(() => RequireConnection(null, Credential, source.Definition), source, [source.Definition.Mode], source.Definition.Tables);
             }
         }
         else
         {
-            Test(() => RequireConnection(ConnectionString, Credential), ConnectionString is null ? null : "ConnectionString");
+            IReadOnlyList<TableName> tables;
+            try
+            {
+                tables = (Table ?? []).SelectMany(TableName.SplitList).Select(TableName.Parse).ToList();
+            }
+            catch (Exception ex) when (ex is SourceValidationException or ArgumentException)
+            {
+                WriteFailure(ex, Table);
+                return;
+            }
+            var modes = (Mode ?? [PgSourceMode.Notify, PgSourceMode.Durable, PgSourceMode.Logical]).Select(CoreEnumMap.ToCore).ToList();
+            Test(() => RequireConnection(ConnectionString, Credential), ConnectionString is null ? null : "ConnectionString", modes, tables);
         }
     }
 
-    private void Test(Func<ConnectionSettings> connection, object? target)
+    private void Test(Func<ConnectionSettings> connection, object? target, IReadOnlyList<CaptureMode> modes, IReadOnlyList<TableName> tables)
     {
         ConnectionSettings settings;
         try
@@ -73,8 +95,17 @@ public sealed class TestPgSourceConnectionCommand : PgSourceCmdlet
             WriteObject(result.Success);
             return;
         }
+        var privileges = result.Success
+            ? Run(ct => PrivilegeCheck.CheckAsync(settings, modes, tables, cancellationToken: ct)).Select(ToPrivilege).ToArray()
+            : [];
+        foreach (var missing in privileges.Where(p => !p.Granted))
+        {
+            WriteVerbose("Missing: " + missing);
+        }
         WriteObject(new PgSourceConnectionTest
         {
+            Privileges = privileges,
+            ReadyModes = privileges.GroupBy(p => p.Mode).Where(g => g.All(p => p.Granted)).Select(g => g.Key).ToArray(),
             Success = result.Success,
             Target = result.Target,
             Connection = new PgSourceConnection(settings),
@@ -88,4 +119,14 @@ public sealed class TestPgSourceConnectionCommand : PgSourceCmdlet
             Reason = result.Reason,
         });
     }
+
+    private static PgSourcePrivilege ToPrivilege(PrivilegeRequirement requirement) => new()
+    {
+        Mode = CoreEnumMap.ToPowerShell(requirement.Mode),
+        Purpose = requirement.Purpose.ToString(),
+        Privilege = requirement.Privilege,
+        On = requirement.Target,
+        Granted = requirement.Granted,
+        Fix = requirement.Fix,
+    };
 }

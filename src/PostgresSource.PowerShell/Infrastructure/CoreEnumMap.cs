@@ -1,5 +1,6 @@
 using PostgresSource.Core.Delivery;
 using PostgresSource.Core.Listening;
+using PostgresSource.Core.Sources;
 
 namespace PostgresSource.PowerShell.Infrastructure;
 
@@ -29,5 +30,21 @@ internal static class CoreEnumMap
         PgSourceContentMode.Binary => EventContentMode.Binary,
         PgSourceContentMode.Structured => EventContentMode.Structured,
         _ => throw new ArgumentOutOfRangeException(nameof(value), value, "Not a content mode."),
+    };
+
+    public static CaptureMode ToCore(PgSourceMode value) => value switch
+    {
+        PgSourceMode.Notify => CaptureMode.Notify,
+        PgSourceMode.Durable => CaptureMode.Durable,
+        PgSourceMode.Logical => CaptureMode.Logical,
+        _ => throw new ArgumentOutOfRangeException(nameof(value), value, "Not a capture mode."),
+    };
+
+    public static PgSourceMode ToPowerShell(CaptureMode value) => value switch
+    {
+        CaptureMode.Notify => PgSourceMode.Notify,
+        CaptureMode.Durable => PgSourceMode.Durable,
+        CaptureMode.Logical => PgSourceMode.Logical,
+        _ => throw new ArgumentOutOfRangeException(nameof(value), value, "Not a capture mode."),
     };
 }

@@ -16,4 +16,10 @@ public sealed class PgSourceConnectionTest
     public TimeSpan Elapsed { get; init; }
     public string? FailureKind { get; init; }
     public string? Reason { get; init; }
+    /// <summary>What each mode asked for (-Mode, default all three) needs, and whether this role has it.</summary>
+    public PgSourcePrivilege[] Privileges { get; init; } = [];
+    /// <summary>The modes this role can install and listen in, of those checked.</summary>
+    public PgSourceMode[] ReadyModes { get; init; } = [];
+    /// <summary>The privileges that are missing, one line each with the statement that grants it.</summary>
+    public string[] MissingPrivileges => Privileges.Where(p => !p.Granted).Select(p => p.ToString()).ToArray();
 }
