@@ -40,6 +40,36 @@ public sealed class SnapshotTests(DatabaseFixture database, ITestOutputHelper ou
             LogicalTestsOptions.Fast with { Snapshot = true, SnapshotProgress = progress, SnapshotChunkSize = 5000 }));
     }
 
+    /// <summary>A partitioned table keeps no rows itself: its snapshot reads every partition (it read ONLY the parent: empty).</summary>
+    [Fact]
+    public async Task APartitionedTablesSnapshotReadsEveryPartition()
+    {
+        var db = await database.CreateDatabaseAsync();
+        await TestSql.ExecuteAsync(db, """
+            CREATE TABLE events (id int NOT NULL, region text NOT NULL, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+            CREATE TABLE events_eu PARTITION OF events FOR VALUES IN ('eu');
+            CREATE TABLE events_us PARTITION OF events FOR VALUES IN ('us');
+            INSERT INTO events SELECT g, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END FROM generate_series(1, 30) g;
+            ANALYZE events_eu, events_us;
+            """);
+        var source = CaptureHarness.Source(CaptureMode.Durable, "events");
+        await CaptureHarness.InstallAsync(source, db, new InstallOptions { Snapshot = true });
+        await using var capture = new DurableCapture(source, ConnectionSettings.Parse(db),
+            new ReliableCaptureOptions { Snapshot = true, JournalPollInterval = TimeSpan.FromMilliseconds(200), SnapshotChunkSize = 7 });
+
+        var rows = await CaptureHarness.TakeAsync(capture, 30, TimeSpan.FromSeconds(60));
+
+        Assert.All(rows, r => Assert.Equal(ChangeOperation.Read, r.Operation));
+        Assert.Equal(Enumerable.Range(1, 30), rows.Select(r => CaptureHarness.Payload(r).GetProperty("data").GetProperty("id").GetInt32()).Order());
+        Assert.All(rows, r => Assert.Equal("events", r.Table));
+        await using var connection = new Npgsql.NpgsqlConnection(db);
+        await connection.OpenAsync();
+        var oid = await TestSql.ScalarAsync<uint>(db, "SELECT 'public.events'::regclass::oid");
+        var table = await Core.Capture.Snapshots.SnapshotTable.LoadAsync(connection, new ResolvedTable("public", "events", oid), CancellationToken.None);
+        Assert.True(table.Partitioned);
+        Assert.Equal(30, table.EstimatedRows);
+    }
+
     /// <summary>The listener and the adapter set progress on <see cref="CaptureOptions"/>: it must reach the capture, also behind the standby wrapper.</summary>
     [Theory]
     [InlineData(CaptureMode.Durable, false)]

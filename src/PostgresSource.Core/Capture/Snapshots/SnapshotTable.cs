@@ -18,8 +18,9 @@ namespace PostgresSource.Core.Capture.Snapshots;
 /// </remarks>
 internal sealed class SnapshotTable
 {
-    public SnapshotTable(string schema, string name, IReadOnlyList<SnapshotColumn> columns, IReadOnlyList<string> keyColumns, long? estimatedRows)
+    public SnapshotTable(string schema, string name, IReadOnlyList<SnapshotColumn> columns, IReadOnlyList<string> keyColumns, long? estimatedRows, bool partitioned = false)
     {
+        Partitioned = partitioned;
         Schema = schema;
         Name = name;
         Columns = columns;
@@ -41,6 +42,8 @@ internal sealed class SnapshotTable
     public IReadOnlyList<SnapshotColumn> Columns { get; }
     public IReadOnlyList<string> KeyColumns { get; }
     public long? EstimatedRows { get; }
+    /// <summary>A partitioned table: its rows live in its partitions, so it is read with them (not ONLY).</summary>
+    public bool Partitioned { get; }
     public bool Resumable { get; }
     public (string, string) Key => (Schema, Name);
 
@@ -96,14 +99,28 @@ internal sealed class SnapshotTable
                 keys.Add(reader.GetString(0));
             }
         }
-        long? estimate;
-        await using (var command = new NpgsqlCommand("SELECT reltuples::bigint FROM pg_catalog.pg_class WHERE oid = @oid", connection))
+        long? estimate = null;
+        var partitioned = false;
+        // A partitioned table's own reltuples says nothing: its estimate is the sum of its leaf partitions'.
+        const string sizeQuery = """
+            SELECT c.relkind = 'p',
+                   CASE WHEN c.relkind = 'p'
+                        THEN (SELECT pg_catalog.sum(GREATEST(l.reltuples, 0))::bigint FROM pg_catalog.pg_partition_tree(c.oid) AS p
+                              JOIN pg_catalog.pg_class l ON l.oid = p.relid WHERE p.isleaf)
+                        ELSE c.reltuples::bigint END
+            FROM pg_catalog.pg_class c WHERE c.oid = @oid
+            """;
+        await using (var command = new NpgsqlCommand(sizeQuery, connection))
         {
             command.Parameters.AddWithValue("oid", NpgsqlTypes.NpgsqlDbType.Oid, table.Oid);
-            var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-            estimate = value is long n && n >= 0 ? n : null;
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                partitioned = reader.GetBoolean(0);
+                estimate = reader.IsDBNull(1) ? null : reader.GetInt64(1) is var n && n >= 0 ? n : null;
+            }
         }
-        return new SnapshotTable(table.Schema, table.Name, columns, keys, estimate);
+        return new SnapshotTable(table.Schema, table.Name, columns, keys, estimate, partitioned);
     }
 
     /// <summary>json_build_object of the key columns: the key as the snapshot records it (built-in types only, see Resumable).</summary>
@@ -122,7 +139,7 @@ internal sealed class SnapshotTable
         // The inner select renders each column safely (see the remarks); row_to_json of that record meets only built-in types.
         var rendered = string.Join(", ", Columns.Select(c => c.SelectExpression("t") + " AS " + Sql.Identifier(c.Name)));
         var inner = new System.Text.StringBuilder("SELECT ").Append(rendered.Length == 0 ? "" : rendered)
-            .Append(" FROM ONLY ").Append(Qualified).Append(" AS t");
+            .Append(Partitioned ? " FROM " : " FROM ONLY ").Append(Qualified).Append(" AS t");
         if (Resumable && after)
         {
             // Each bound a constant of the column's own base type, so the primary-key index serves the row comparison.
