@@ -206,8 +206,8 @@ public sealed class ClusterSynchronizer
         }
 
         var current = appliedCr ?? liveCr;
-        var uid = JsonTree.GetString(current, "metadata", "uid");
-        if (source.Uid is not null && uid is not null && !string.Equals(source.Uid, uid, StringComparison.OrdinalIgnoreCase))
+        var uid = SourceUid.NormalizeOptional(JsonTree.GetString(current, "metadata", "uid"), "metadata.uid");
+        if (source.Uid is not null && uid is not null && !string.Equals(source.Uid, uid, StringComparison.Ordinal))
         {
             _observer.Verbose($"{source.EventSource} carries UID {source.Uid}, but the cluster's PostgresSource has {uid}; object names follow the cluster.");
         }
