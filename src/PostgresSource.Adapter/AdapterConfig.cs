@@ -82,10 +82,8 @@ internal sealed record AdapterConfig
                 ? parsed
                 : throw new AdapterConfigException("PGSOURCE_MODE", $"'{modeText}' is not a mode (Notify, Durable or Logical).")
             : CaptureMode.Notify;
-        var tables = (Get("PGSOURCE_TABLES") ?? string.Empty)
-            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(TableName.Parse)
-            .ToList();
+        // The exporter's format (TableName.FormatList): a comma inside a quoted name is part of the name.
+        var tables = TableName.ParseList(Get("PGSOURCE_TABLES"));
         var install = ParseBool("PGSOURCE_INSTALL", Get("PGSOURCE_INSTALL"), defaultValue: true);
         var overrides = Parse("K_CE_OVERRIDES", () => PostgresSource.Core.Events.CeOverrides.Parse(Get("K_CE_OVERRIDES")));
 

@@ -58,7 +58,7 @@ public static class SourceObjects
     {
         var spec = new JsonObject
         {
-            ["tables"] = new JsonArray(source.Tables.Select(t => (JsonNode)new JsonObject { ["name"] = TableText(t) }).ToArray()),
+            ["tables"] = new JsonArray(source.Tables.Select(t => (JsonNode)new JsonObject { ["name"] = t.ToText() }).ToArray()),
             ["secret"] = new JsonObject { ["name"] = SecretName(source) },
         };
         if (source.Sink is { } sink)
@@ -217,7 +217,7 @@ public static class SourceObjects
         {
             env.Add(Env("PGSOURCE_UID", source.Uid));
         }
-        env.Add(Env("PGSOURCE_TABLES", string.Join(",", source.Tables.Select(TableText))));
+        env.Add(Env("PGSOURCE_TABLES", TableName.FormatList(source.Tables)));
         env.Add(Env("PGSOURCE_MODE", source.Mode.ToString()));
         if (source.EventType != SourceDefinition.DefaultEventType)
         {
@@ -400,23 +400,6 @@ public static class SourceObjects
         },
         StringData = new Dictionary<string, string> { [PgSourceKube.ConnectionSecretKey] = connectionString },
     };
-
-    /// <summary>
-    /// A table as spec.tables and PGSOURCE_TABLES carry it: schema.table, with a part double-quoted only when it
-    /// would not read back the same (a dot, quote, comma or surrounding space in it).
-    /// </summary>
-    public static string TableText(TableName table) =>
-        table.Schema is null ? QuotePart(table.Name) : QuotePart(table.Schema) + "." + QuotePart(table.Name);
-
-    private static string QuotePart(string part)
-    {
-        var needsQuotes = part.Length == 0 || part.Contains('.') || part.Contains('"') || part.Contains(',') || part.Trim().Length != part.Length;
-        if (!needsQuotes)
-        {
-            return part;
-        }
-        return new StringBuilder().Append('"').Append(part.Replace("\"", "\"\"")).Append('"').ToString();
-    }
 
     private static V1EnvVar Env(string name, string value) => new() { Name = name, Value = value };
 
