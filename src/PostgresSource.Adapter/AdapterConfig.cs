@@ -123,6 +123,13 @@ internal sealed record AdapterConfig
         }
 
         var connection = LoadConnection(Get);
+        if (Get("PGSOURCE_DB_ROOT_CERT") is { } rootCert)
+        {
+            // Mounted from spec.database.caCertSecret: the server must prove its identity with it.
+            connection = File.Exists(rootCert)
+                ? connection.WithRootCertificate(rootCert)
+                : throw new AdapterConfigException("PGSOURCE_DB_ROOT_CERT", $"the file '{rootCert}' does not exist.");
+        }
         var config = new AdapterConfig
         {
             Action = action,

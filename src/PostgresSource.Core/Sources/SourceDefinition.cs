@@ -33,6 +33,9 @@ public sealed partial record SourceDefinition
     public string EventType { get; init; } = DefaultEventType;
     public string? SecretName { get; init; }
     public string? ServiceAccountName { get; init; }
+
+    /// <summary>spec.database.caCertSecret: the Secret key holding the database server's root certificate; null: none.</summary>
+    public SecretKeyReference? DatabaseCaCert { get; init; }
     public IReadOnlyDictionary<string, string> CeOverrideExtensions { get; init; } = new Dictionary<string, string>();
     public long? Generation { get; init; }
 
@@ -114,4 +117,10 @@ public sealed partial record SourceDefinition
 public sealed class SourceValidationException(string field, string message) : Exception(message)
 {
     public string Field { get; } = field;
+}
+
+/// <summary>A key of a Secret in the source's namespace (spec.database.caCertSecret: name, and key defaulting to ca.crt).</summary>
+public sealed record SecretKeyReference(string Name, string Key = SecretKeyReference.DefaultCaKey)
+{
+    public const string DefaultCaKey = "ca.crt";
 }
