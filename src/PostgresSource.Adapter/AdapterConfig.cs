@@ -82,10 +82,8 @@ internal sealed record AdapterConfig
                 ? parsed
                 : throw new AdapterConfigException("PGSOURCE_MODE", $"'{modeText}' is not a mode (Notify, Durable or Logical).")
             : CaptureMode.Notify;
-        var tables = (Get("PGSOURCE_TABLES") ?? string.Empty)
-            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-            .Select(TableName.Parse)
-            .ToList();
+        // The exporter's format (TableName.FormatList): a comma inside a quoted name is part of the name.
+        var tables = TableName.ParseList(Get("PGSOURCE_TABLES"));
         var install = ParseBool("PGSOURCE_INSTALL", Get("PGSOURCE_INSTALL"), defaultValue: true);
         var overrides = Parse("K_CE_OVERRIDES", () => PostgresSource.Core.Events.CeOverrides.Parse(Get("K_CE_OVERRIDES")));
 
@@ -125,6 +123,13 @@ internal sealed record AdapterConfig
         }
 
         var connection = LoadConnection(Get);
+        if (Get("PGSOURCE_DB_ROOT_CERT") is { } rootCert)
+        {
+            // Mounted from spec.database.caCertSecret: the server must prove its identity with it.
+            connection = File.Exists(rootCert)
+                ? connection.WithRootCertificate(rootCert)
+                : throw new AdapterConfigException("PGSOURCE_DB_ROOT_CERT", $"the file '{rootCert}' does not exist.");
+        }
         var config = new AdapterConfig
         {
             Action = action,

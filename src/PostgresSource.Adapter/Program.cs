@@ -53,6 +53,10 @@ internal static class Program
             }
         }
 
+        if (ConnectionSecurity.UnverifiedServerWarning(config.Connection) is { } unverified)
+        {
+            log.Warn(unverified, ("database", config.Connection.ToDisplayString()));
+        }
         try
         {
             return config.Action == AdapterAction.Uninstall
@@ -284,8 +288,10 @@ internal static class Program
           Turns PostgreSQL row changes into CloudEvents and sends them to K_SINK. Configured by environment:
           K_SINK (required), NAME (required), NAMESPACE, PGSOURCE_UID, PGSOURCE_TABLES, PGSOURCE_MODE,
           PGSOURCE_CONNECTION or PGSOURCE_CONNECTION_FILE (default /etc/pgsource/secret/connectionstr),
+          PGSOURCE_DB_ROOT_CERT (a PEM file: verify the database server with it, sslmode verify-full; a remote
+          server reached without verification is warned about at start),
           K_CE_OVERRIDES, NOTIFICATION_CHANNEL, EVENT_SOURCE, PGSOURCE_EVENT_TYPE, PGSOURCE_HTTP_PORT (8080),
-          PGSOURCE_INSTALL (true), PGSOURCE_DEAD_LETTER_SINK, PGSOURCE_CONTENT_MODE, PGSOURCE_CA_FILE,
+          PGSOURCE_INSTALL (true), PGSOURCE_DEAD_LETTER_SINK, PGSOURCE_CONTENT_MODE, PGSOURCE_CA_FILE (the sink's CA),
           PGSOURCE_SNAPSHOT, PGSOURCE_ACTION, PGSOURCE_SINGLE_ACTIVE (true), PGSOURCE_QUEUE_CAPACITY (100),
           PGSOURCE_POLL_INTERVAL (100ms), PGSOURCE_DRAIN_TIMEOUT (20s),
           delivery: PGSOURCE_ON_UNDELIVERABLE (stop|skip; stop), PGSOURCE_ORDERING (commit|key|unordered; commit),

@@ -32,7 +32,7 @@ public sealed class CrdAndSchemaTests
         Assert.Empty(StructuralSchema.StructuralErrors(Schema));
 
         var spec = Schema["properties"]!["spec"]!["properties"]!.AsObject();
-        Assert.Equal(["tables", "secret", "sink", "ceOverrides", "serviceAccountName", "mode", "eventType", "delivery"], spec.Select(p => p.Key));
+        Assert.Equal(["tables", "secret", "sink", "ceOverrides", "serviceAccountName", "database", "mode", "eventType", "delivery"], spec.Select(p => p.Key));
         Assert.Equal(["Notify", "Durable", "Logical"], spec["mode"]!["enum"]!.AsArray().Select(v => (string)v!));
         var status = Schema["properties"]!["status"]!["properties"]!.AsObject();
         foreach (var field in new[] { "conditions", "sinkUri", "tableStatuses", "observedGeneration" })

@@ -172,7 +172,7 @@ public sealed class ManifestExportTests
     public void TableTextReadsBackTheSame(string name, string? schema, string expected)
     {
         var table = new TableName(schema, name);
-        var text = SourceObjects.TableText(table);
+        var text = table.ToText();
         Assert.Equal(expected, text);
         Assert.Equal(table, TableName.Parse(text));
     }

@@ -38,7 +38,10 @@ public sealed class LocalCluster : IAsyncDisposable
     public string Password { get; }
     public string ConnectionString { get; }
 
-    public static async Task<LocalCluster> StartAsync(CancellationToken cancellationToken = default, IReadOnlyDictionary<string, string>? settings = null)
+    /// <param name="files">Files written into the data directory before the server starts (a TLS key and certificate,
+    /// say), readable by the server's user alone, as PostgreSQL requires of a key.</param>
+    public static async Task<LocalCluster> StartAsync(CancellationToken cancellationToken = default, IReadOnlyDictionary<string, string>? settings = null,
+        IReadOnlyDictionary<string, string>? files = null)
     {
         var bin = FindBinDirectory() ?? throw new InvalidOperationException(
             "No PostgreSQL server binaries found (initdb on PATH or under /usr/lib/postgresql/*/bin). " +
@@ -78,6 +81,16 @@ public sealed class LocalCluster : IAsyncDisposable
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             config[key] = value;
+        }
+        foreach (var (name, content) in files ?? new Dictionary<string, string>())
+        {
+            var path = Path.Combine(data, name);
+            await File.WriteAllTextAsync(path, content, cancellationToken).ConfigureAwait(false);
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            if (asServiceUser)
+            {
+                await RunAsync("chown", [ServiceUser, path], asUser: null, cancellationToken).ConfigureAwait(false);
+            }
         }
         await File.AppendAllLinesAsync(Path.Combine(data, "postgresql.conf"),
             config.Select(p => $"{p.Key} = {p.Value}"), cancellationToken).ConfigureAwait(false);

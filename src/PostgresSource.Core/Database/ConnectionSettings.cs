@@ -97,6 +97,21 @@ public sealed class ConnectionSettings
         return new ConnectionSettings(builder, Origin + " with credential");
     }
 
+    /// <summary>
+    /// A copy that verifies the server against the root certificate in <paramref name="path"/> (PEM). A root
+    /// certificate is given to be used: a weaker sslmode becomes verify-full, and verify-ca stays as asked.
+    /// </summary>
+    public ConnectionSettings WithRootCertificate(string path)
+    {
+        var builder = ToBuilder();
+        builder.RootCertificate = path;
+        if (builder.SslMode != SslMode.VerifyCA)
+        {
+            builder.SslMode = SslMode.VerifyFull;
+        }
+        return new ConnectionSettings(builder, Origin);
+    }
+
     /// <summary>A copy pointing at another database on the same server.</summary>
     public ConnectionSettings WithDatabase(string database)
     {

@@ -22,6 +22,11 @@ internal sealed class LogicalReplicationInstaller : ICaptureInstaller
     {
         await LogicalPrerequisites.CheckAsync(connection, cancellationToken).ConfigureAwait(false);
         var name = source.DatabaseObjectName;
+        // The slot is created after the publication commits: a name the server would refuse must be caught now.
+        if (!LogicalReplicationSql.IsValidSlotName(name))
+        {
+            throw new SourceValidationException("name", $"'{name}' cannot name a replication slot (at most 63 lowercase letters, digits and '_').");
+        }
         var changes = new List<SchemaChange>();
 
         foreach (var table in tables)

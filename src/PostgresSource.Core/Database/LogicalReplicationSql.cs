@@ -8,6 +8,10 @@ internal static class LogicalReplicationSql
 {
     public const string Plugin = "pgoutput";
 
+    /// <summary>What the server accepts as a slot name (ReplicationSlotValidateName).</summary>
+    public static bool IsValidSlotName(string name) =>
+        name.Length is > 0 and <= 63 && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_');
+
     public static string CreatePublication(string name, IEnumerable<string> qualifiedTables) =>
         $"CREATE PUBLICATION {Sql.Identifier(name)} FOR TABLE {string.Join(", ", qualifiedTables)}";
 

@@ -153,6 +153,8 @@ public static class SourceSchema
     private static async Task<(NpgsqlConnection, NpgsqlTransaction)> BeginAsync(
         SourceDefinition source, ConnectionSettings connection, InstallOptions options, CancellationToken cancellationToken)
     {
+        // Names come from the identity: a bad one must fail here, before anything is planned, let alone committed.
+        source.ValidateIdentity();
         var npgsql = new NpgsqlConnection(connection.ToNpgsqlConnectionString());
         try
         {

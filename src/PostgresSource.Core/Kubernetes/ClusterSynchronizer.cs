@@ -206,8 +206,8 @@ public sealed class ClusterSynchronizer
         }
 
         var current = appliedCr ?? liveCr;
-        var uid = JsonTree.GetString(current, "metadata", "uid");
-        if (source.Uid is not null && uid is not null && !string.Equals(source.Uid, uid, StringComparison.OrdinalIgnoreCase))
+        var uid = SourceUid.NormalizeOptional(JsonTree.GetString(current, "metadata", "uid"), "metadata.uid");
+        if (source.Uid is not null && uid is not null && !string.Equals(source.Uid, uid, StringComparison.Ordinal))
         {
             _observer.Verbose($"{source.EventSource} carries UID {source.Uid}, but the cluster's PostgresSource has {uid}; object names follow the cluster.");
         }
@@ -683,7 +683,12 @@ public sealed class ClusterSynchronizer
         var env = container["env"] is JsonArray array ? KubernetesJson.Deserialize<List<V1EnvVar>>(array.ToJsonString()) : [];
         var serviceAccount = JsonTree.GetString(from, "spec", "template", "spec", "serviceAccountName");
         var jobName = JsonTree.GetString(from, "kind") == ResourceType.Job.Kind ? NameOf(from) : SourceObjects.UninstallJobName(NameOf(from));
-        var job = JsonTree.ToJson(SourceObjects.UninstallJob(set.Namespace, jobName, set.Name ?? set.Label, image, env, serviceAccount));
+        // The uninstall connects as the adapter does: with the database CA it mounted, if any.
+        var caVolume = env.Any(e => e.Name == "PGSOURCE_DB_ROOT_CERT") && from["spec"]?["template"]?["spec"]?["volumes"] is JsonArray volumes
+            ? volumes.OfType<JsonObject>().Where(v => JsonTree.GetString(v, "name") == SourceObjects.DatabaseCaVolumeName)
+                .Select(v => KubernetesJson.Deserialize<V1Volume>(v.ToJsonString())).FirstOrDefault()
+            : null;
+        var job = JsonTree.ToJson(SourceObjects.UninstallJob(set.Namespace, jobName, set.Name ?? set.Label, image, env, serviceAccount, caVolume));
 
         var approval = _observer.Approve(new PlannedChange(source, ResourceType.Job.Kind, set.Namespace, jobName, ChangeVerb.Create, ["run the adapter with 'uninstall'"]));
         if (approval != Approval.Approved)

@@ -119,6 +119,19 @@ public static class PostgresSourceCrd
                     },
                 }),
             ["serviceAccountName"] = String("Run the adapter as this ServiceAccount instead of a dedicated one."),
+            ["database"] = Object(
+                "Database connection settings beyond the connection string.",
+                new()
+                {
+                    ["caCertSecret"] = Object(
+                        "A Secret holding the database server's root certificate (PEM): the adapter connects with sslmode verify-full against it.",
+                        new()
+                        {
+                            ["name"] = MinLength(String("The Secret's name, in the source's namespace."), 1),
+                            ["key"] = MinLength(String("The key holding the certificate; default ca.crt."), 1),
+                        },
+                        required: ["name"]),
+                }),
             ["mode"] = new V1JSONSchemaProps
             {
                 Type = "string",

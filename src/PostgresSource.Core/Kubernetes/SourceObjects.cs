@@ -58,7 +58,7 @@ public static class SourceObjects
     {
         var spec = new JsonObject
         {
-            ["tables"] = new JsonArray(source.Tables.Select(t => (JsonNode)new JsonObject { ["name"] = TableText(t) }).ToArray()),
+            ["tables"] = new JsonArray(source.Tables.Select(t => (JsonNode)new JsonObject { ["name"] = t.ToText() }).ToArray()),
             ["secret"] = new JsonObject { ["name"] = SecretName(source) },
         };
         if (source.Sink is { } sink)
@@ -77,6 +77,10 @@ public static class SourceObjects
         if (source.ServiceAccountName is not null)
         {
             spec["serviceAccountName"] = source.ServiceAccountName;
+        }
+        if (source.DatabaseCaCert is { } ca)
+        {
+            spec["database"] = new JsonObject { ["caCertSecret"] = new JsonObject { ["name"] = ca.Name, ["key"] = ca.Key } };
         }
         if (source.Mode != CaptureMode.Notify)
         {
@@ -217,7 +221,7 @@ public static class SourceObjects
         {
             env.Add(Env("PGSOURCE_UID", source.Uid));
         }
-        env.Add(Env("PGSOURCE_TABLES", string.Join(",", source.Tables.Select(TableText))));
+        env.Add(Env("PGSOURCE_TABLES", TableName.FormatList(source.Tables)));
         env.Add(Env("PGSOURCE_MODE", source.Mode.ToString()));
         if (source.EventType != SourceDefinition.DefaultEventType)
         {
@@ -232,6 +236,10 @@ public static class SourceObjects
                 SecretKeyRef = new V1SecretKeySelector { Name = SecretName(source), Key = PgSourceKube.ConnectionSecretKey },
             },
         });
+        if (source.DatabaseCaCert is not null)
+        {
+            env.Add(Env("PGSOURCE_DB_ROOT_CERT", DatabaseCaFile));
+        }
         env.Add(Env("PGSOURCE_HTTP_PORT", PgSourceKube.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         return env;
     }
@@ -339,8 +347,8 @@ public static class SourceObjects
                         },
                         Resources = Resources(),
                         SecurityContext = ContainerSecurity(),
-                        VolumeMounts = [new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }],
-                    }, restartPolicy: null),
+                        VolumeMounts = [new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }, .. DatabaseCaMounts(source.DatabaseCaCert is not null)],
+                    }, restartPolicy: null, DatabaseCaVolume(source.DatabaseCaCert)),
                 },
             },
         };
@@ -350,7 +358,9 @@ public static class SourceObjects
     /// The one-shot Job that runs the adapter with argument "uninstall" (it removes the source's function,
     /// triggers, journal or slot). Built from the live Deployment's image, environment and ServiceAccount.
     /// </summary>
-    public static V1Job UninstallJob(string @namespace, string jobName, string sourceName, string image, IList<V1EnvVar> env, string? serviceAccountName)
+    /// <param name="databaseCaVolume">The live Deployment's database CA volume, when its env points at the mounted file.</param>
+    public static V1Job UninstallJob(string @namespace, string jobName, string sourceName, string image, IList<V1EnvVar> env, string? serviceAccountName,
+        V1Volume? databaseCaVolume = null)
     {
         var labels = Labels(sourceName, PgSourceKube.UninstallComponent);
         return new V1Job
@@ -373,8 +383,8 @@ public static class SourceObjects
                         Env = env,
                         Resources = Resources(),
                         SecurityContext = ContainerSecurity(),
-                        VolumeMounts = [new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }],
-                    }, restartPolicy: "Never"),
+                        VolumeMounts = [new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }, .. DatabaseCaMounts(databaseCaVolume is not null)],
+                    }, restartPolicy: "Never", databaseCaVolume),
                 },
             },
         };
@@ -401,23 +411,6 @@ public static class SourceObjects
         StringData = new Dictionary<string, string> { [PgSourceKube.ConnectionSecretKey] = connectionString },
     };
 
-    /// <summary>
-    /// A table as spec.tables and PGSOURCE_TABLES carry it: schema.table, with a part double-quoted only when it
-    /// would not read back the same (a dot, quote, comma or surrounding space in it).
-    /// </summary>
-    public static string TableText(TableName table) =>
-        table.Schema is null ? QuotePart(table.Name) : QuotePart(table.Schema) + "." + QuotePart(table.Name);
-
-    private static string QuotePart(string part)
-    {
-        var needsQuotes = part.Length == 0 || part.Contains('.') || part.Contains('"') || part.Contains(',') || part.Trim().Length != part.Length;
-        if (!needsQuotes)
-        {
-            return part;
-        }
-        return new StringBuilder().Append('"').Append(part.Replace("\"", "\"\"")).Append('"').ToString();
-    }
-
     private static V1EnvVar Env(string name, string value) => new() { Name = name, Value = value };
 
     private static V1ObjectMeta Metadata(SourceDefinition source, string name) => new()
@@ -428,7 +421,29 @@ public static class SourceObjects
         OwnerReferences = OwnerReferences(source),
     };
 
-    private static V1PodSpec PodSpec(string? serviceAccountName, V1Container container, string? restartPolicy) => new()
+    /// <summary>The volume that holds spec.database.caCertSecret in the adapter's pod.</summary>
+    public const string DatabaseCaVolumeName = "database-ca";
+
+    /// <summary>Where the adapter reads the database root certificate (PGSOURCE_DB_ROOT_CERT); the Secret's key is mapped to this file.</summary>
+    public const string DatabaseCaFile = "/etc/pgsource/database-ca/ca.crt";
+
+    private static V1Volume? DatabaseCaVolume(SecretKeyReference? ca) => ca is null
+        ? null
+        : new V1Volume
+        {
+            Name = DatabaseCaVolumeName,
+            Secret = new V1SecretVolumeSource
+            {
+                SecretName = ca.Name,
+                Items = [new V1KeyToPath { Key = ca.Key, Path = Path.GetFileName(DatabaseCaFile) }],
+            },
+        };
+
+    private static IEnumerable<V1VolumeMount> DatabaseCaMounts(bool present) => present
+        ? [new V1VolumeMount { Name = DatabaseCaVolumeName, MountPath = Path.GetDirectoryName(DatabaseCaFile)!, ReadOnlyProperty = true }]
+        : [];
+
+    private static V1PodSpec PodSpec(string? serviceAccountName, V1Container container, string? restartPolicy, V1Volume? extraVolume = null) => new()
     {
         ServiceAccountName = serviceAccountName,
         RestartPolicy = restartPolicy,
@@ -440,7 +455,9 @@ public static class SourceObjects
             SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
         },
         Containers = [container],
-        Volumes = [new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }],
+        Volumes = extraVolume is null
+            ? [new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }]
+            : [new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }, extraVolume],
     };
 
     private static V1ResourceRequirements Resources() => new()

@@ -122,6 +122,7 @@ public static class SourceManifestReader
             Mode = mode,
             SecretName = Scalar(Child(spec, "secret"), "name"),
             ServiceAccountName = Scalar(spec, "serviceAccountName"),
+            DatabaseCaCert = ReadCaCertSecret(Child(Child(spec, "database"), "caCertSecret"), Error),
             Sink = ReadSink(Child(spec, "sink"), "spec.sink", Error),
             EventType = Scalar(spec, "eventType") ?? SourceDefinition.DefaultEventType,
             CeOverrideExtensions = ReadExtensions(Child(Child(spec, "ceOverrides"), "extensions"), Error),
@@ -142,6 +143,23 @@ public static class SourceManifestReader
             };
             throw Error(field, ex.Message);
         }
+    }
+
+    /// <summary>spec.database.caCertSecret: {name, key}; key defaults to ca.crt. Null when absent.</summary>
+    private static SecretKeyReference? ReadCaCertSecret(YamlNode? node, Func<string, string, ManifestException> error)
+    {
+        if (node is null)
+        {
+            return null;
+        }
+        const string field = "spec.database.caCertSecret";
+        var name = node is YamlMappingNode secret ? Scalar(secret, "name") : throw error(field, "must be a mapping with 'name' and optional 'key'.");
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw error(field + ".name", "is missing.");
+        }
+        var key = Scalar(secret, "key");
+        return new SecretKeyReference(name, string.IsNullOrWhiteSpace(key) ? SecretKeyReference.DefaultCaKey : key);
     }
 
     /// <summary>A Knative Destination (spec.sink, spec.delivery.deadLetterSink): a ref, an absolute uri, or a ref plus a relative uri.</summary>

@@ -14,8 +14,9 @@ public static partial class SourceObjectNames
     public const string DatabasePrefix = "postgressource_";
 
     /// <summary>The Kubernetes-style child name (with hyphens), used for cluster objects.</summary>
+    /// <exception cref="Sources.SourceValidationException">The UID is not one: a name is never made from a spelling the Go controller would not use.</exception>
     public static string KubernetesName(string sourceName, string? uid) =>
-        ChildName.Make(Prefix + sourceName + "-", uid ?? string.Empty);
+        ChildName.Make(Prefix + sourceName + "-", uid is null ? string.Empty : Sources.SourceUid.Normalize(uid));
 
     /// <summary>The database name shared by function, triggers and channel.</summary>
     public static string DatabaseName(string sourceName, string? uid) =>

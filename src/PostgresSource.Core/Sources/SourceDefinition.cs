@@ -16,13 +16,26 @@ public sealed partial record SourceDefinition
 
     public required string Name { get; init; }
     public string Namespace { get; init; } = DefaultNamespace;
-    public string? Uid { get; init; }
+    /// <summary>
+    /// The Kubernetes UID, kept in its canonical form (<see cref="SourceUid"/>) whatever spelling was given; a value
+    /// that is no UID is kept as given so that <see cref="ValidateIdentity"/> can name it.
+    /// </summary>
+    public string? Uid
+    {
+        get => _uid;
+        init => _uid = value is not null && SourceUid.TryNormalize(value, out var normal) ? normal : value;
+    }
+
+    private readonly string? _uid;
     public required IReadOnlyList<TableName> Tables { get; init; }
     public CaptureMode Mode { get; init; } = CaptureMode.Notify;
     public SinkReference? Sink { get; init; }
     public string EventType { get; init; } = DefaultEventType;
     public string? SecretName { get; init; }
     public string? ServiceAccountName { get; init; }
+
+    /// <summary>spec.database.caCertSecret: the Secret key holding the database server's root certificate; null: none.</summary>
+    public SecretKeyReference? DatabaseCaCert { get; init; }
     public IReadOnlyDictionary<string, string> CeOverrideExtensions { get; init; } = new Dictionary<string, string>();
     public long? Generation { get; init; }
 
@@ -89,10 +102,7 @@ public sealed partial record SourceDefinition
         {
             throw new SourceValidationException("namespace", $"'{Namespace}' is not a valid Kubernetes namespace name.");
         }
-        if (Uid is not null && !Guid.TryParse(Uid, out _))
-        {
-            throw new SourceValidationException("uid", $"'{Uid}' is not a UID (expected the form 01234567-89ab-cdef-0123-456789abcdef).");
-        }
+        SourceUid.NormalizeOptional(Uid);
         return this;
     }
 
@@ -107,4 +117,10 @@ public sealed partial record SourceDefinition
 public sealed class SourceValidationException(string field, string message) : Exception(message)
 {
     public string Field { get; } = field;
+}
+
+/// <summary>A key of a Secret in the source's namespace (spec.database.caCertSecret: name, and key defaulting to ca.crt).</summary>
+public sealed record SecretKeyReference(string Name, string Key = SecretKeyReference.DefaultCaKey)
+{
+    public const string DefaultCaKey = "ca.crt";
 }

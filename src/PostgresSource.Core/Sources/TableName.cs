@@ -8,6 +8,29 @@ namespace PostgresSource.Core.Sources;
 /// </summary>
 public sealed record TableName(string? Schema, string Name)
 {
+    // The list format of PGSOURCE_TABLES and spec.tables[].name: the writer (ToText, FormatList) and the reader
+    // (Parse, SplitList, ParseList) sit together so that what one writes the other reads back unchanged.
+
+    /// <summary>
+    /// The table as spec.tables and PGSOURCE_TABLES carry it: schema.table, each part double-quoted (with "" for a
+    /// quote) only when it would not read back the same bare: a dot, quote or comma in it, or space at either end.
+    /// Plain names stay as users write them, so lists written before this format read the same.
+    /// </summary>
+    public string ToText() => Schema is null ? QuotePart(Name) : QuotePart(Schema) + "." + QuotePart(Name);
+
+    /// <summary>Tables as one comma-separated text (PGSOURCE_TABLES); <see cref="ParseList"/> reads it back.</summary>
+    public static string FormatList(IEnumerable<TableName> tables) => string.Join(",", tables.Select(t => t.ToText()));
+
+    /// <summary>Reads what <see cref="FormatList"/> wrote, or a list a user typed (<c>orders, public.items</c>).</summary>
+    public static IReadOnlyList<TableName> ParseList(string? text) =>
+        string.IsNullOrWhiteSpace(text) ? [] : SplitList(text).Select(Parse).ToList();
+
+    private static string QuotePart(string part)
+    {
+        var bare = part.Length > 0 && part.IndexOfAny(['.', '"', ',']) < 0 && part.Trim().Length == part.Length;
+        return bare ? part : "\"" + part.Replace("\"", "\"\"") + "\"";
+    }
+
     /// <summary>
     /// Splits a list of table names written as one string (a CSV cell, a config value): separated by commas, each
     /// name as <see cref="Parse"/> reads it; a comma inside double quotes is part of a quoted identifier

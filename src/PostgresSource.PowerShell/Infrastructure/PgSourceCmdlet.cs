@@ -103,12 +103,25 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
     /// The connection to use: -ConnectionString (typed, or bound from a piped object's Connection), else the source's
     /// own, else PGSOURCE_CONNECTION, else the PG* variables; then -Credential's user name and password, if given.
     /// </summary>
-    internal static ConnectionSettings RequireConnection(PgSourceConnection? connectionString, PSCredential? credential, SourceDefinition? source = null)
+    internal ConnectionSettings RequireConnection(PgSourceConnection? connectionString, PSCredential? credential, SourceDefinition? source = null)
     {
         var settings = connectionString is { IsEmpty: false } given
             ? given.Settings
             : source?.Connection ?? ConnectionResolver.Require(null);
+        WarnIfServerUnverified(settings);
         return WithCredential(settings, credential);
+    }
+
+    private bool _warnedUnverified;
+
+    /// <summary>The core's warning about an unverified remote server, once per command (not once per piped source).</summary>
+    private void WarnIfServerUnverified(ConnectionSettings settings)
+    {
+        if (!_warnedUnverified && ConnectionSecurity.UnverifiedServerWarning(settings) is { } warning)
+        {
+            _warnedUnverified = true;
+            WriteWarning(warning);
+        }
     }
 
     /// <summary>The settings logging in as <paramref name="credential"/>; unchanged without one (or with [PSCredential]::Empty).</summary>
