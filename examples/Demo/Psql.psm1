@@ -123,10 +123,12 @@ function Invoke-Psql {
         [Parameter(Mandatory)] [hashtable] $Environment,
         [Parameter(Mandatory)] [string] $Sql
     )
+    # Set-Item/Remove-Item, not [Environment]::SetEnvironmentVariable: PowerShell passes $null to a .NET string as
+    # "", which would leave an empty variable behind (libpq reads an empty PGSERVICE as a service named "").
     $saved = @{}
     foreach ($name in $Environment.Keys) {
         $saved[$name] = [Environment]::GetEnvironmentVariable($name)
-        [Environment]::SetEnvironmentVariable($name, $Environment[$name])
+        Set-Item "Env:$name" $Environment[$name]
     }
     try {
         $output = & $Psql --no-psqlrc --quiet --tuples-only --no-align -v ON_ERROR_STOP=1 --command $Sql 2>&1
@@ -136,7 +138,7 @@ function Invoke-Psql {
         $output
     } finally {
         foreach ($name in $saved.Keys) {
-            [Environment]::SetEnvironmentVariable($name, $saved[$name])
+            if ($null -eq $saved[$name]) { Remove-Item "Env:$name" -ErrorAction SilentlyContinue } else { Set-Item "Env:$name" $saved[$name] }
         }
     }
 }

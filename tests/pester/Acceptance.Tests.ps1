@@ -16,35 +16,15 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestDatabase.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'TestProcess.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestManifests.psm1') -Force
     Import-Module PostgresSource
     $script:work = Join-Path ([IO.Path]::GetTempPath()) (New-TestName pgsource_acceptance)
     New-Item -ItemType Directory $work | Out-Null
     if (-not $env:PGSOURCE_TEST_CONNECTION) { return }
     $script:dbName = New-TestName acc
     $script:db = New-TestDatabase $dbName
-    $script:password = Get-TestPassword
     Invoke-TestSql 'CREATE TABLE orders (id int PRIMARY KEY, item text, qty int); CREATE TABLE "Order Lines" (id int PRIMARY KEY, sku text)' -ConnectionString $db | Out-Null
 
-    function Assert-NoPassword([string] $Text) {
-        if ($script:password) { $Text | Should -Not -Match ([regex]::Escape($script:password)) }
-    }
-    function Write-SourceYaml([string] $Path, [string] $Name, [string] $Table, [string] $Extra = '') {
-        Set-Content $Path @"
-apiVersion: sources.vaikas.dev/v1alpha1
-kind: PostgresSource
-metadata:
-  name: $Name
-  namespace: shop
-spec:
-  tables:
-  - name: $Table
-  secret:
-    name: sql-secret
-  sink:
-    uri: http://receiver.shop.svc.cluster.local/events
-$Extra
-"@
-    }
 }
 
 AfterAll {
@@ -87,8 +67,8 @@ Describe 'Import-PgSource | Install-PgSourceTrigger | Export-PgSourceManifest' -
     BeforeAll {
         $script:folder = Join-Path $work 'yaml'
         New-Item -ItemType Directory $folder | Out-Null
-        Write-SourceYaml (Join-Path $folder 'orders.yaml') 'orders' 'orders'
-        Write-SourceYaml (Join-Path $folder 'lines.yaml') 'lines' '"Order Lines"'
+        Set-Content (Join-Path $folder 'orders.yaml') (Get-SourceYaml -Name orders -Namespace shop -Table orders -SinkUri http://receiver.shop.svc.cluster.local/events)
+        Set-Content (Join-Path $folder 'lines.yaml') (Get-SourceYaml -Name lines -Namespace shop -Table '"Order Lines"' -SinkUri http://receiver.shop.svc.cluster.local/events)
     }
 
     It 'installs every file of a folder, piped from Get-ChildItem' {
@@ -135,7 +115,7 @@ Describe 'Import-PgSource | Sync-PgSourceCluster against the API server' -Tag In
     BeforeAll {
         $script:seed = Join-Path $work 'sync.yaml'
         $script:syncName = (New-TestName sync) -replace '_', '-'
-        Write-SourceYaml $seed $syncName 'orders'
+        Set-Content $seed (Get-SourceYaml -Name $syncName -Namespace shop -Table orders -SinkUri http://receiver.shop.svc.cluster.local/events)
         $script:kc = $env:PGSOURCE_TEST_KUBECONFIG
     }
 

@@ -97,7 +97,7 @@ Describe 'Logging in with -Credential' -Skip:($skip -or $noTestPassword) {
         $password = Get-TestPassword
         $script:secure = ConvertTo-SecureString $password -AsPlainText -Force
         $noPassword = Remove-TestPassword $cs
-        $user = (ConvertTo-PgEnvironment $cs).PGUSER
+        $user = Get-TestConnectionPart PGUSER $cs
         $script:noPassword = $noPassword
         $script:credential = [pscredential]::new($user, $secure)
         Invoke-TestSql "CREATE TABLE cred_orders_$suffix (id int PRIMARY KEY)" | Out-Null

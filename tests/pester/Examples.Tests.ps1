@@ -16,16 +16,14 @@ BeforeDiscovery {
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestDatabase.psm1') -Force
     Import-Module (Join-Path $PSScriptRoot 'TestProcess.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot 'TestManifests.psm1') -Force
+    Import-Module (Join-Path $PSScriptRoot '../../examples/Demo/Psql.psm1') -Force
     Import-Module PostgresSource
     $script:examples = [IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../../examples'))
     $script:cs = $env:PGSOURCE_TEST_CONNECTION
-    $script:password = if ($cs) { Get-TestPassword } else { $null }
     $script:work = Join-Path ([IO.Path]::GetTempPath()) (New-TestName pgsource_examples)
     New-Item -ItemType Directory $work | Out-Null
 
-    function Assert-NoPassword([string] $Text) {
-        if ($script:password) { $Text | Should -Not -Match ([regex]::Escape($script:password)) }
-    }
 }
 
 AfterAll {
@@ -69,20 +67,7 @@ Describe 'examples/runbook-setup.ps1' -Tag Installed -Skip:$skip {
         $sources = Join-Path $work 'runbook'
         New-Item -ItemType Directory $sources | Out-Null
         foreach ($pair in @(@('orders', 'orders'), @('invoices', 'invoices'), @('lost', 'no_such_table'))) {
-            Set-Content (Join-Path $sources "$($pair[0]).yaml") @"
-apiVersion: sources.vaikas.dev/v1alpha1
-kind: PostgresSource
-metadata:
-  name: $($pair[0])
-  namespace: shop
-spec:
-  tables:
-  - name: $($pair[1])
-  secret:
-    name: sql-secret
-  sink:
-    uri: http://receiver.shop.svc.cluster.local/
-"@
+            Set-Content (Join-Path $sources "$($pair[0]).yaml") (Get-SourceYaml -Name $pair[0] -Namespace shop -Table $pair[1] -SinkUri http://receiver.shop.svc.cluster.local/)
         }
         $script:first = Invoke-Pwsh -File (Join-Path $examples 'runbook-setup.ps1') -ArgumentList '-SourceFolder', $sources -Environment @{ PGSOURCE_CONNECTION = $db }
         $script:second = Invoke-Pwsh -File (Join-Path $examples 'runbook-setup.ps1') -ArgumentList '-SourceFolder', $sources -Environment @{ PGSOURCE_CONNECTION = $db }
@@ -117,31 +102,7 @@ Describe 'examples/gitops-export.ps1' -Tag Installed {
         $script:gitops = Join-Path $work 'gitops-out'
         New-Item -ItemType Directory $sources, $gitops | Out-Null
         # The seed README's Secret and source, in one file: the Secret is skipped (with a warning), never exported.
-        Set-Content (Join-Path $sources 'seed.yaml') @'
-apiVersion: v1
-kind: Secret
-metadata:
-  name: sql-secret
-  namespace: default
-stringData:
-  connectionstr: postgres://foobar:really@127.0.0.1:5432/users
----
-apiVersion: sources.vaikas.dev/v1alpha1
-kind: PostgresSource
-metadata:
-  name: vaikaspostgres
-  namespace: default
-spec:
-  tables:
-  - name: orders
-  secret:
-    name: sql-secret
-  sink:
-    ref:
-      apiVersion: eventing.knative.dev/v1
-      kind: Broker
-      name: default
-'@
+        Set-Content (Join-Path $sources 'seed.yaml') (Get-SourceYaml -Name vaikaspostgres -WithSeedSecret)
         $script:run = Invoke-Pwsh -File (Join-Path $examples 'gitops-export.ps1') -ArgumentList '-SourcePath', $sources, '-OutputPath', $gitops, '-Namespace', 'shop'
     }
 
@@ -167,31 +128,7 @@ Describe 'examples/migrate-from-seed.ps1' -Tag Installed -Skip:$noCluster {
         $script:seed = Join-Path $work 'seed-migrate.yaml'
         $name = (New-TestName seed) -replace '_', '-'
         $script:name = $name
-        Set-Content $seed @"
-apiVersion: v1
-kind: Secret
-metadata:
-  name: sql-secret
-  namespace: default
-stringData:
-  connectionstr: postgres://foobar:really@127.0.0.1:5432/users
----
-apiVersion: sources.vaikas.dev/v1alpha1
-kind: PostgresSource
-metadata:
-  name: $name
-  namespace: default
-spec:
-  tables:
-  - name: orders
-  secret:
-    name: sql-secret
-  sink:
-    ref:
-      apiVersion: eventing.knative.dev/v1beta1
-      kind: Broker
-      name: default
-"@
+        Set-Content $seed (Get-SourceYaml -Name $name -BrokerApiVersion eventing.knative.dev/v1beta1 -WithSeedSecret)
         $arguments = '-Path', $seed, '-Kubeconfig', $env:PGSOURCE_TEST_KUBECONFIG
         $script:preview = Invoke-Pwsh -File (Join-Path $examples 'migrate-from-seed.ps1') -ArgumentList ($arguments + '-Preview')
         $script:apply = Invoke-Pwsh -File (Join-Path $examples 'migrate-from-seed.ps1') -ArgumentList $arguments
@@ -223,9 +160,7 @@ Describe 'examples/app-writes.Tests.ps1' -Tag Installed -Skip:$skip {
         $script:dbName = New-TestName ex_app
         $script:db = New-TestDatabase $dbName
         # The example reads its database from the libpq variables, as psql and the module both do.
-        $environment = @{}
-        $variables = ConvertTo-PgEnvironment $db
-        foreach ($key in $variables.Keys) { $environment[$key] = $variables[$key] }
+        $environment = ConvertTo-PsqlEnvironment $db
         $results = Join-Path $work 'app-writes.xml'
         $runner = Join-Path $work 'run-app-writes.ps1'
         Set-Content $runner @"

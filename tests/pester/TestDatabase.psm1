@@ -1,77 +1,16 @@
 <#
     Test set-up SQL for the Pester suite, for any connection-string form the module accepts (a postgres:// URL,
     libpq key=value pairs, Npgsql Key=Value;...). psql cannot read Npgsql's form, and a password must not sit on a
-    command line, so psql always gets the connection through the libpq variables (PGHOST, PGPASSWORD, ...).
+    command line, so psql gets the connection through the libpq variables: the demo's Psql module does exactly that
+    (ConvertTo-PsqlEnvironment, Invoke-Psql), and the tests use it rather than a second parser.
 #>
 Set-StrictMode -Version Latest
+Import-Module (Join-Path $PSScriptRoot '../../examples/Demo/Psql.psm1') -Force
 
-$script:libpqNames = @{
-    host = 'PGHOST'; server = 'PGHOST'; port = 'PGPORT'
-    database = 'PGDATABASE'; db = 'PGDATABASE'; dbname = 'PGDATABASE'
-    username = 'PGUSER'; 'user id' = 'PGUSER'; userid = 'PGUSER'; user = 'PGUSER'; uid = 'PGUSER'
-    password = 'PGPASSWORD'; pwd = 'PGPASSWORD'; sslmode = 'PGSSLMODE'; 'ssl mode' = 'PGSSLMODE'
-}
-
-function ConvertTo-PgEnvironment {
-    <# The libpq variables that reach the database a connection string names. #>
-    param([Parameter(Mandatory)] [string] $ConnectionString)
-    $result = [ordered]@{}
-    if ($ConnectionString -match '^(postgres|postgresql)://') {
-        $uri = [uri] $ConnectionString
-        if ($uri.UserInfo) {
-            $user, $password = $uri.UserInfo -split ':', 2
-            $result.PGUSER = [uri]::UnescapeDataString($user)
-            if ($null -ne $password) { $result.PGPASSWORD = [uri]::UnescapeDataString($password) }
-        }
-        if ($uri.Host) { $result.PGHOST = $uri.Host }
-        if ($uri.Port -gt 0) { $result.PGPORT = [string] $uri.Port }
-        $database = $uri.AbsolutePath.TrimStart('/')
-        if ($database) { $result.PGDATABASE = [uri]::UnescapeDataString($database) }
-        return $result
-    }
-    # Npgsql separates pairs with ';', libpq with spaces (values may be single-quoted).
-    $pairs = if ($ConnectionString -match ';') {
-        $ConnectionString -split ';' | Where-Object { $_ -match '=' } | ForEach-Object { , ($_ -split '=', 2) }
-    }
-    else {
-        [regex]::Matches($ConnectionString, "(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)") | ForEach-Object {
-            , @($_.Groups[1].Value, ($_.Groups[2].Value -replace "^'(.*)'$", '$1' -replace "\\(.)", '$1'))
-        }
-    }
-    foreach ($pair in $pairs) {
-        $name = $script:libpqNames[$pair[0].Trim().ToLowerInvariant()]
-        if ($name) { $result[$name] = $pair[1].Trim() }
-    }
-    $result
-}
-
-function Get-Psql {
-    $command = Get-Command psql -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1
-    if ($command) { return $command.Source }
-    $found = Get-ChildItem '/usr/lib/postgresql/*/bin/psql' -ErrorAction SilentlyContinue | Sort-Object FullName | Select-Object -Last 1
-    if ($found) { return $found.FullName }
-    throw 'psql is not installed (Debian: apt-get install postgresql-client); the tests use it to create their tables.'
-}
-
-function Invoke-WithPgEnvironment {
-    <# Runs a script block with the libpq variables of a connection set, and the caller's restored afterwards. #>
-    param([Parameter(Mandatory)] [string] $ConnectionString, [Parameter(Mandatory)] [scriptblock] $ScriptBlock)
-    $names = 'PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'PGSSLMODE', 'PGSERVICE'
-    # Remove-Item, not [Environment]::SetEnvironmentVariable: PowerShell passes $null to a .NET string as "",
-    # and libpq reads an empty PGSERVICE as a service named "".
-    $saved = @{}
-    foreach ($name in $names) { $saved[$name] = [Environment]::GetEnvironmentVariable($name) }
-    try {
-        foreach ($name in $names) { Remove-Item "Env:$name" -ErrorAction SilentlyContinue }
-        $variables = ConvertTo-PgEnvironment $ConnectionString
-        foreach ($name in $variables.Keys) { Set-Item "Env:$name" $variables[$name] }
-        & $ScriptBlock
-    }
-    finally {
-        foreach ($name in $names) {
-            if ($null -eq $saved[$name]) { Remove-Item "Env:$name" -ErrorAction SilentlyContinue } else { Set-Item "Env:$name" $saved[$name] }
-        }
-    }
+function Get-TestPsql {
+    # Next to the newest local server binaries when there are some (Debian keeps psql there too), else on PATH.
+    $bin = Get-ChildItem '/usr/lib/postgresql/*/bin' -Directory -ErrorAction SilentlyContinue | Sort-Object FullName | Select-Object -Last 1
+    Find-Psql -BinDirectory ${bin}?.FullName
 }
 
 function Invoke-TestSql {
@@ -80,12 +19,7 @@ function Invoke-TestSql {
         [Parameter(Mandatory, Position = 0)] [string] $Sql,
         [Parameter(Position = 1)] [string] $ConnectionString = $env:PGSOURCE_TEST_CONNECTION
     )
-    $psql = Get-Psql
-    Invoke-WithPgEnvironment $ConnectionString {
-        $output = & $psql -X -q -t -A -v ON_ERROR_STOP=1 -c $Sql 2>&1
-        if ($LASTEXITCODE -ne 0) { throw "psql failed: $output" }
-        $output
-    }
+    Invoke-Psql -Psql (Get-TestPsql) -Environment (ConvertTo-PsqlEnvironment $ConnectionString) -Sql $Sql
 }
 
 function New-TestDatabase {
@@ -111,10 +45,23 @@ function Set-TestDatabaseName {
     "$ConnectionString$($separator)Database=$Name"
 }
 
+function Get-TestConnectionPart {
+    <# One libpq part (PGUSER, PGPASSWORD, ...) of a connection string in any form; $null when it has none. #>
+    param([Parameter(Mandatory)] [string] $Name, [string] $ConnectionString = $env:PGSOURCE_TEST_CONNECTION)
+    (ConvertTo-PsqlEnvironment $ConnectionString)[$Name]
+}
+
 function Get-TestPassword {
     <# The test connection's password, for asserting that it appears nowhere; $null when it has none. #>
     param([string] $ConnectionString = $env:PGSOURCE_TEST_CONNECTION)
-    (ConvertTo-PgEnvironment $ConnectionString)['PGPASSWORD']
+    Get-TestConnectionPart PGPASSWORD $ConnectionString
+}
+
+function Assert-NoPassword {
+    <# Fails the current test when the text shows the test connection's password. #>
+    param([string] $Text)
+    $password = Get-TestPassword
+    if ($password) { $Text | Should -Not -Match ([regex]::Escape($password)) }
 }
 
 function Remove-TestPassword {
@@ -130,5 +77,5 @@ function New-TestName {
     "$($Prefix)_$([guid]::NewGuid().ToString('N').Substring(0, 8))"
 }
 
-Export-ModuleMember -Function ConvertTo-PgEnvironment, Invoke-WithPgEnvironment, Invoke-TestSql, New-TestDatabase, Remove-TestDatabase,
-    Set-TestDatabaseName, Get-TestPassword, Remove-TestPassword, New-TestName
+Export-ModuleMember -Function Invoke-TestSql, New-TestDatabase, Remove-TestDatabase, Set-TestDatabaseName, Get-TestConnectionPart,
+    Get-TestPassword, Assert-NoPassword, Remove-TestPassword, New-TestName

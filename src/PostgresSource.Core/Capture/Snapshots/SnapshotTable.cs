@@ -138,7 +138,7 @@ internal sealed class SnapshotTable
     {
         // The inner select renders each column safely (see the remarks); row_to_json of that record meets only built-in types.
         var rendered = string.Join(", ", Columns.Select(c => c.SelectExpression("t") + " AS " + Sql.Identifier(c.Name)));
-        var inner = new System.Text.StringBuilder("SELECT ").Append(rendered.Length == 0 ? "" : rendered)
+        var inner = new System.Text.StringBuilder("SELECT ").Append(rendered)
             .Append(Partitioned ? " FROM " : " FROM ONLY ").Append(Qualified).Append(" AS t");
         if (Resumable && after)
         {
