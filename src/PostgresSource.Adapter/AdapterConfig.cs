@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Xml;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Delivery;

@@ -1,5 +1,6 @@
 using PostgresSource.Core.Events;
-using PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Sources;
 using PostgresSource.TestReceivers;
 using PostgresSource.TestSupport;

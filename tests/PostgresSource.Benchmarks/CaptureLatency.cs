@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;

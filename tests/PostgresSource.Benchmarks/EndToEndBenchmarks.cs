@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using Npgsql;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Delivery;

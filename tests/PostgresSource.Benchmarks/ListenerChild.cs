@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Delivery;

@@ -1,3 +1,4 @@
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
 
 namespace PostgresSource.Core.Tests;

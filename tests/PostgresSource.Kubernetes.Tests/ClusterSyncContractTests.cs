@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
 using PostgresSource.TestSupport;

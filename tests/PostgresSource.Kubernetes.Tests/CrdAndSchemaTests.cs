@@ -2,8 +2,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
-using PostgresSource.Core.Kubernetes;
-using PostgresSource.Core.Manifests;
+using PostgresSource.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
+using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes.Tests;
 

@@ -1,5 +1,6 @@
-using PostgresSource.Core.Kubernetes;
-using PostgresSource.Core.Manifests;
+using PostgresSource.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
+using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes.Tests;
 

@@ -1,8 +1,9 @@
 using System.Text.Json.Nodes;
 using PostgresSource.Core.Delivery;
-using PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Listening;
-using PostgresSource.Core.Manifests;
+using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
 using PostgresSource.TestSupport;

@@ -1,4 +1,5 @@
-using PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes.Tests;
 

@@ -1,8 +1,10 @@
 using System.Text.Json.Nodes;
 using k8s;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
-using PostgresSource.Core.Kubernetes;
-using PostgresSource.Core.Manifests;
+using PostgresSource.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
+using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Sources;
 
 namespace PostgresSource.Kubernetes.Tests;

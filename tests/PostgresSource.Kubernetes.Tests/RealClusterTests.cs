@@ -1,6 +1,7 @@
 using k8s;
 using k8s.Models;
-using PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Sources;
 
 namespace PostgresSource.Kubernetes.Tests;

@@ -1,5 +1,7 @@
 using Npgsql;
 
+using PostgresSource.Core.Connections;
+
 namespace PostgresSource.Core.Database;
 
 /// <summary>Quick catalog look-ups for tab completion: bounded in time and rows, never throwing at the user.</summary>

@@ -1,5 +1,7 @@
 using Npgsql;
 
+using PostgresSource.Core.Connections;
+
 namespace PostgresSource.Core.Database;
 
 /// <summary>

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using Npgsql;
 
+using PostgresSource.Core.Connections;
+
 namespace PostgresSource.Core.Database;
 
 /// <summary>What a connection test found. <see cref="Reason"/> never contains the password.</summary>

@@ -1,5 +1,6 @@
 using System.Text;
 using Npgsql;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Sources;
 
 namespace PostgresSource.Core.Database;

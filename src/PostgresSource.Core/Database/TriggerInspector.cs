@@ -1,4 +1,5 @@
 using Npgsql;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Sources;
 
 namespace PostgresSource.Core.Database;

@@ -1,7 +1,8 @@
 using System.Collections.ObjectModel;
 using System.Management.Automation;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
-using PostgresSource.Core.Manifests;
+using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.PowerShell.Infrastructure;
 
 namespace PostgresSource.PowerShell.Cmdlets;

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Management.Automation;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Delivery;
 using PostgresSource.Core.Listening;

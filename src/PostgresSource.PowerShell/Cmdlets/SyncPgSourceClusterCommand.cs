@@ -1,5 +1,6 @@
 using System.Management.Automation;
-using PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.PowerShell.Infrastructure;
 
 namespace PostgresSource.PowerShell.Cmdlets;

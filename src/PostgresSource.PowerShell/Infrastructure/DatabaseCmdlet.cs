@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
 

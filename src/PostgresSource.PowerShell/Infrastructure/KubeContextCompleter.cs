@@ -1,7 +1,8 @@
 using System.Collections;
 using System.Management.Automation;
 using System.Management.Automation.Language;
-using PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.PowerShell.Infrastructure;
 

@@ -1,9 +1,11 @@
 using System.Management.Automation;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture.Reliability;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Diagnostics;
-using PostgresSource.Core.Kubernetes;
-using PostgresSource.Core.Manifests;
+using PostgresSource.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
+using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Sources;
 
 namespace PostgresSource.PowerShell.Infrastructure;

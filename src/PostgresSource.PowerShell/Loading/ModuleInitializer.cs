@@ -5,12 +5,12 @@ using System.Runtime.Loader;
 namespace PostgresSource.PowerShell.Loading;
 
 /// <summary>
-/// Runs when the module is imported: routes the one assembly the cmdlets reference directly
-/// (PostgresSource.Core) into the private context. Removed again when the module is removed.
+/// Runs when the module is imported: routes the two assemblies the cmdlets reference directly
+/// (PostgresSource.Core and PostgresSource.Kubernetes) into the private context. Removed again when the module is removed.
 /// </summary>
 public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssemblyCleanup
 {
-    private const string CoreAssemblyName = "PostgresSource.Core";
+    private static readonly string[] DirectReferences = ["PostgresSource.Core", "PostgresSource.Kubernetes"];
 
     private static readonly string DependencyDirectory = Path.Combine(
         Path.GetDirectoryName(typeof(ModuleInitializer).Assembly.Location)!, "dependencies");
@@ -34,10 +34,10 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
 
     private static Assembly? ResolveCore(AssemblyLoadContext context, AssemblyName name)
     {
-        // Answer only for the core, and only if the file is there: answering for anything else, or
+        // Answer only for our own assemblies, and only if the file is there: answering for anything else, or
         // asking the private context for a file it cannot find, would recurse into this handler.
-        if (!string.Equals(name.Name, CoreAssemblyName, StringComparison.Ordinal) ||
-            !File.Exists(Path.Combine(DependencyDirectory, CoreAssemblyName + ".dll")))
+        if (name.Name is null || !DirectReferences.Contains(name.Name, StringComparer.Ordinal) ||
+            !File.Exists(Path.Combine(DependencyDirectory, name.Name + ".dll")))
         {
             return null;
         }

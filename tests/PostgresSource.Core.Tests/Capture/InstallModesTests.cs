@@ -1,4 +1,5 @@
 using Npgsql;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Capture.Durable;
 using PostgresSource.Core.Capture.Logical;

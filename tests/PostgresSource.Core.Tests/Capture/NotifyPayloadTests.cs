@@ -1,4 +1,5 @@
 using System.Text.Json;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;

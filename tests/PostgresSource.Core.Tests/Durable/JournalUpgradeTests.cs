@@ -1,3 +1,4 @@
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Capture.Durable;
 using PostgresSource.Core.Database;

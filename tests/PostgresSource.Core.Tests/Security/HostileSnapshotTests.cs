@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Npgsql;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Capture.Durable;
 using PostgresSource.Core.Capture.Logical;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Npgsql;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
 using PostgresSource.TestSupport;
 

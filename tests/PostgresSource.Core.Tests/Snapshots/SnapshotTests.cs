@@ -1,3 +1,4 @@
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Capture.Durable;
 using PostgresSource.Core.Capture.Logical;
@@ -148,8 +149,8 @@ public sealed class SnapshotSeamTests(DatabaseFixture database, ITestOutputHelpe
         await CaptureHarness.InstallAsync(source, db, new InstallOptions { Snapshot = true, ReplicaIdentityFull = true });
         var options = LogicalTestsOptions.Fast with { JournalPollInterval = TimeSpan.FromMilliseconds(300), SnapshotChunkSize = 2000 };
         IChangeCapture Create() => source.Mode == CaptureMode.Durable
-            ? new Core.Capture.Durable.DurableCapture(source, Core.Database.ConnectionSettings.Parse(db), options)
-            : new Core.Capture.Logical.LogicalCapture(source, Core.Database.ConnectionSettings.Parse(db), options);
+            ? new Core.Capture.Durable.DurableCapture(source, Core.Connections.ConnectionSettings.Parse(db), options)
+            : new Core.Capture.Logical.LogicalCapture(source, Core.Connections.ConnectionSettings.Parse(db), options);
 
         var keyed = new Dictionary<int, int>();
         var loose = new Dictionary<int, int>();

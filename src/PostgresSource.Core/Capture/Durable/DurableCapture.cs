@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture.Reliability;
 using PostgresSource.Core.Capture.Snapshots;
 using PostgresSource.Core.Database;

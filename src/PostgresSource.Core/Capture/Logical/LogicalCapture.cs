@@ -3,6 +3,7 @@ using Npgsql;
 using Npgsql.Replication;
 using Npgsql.Replication.PgOutput.Messages;
 using NpgsqlTypes;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture.Reliability;
 using PostgresSource.Core.Capture.Snapshots;
 using PostgresSource.Core.Database;

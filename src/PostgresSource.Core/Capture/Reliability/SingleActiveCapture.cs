@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Npgsql;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture.Durable;
 using PostgresSource.Core.Capture.Logical;
 using PostgresSource.Core.Database;

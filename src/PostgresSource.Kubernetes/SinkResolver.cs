@@ -1,6 +1,8 @@
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
+
+namespace PostgresSource.Kubernetes;
 
 /// <summary>
 /// Turns a source's sink into the URL the adapter sends to (K_SINK), as Knative's resolver does: a URI as is;

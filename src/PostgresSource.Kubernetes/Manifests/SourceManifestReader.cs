@@ -5,7 +5,9 @@ using PostgresSource.Core.Sources;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
-namespace PostgresSource.Core.Manifests;
+using PostgresSource.Kubernetes;
+
+namespace PostgresSource.Kubernetes.Manifests;
 
 /// <summary>
 /// Reads PostgresSource custom resources as the seed writes them (sources.vaikas.dev/v1alpha1),

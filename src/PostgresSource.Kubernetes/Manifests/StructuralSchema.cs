@@ -1,7 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes;
+
+namespace PostgresSource.Kubernetes.Manifests;
 
 /// <summary>
 /// A small validator for the subset of OpenAPI v3 that structural CRD schemas use here: type, properties,

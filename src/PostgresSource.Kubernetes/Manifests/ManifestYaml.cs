@@ -6,7 +6,9 @@ using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes;
+
+namespace PostgresSource.Kubernetes.Manifests;
 
 /// <summary>
 /// Writes Kubernetes objects as multi-document YAML for kubectl apply -f, and reads YAML back into JSON trees.

@@ -5,7 +5,9 @@ using k8s.Models;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
+
+namespace PostgresSource.Kubernetes;
 
 /// <summary>
 /// Builds the objects a source needs in a cluster, as the seed makes them: the PostgresSource itself, a

@@ -2,7 +2,9 @@ using k8s;
 using k8s.Exceptions;
 using k8s.KubeConfigModels;
 
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
+
+namespace PostgresSource.Kubernetes;
 
 /// <summary>
 /// Finds the cluster to talk to, in kubectl's order: an explicit kubeconfig file, the files in KUBECONFIG

@@ -1,7 +1,7 @@
 using System.Text;
 using Npgsql;
 
-namespace PostgresSource.Core.Database;
+namespace PostgresSource.Core.Connections;
 
 /// <summary>Turns the connection-string dialects PostgreSQL users write into an Npgsql builder.</summary>
 internal static class ConnectionStringParser

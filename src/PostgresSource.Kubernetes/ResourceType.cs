@@ -1,4 +1,6 @@
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
+
+namespace PostgresSource.Kubernetes;
 
 /// <summary>A kind of Kubernetes object and where the API serves it.</summary>
 public sealed record ResourceType(string Group, string Version, string Kind, string Plural, bool Namespaced)

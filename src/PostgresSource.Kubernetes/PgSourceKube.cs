@@ -1,7 +1,7 @@
 using System.Reflection;
-using PostgresSource.Core.Manifests;
+using PostgresSource.Kubernetes.Manifests;
 
-namespace PostgresSource.Core.Kubernetes;
+namespace PostgresSource.Kubernetes;
 
 /// <summary>
 /// The fixed names of what this product puts in a cluster: the custom resource, the field manager,

@@ -1,6 +1,6 @@
 using Npgsql;
 
-namespace PostgresSource.Core.Database;
+namespace PostgresSource.Core.Connections;
 
 /// <summary>
 /// A database connection, parsed from any of the forms users bring (postgres:// URI as in the seed's

@@ -1,8 +1,11 @@
 using System.Text.Json.Nodes;
+using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes;
+
+namespace PostgresSource.Kubernetes.Manifests;
 
 public sealed record ExportOptions
 {

@@ -3,7 +3,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using k8s;
 
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes;
+
+namespace PostgresSource.Kubernetes.Manifests;
 
 /// <summary>
 /// JSON helpers for comparing what is wanted with what a cluster has. Comparison follows server-side apply:

@@ -1,4 +1,6 @@
-namespace PostgresSource.Core.Manifests;
+using PostgresSource.Kubernetes;
+
+namespace PostgresSource.Kubernetes.Manifests;
 
 /// <summary>A manifest that cannot be read: names the file, the document, and the field at fault.</summary>
 public sealed class ManifestException(string file, int document, string? field, string message, Exception? inner = null)

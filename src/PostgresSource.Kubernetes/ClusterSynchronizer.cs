@@ -6,7 +6,9 @@ using k8s.Models;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
+
+namespace PostgresSource.Kubernetes;
 
 /// <summary>
 /// Puts sources into a cluster with server-side apply, in a fixed order: the CRD (and adapter ClusterRole) if

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
+
+namespace PostgresSource.Kubernetes;
 
 /// <summary>
 /// The few Kubernetes API calls cluster sync needs, over JSON trees. The real implementation uses

@@ -7,7 +7,9 @@ using k8s;
 using k8s.Autorest;
 using k8s.Models;
 
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
+
+namespace PostgresSource.Kubernetes;
 
 /// <summary>
 /// <see cref="IClusterApi"/> over KubernetesClient: core/v1 kinds through the typed CoreV1 operations, every
@@ -21,7 +23,7 @@ public sealed class KubernetesClusterApi : IClusterApi
     {
         Server = configuration.Host ?? "(unknown server)";
         DefaultNamespace = string.IsNullOrEmpty(configuration.Namespace) ? "default" : configuration.Namespace;
-        _client = new k8s.Kubernetes(configuration, new Diagnostics.KubernetesRequestTrace()) { HttpClientTimeout = TimeSpan.FromSeconds(60) };
+        _client = new k8s.Kubernetes(configuration, new PostgresSource.Core.Diagnostics.KubernetesRequestTrace()) { HttpClientTimeout = TimeSpan.FromSeconds(60) };
     }
 
     public static KubernetesClusterApi Connect(string? kubeconfigPath, string? context) =>

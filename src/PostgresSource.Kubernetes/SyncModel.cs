@@ -1,4 +1,6 @@
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
+
+namespace PostgresSource.Kubernetes;
 
 /// <summary>What happened (or would happen) to one object.</summary>
 public enum ChangeAction

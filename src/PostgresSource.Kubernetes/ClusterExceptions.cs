@@ -1,7 +1,9 @@
 using System.Net;
 using System.Text.Json.Nodes;
 
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes.Manifests;
+
+namespace PostgresSource.Kubernetes;
 
 /// <summary>A cluster operation that failed. The message names the verb, the resource and the object.</summary>
 public class ClusterException(string message, Exception? inner = null) : Exception(message, inner)

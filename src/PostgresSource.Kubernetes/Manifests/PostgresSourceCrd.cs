@@ -3,7 +3,9 @@ using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
 
-namespace PostgresSource.Core.Kubernetes;
+using PostgresSource.Kubernetes;
+
+namespace PostgresSource.Kubernetes.Manifests;
 
 /// <summary>
 /// The CustomResourceDefinition for postgressources.sources.vaikas.dev in apiextensions.k8s.io/v1 (the seed's
