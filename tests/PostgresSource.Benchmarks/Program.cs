@@ -1,4 +1,5 @@
 using System.Globalization;
+using PostgresSource.Core.Delivery;
 using PostgresSource.Benchmarks;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Listening;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using k8s;
+using PostgresSource.Core.Delivery;
 using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
 using PostgresSource.Kubernetes;
@@ -28,7 +29,7 @@ public sealed class ManifestExportTests
         var delivery = new SourceDelivery
         {
             OnUndeliverable = PostgresSource.Core.Delivery.UndeliverableAction.Skip,
-            Ordering = PostgresSource.Core.Listening.DeliveryOrder.Key,
+            Ordering = PostgresSource.Core.Delivery.DeliveryOrder.Key,
             MaxInFlight = 8,
             Retry = 3,
             RetryTime = TimeSpan.FromMinutes(10),

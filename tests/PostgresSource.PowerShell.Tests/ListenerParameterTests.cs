@@ -13,7 +13,7 @@ public sealed class ListenerParameterTests
     /// a member added on one side only, or reordered, fails here rather than being cast to the wrong one.
     /// </summary>
     [Theory]
-    [InlineData("PgSourceDeliveryOrder", "PostgresSource.Core.Listening.DeliveryOrder")]
+    [InlineData("PgSourceDeliveryOrder", "PostgresSource.Core.Delivery.DeliveryOrder")]
     [InlineData("PgSourceUndeliverableAction", "PostgresSource.Core.Delivery.UndeliverableAction")]
     [InlineData("PgSourceContentMode", "PostgresSource.Core.Delivery.EventContentMode")]
     public void CmdletEnumsMapToTheCoreByName(string cmdletEnum, string coreEnum)

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Npgsql;
+using PostgresSource.Core.Delivery;
 using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Capture.Snapshots;

@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using PostgresSource.Core.Connections;
-using PostgresSource.Core.Database;
 using PostgresSource.Core.Events;
 using PostgresSource.Core.Naming;
 

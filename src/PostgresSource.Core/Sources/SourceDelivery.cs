@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Xml;
 using PostgresSource.Core.Delivery;
-using PostgresSource.Core.Listening;
 
 namespace PostgresSource.Core.Sources;
 

@@ -1,4 +1,4 @@
-namespace PostgresSource.Core.Listening;
+namespace PostgresSource.Core.Delivery;
 
 /// <summary>In what order events reach the sink. Every order acknowledges the capture strictly in commit order.</summary>
 public enum DeliveryOrder
@@ -7,6 +7,6 @@ public enum DeliveryOrder
     Commit,
     /// <summary>Changes to the same row (by primary key) keep their order; different rows are delivered in parallel.</summary>
     Key,
-    /// <summary>No order: up to <see cref="ListenerOptions.MaxConcurrentDeliveries"/> deliveries in flight.</summary>
+    /// <summary>No order: up to the listener's MaxConcurrentDeliveries deliveries in flight.</summary>
     Unordered,
 }
