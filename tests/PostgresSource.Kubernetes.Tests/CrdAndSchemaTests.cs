@@ -4,7 +4,6 @@ using k8s;
 using k8s.Models;
 using PostgresSource.Kubernetes;
 using PostgresSource.Kubernetes.Manifests;
-using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes.Tests;
 

@@ -1,6 +1,5 @@
 using PostgresSource.Kubernetes;
 using PostgresSource.Kubernetes.Manifests;
-using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes.Tests;
 

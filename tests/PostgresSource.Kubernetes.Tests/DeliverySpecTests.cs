@@ -3,7 +3,6 @@ using PostgresSource.Core.Delivery;
 using PostgresSource.Kubernetes;
 using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Listening;
-using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
 using PostgresSource.TestSupport;

@@ -5,7 +5,6 @@ using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
 using PostgresSource.Kubernetes;
 using PostgresSource.Kubernetes.Manifests;
-using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Sources;
 
 namespace PostgresSource.Kubernetes.Tests;

@@ -5,7 +5,6 @@ using PostgresSource.Core.Database;
 using PostgresSource.Core.Diagnostics;
 using PostgresSource.Kubernetes;
 using PostgresSource.Kubernetes.Manifests;
-using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Sources;
 
 namespace PostgresSource.PowerShell.Infrastructure;
