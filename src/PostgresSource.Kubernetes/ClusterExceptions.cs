@@ -6,17 +6,17 @@ using PostgresSource.Kubernetes.Manifests;
 namespace PostgresSource.Kubernetes;
 
 /// <summary>A cluster operation that failed. The message names the verb, the resource and the object.</summary>
-public class ClusterException(string message, Exception? inner = null) : Exception(message, inner)
+internal class ClusterException(string message, Exception? inner = null) : Exception(message, inner)
 {
     /// <summary>"patch deployments.apps \"x\" in namespace default": what was being done.</summary>
     public string? Operation { get; init; }
 }
 
 /// <summary>The API server could not be reached (connection refused, DNS, TLS, timeout).</summary>
-public sealed class ClusterUnreachableException(string message, Exception? inner = null) : ClusterException(message, inner);
+internal sealed class ClusterUnreachableException(string message, Exception? inner = null) : ClusterException(message, inner);
 
 /// <summary>The API server answered with an error status.</summary>
-public sealed class ClusterRequestException(string message, HttpStatusCode statusCode, string? reason, JsonObject? status, Exception? inner = null)
+internal sealed class ClusterRequestException(string message, HttpStatusCode statusCode, string? reason, JsonObject? status, Exception? inner = null)
     : ClusterException(message, inner)
 {
     public HttpStatusCode StatusCode { get; } = statusCode;
@@ -38,10 +38,10 @@ public sealed class ClusterRequestException(string message, HttpStatusCode statu
 }
 
 /// <summary>A sink reference that does not resolve to a URL.</summary>
-public sealed class SinkResolutionException(string message, Exception? inner = null) : ClusterException(message, inner);
+internal sealed class SinkResolutionException(string message, Exception? inner = null) : ClusterException(message, inner);
 
 /// <summary>No usable kubeconfig, or the context asked for is not in it.</summary>
-public sealed class KubeconfigException(string message, Exception? inner = null) : Exception(message, inner);
+internal sealed class KubeconfigException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>The uninstall Job of a pruned source failed or did not finish in time.</summary>
-public sealed class UninstallJobException(string message) : ClusterException(message);
+internal sealed class UninstallJobException(string message) : ClusterException(message);

@@ -16,7 +16,7 @@ namespace PostgresSource.Kubernetes;
 /// Prune, removal of what belongs to sources no longer given. Each object is read first and written only when the
 /// apply would change it, so a second run changes nothing, and -WhatIf reads but never writes.
 /// </summary>
-public sealed class ClusterSynchronizer
+internal sealed class ClusterSynchronizer
 {
     private readonly IClusterApi _api;
     private readonly SyncOptions _options;

@@ -9,7 +9,7 @@ namespace PostgresSource.Kubernetes;
 /// KubernetesClient (<see cref="KubernetesClusterApi"/>); tests can put anything behind it.
 /// Failures are <see cref="ClusterException"/>s that name the verb and the resource.
 /// </summary>
-public interface IClusterApi : IDisposable
+internal interface IClusterApi : IDisposable
 {
     /// <summary>The API server, for messages ("https://127.0.0.1:6443").</summary>
     string Server { get; }

@@ -10,7 +10,7 @@ namespace PostgresSource.Kubernetes;
 /// Finds the cluster to talk to, in kubectl's order: an explicit kubeconfig file, the files in KUBECONFIG
 /// (merged), ~/.kube/config, and finally the in-cluster service account when running in a pod.
 /// </summary>
-public static class Kubeconfig
+internal static class Kubeconfig
 {
     public const string EnvironmentVariable = "KUBECONFIG";
 

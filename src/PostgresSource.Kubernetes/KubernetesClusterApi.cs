@@ -15,7 +15,7 @@ namespace PostgresSource.Kubernetes;
 /// <see cref="IClusterApi"/> over KubernetesClient: core/v1 kinds through the typed CoreV1 operations, every
 /// other group through the generic object operations (same paths), writes as server-side apply.
 /// </summary>
-public sealed class KubernetesClusterApi : IClusterApi
+internal sealed class KubernetesClusterApi : IClusterApi
 {
     private readonly IKubernetes _client;
 
@@ -196,7 +196,7 @@ public sealed class KubernetesClusterApi : IClusterApi
 }
 
 /// <summary>Clear messages for API failures: which verb on which resource, and what to do.</summary>
-public static class ClusterErrors
+internal static class ClusterErrors
 {
     public static ClusterUnreachableException Unreachable(string server, Exception inner) =>
         new($"Cannot reach the Kubernetes API server at {server}: {Innermost(inner).Message} Check the kubeconfig context, the network and that the cluster is running.", inner);

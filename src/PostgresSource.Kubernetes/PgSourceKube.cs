@@ -7,7 +7,7 @@ namespace PostgresSource.Kubernetes;
 /// The fixed names of what this product puts in a cluster: the custom resource, the field manager,
 /// the labels that find a source's objects again, and the adapter contract (port, endpoints).
 /// </summary>
-public static class PgSourceKube
+internal static class PgSourceKube
 {
     public const string Group = SourceManifestReader.Group;
     public const string Version = "v1alpha1";

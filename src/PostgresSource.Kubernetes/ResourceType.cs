@@ -3,7 +3,7 @@ using PostgresSource.Kubernetes.Manifests;
 namespace PostgresSource.Kubernetes;
 
 /// <summary>A kind of Kubernetes object and where the API serves it.</summary>
-public sealed record ResourceType(string Group, string Version, string Kind, string Plural, bool Namespaced)
+internal sealed record ResourceType(string Group, string Version, string Kind, string Plural, bool Namespaced)
 {
     public string ApiVersion => Group.Length == 0 ? Version : $"{Group}/{Version}";
 

@@ -10,7 +10,7 @@ namespace PostgresSource.Kubernetes;
 /// A relative sink.uri next to a reference is resolved against the reference's URL. The same rules resolve
 /// spec.delivery.deadLetterSink (PGSOURCE_DEAD_LETTER_SINK).
 /// </summary>
-public sealed class SinkResolver(IClusterApi api)
+internal sealed class SinkResolver(IClusterApi api)
 {
     private IReadOnlyDictionary<string, string>? _preferredVersions;
 

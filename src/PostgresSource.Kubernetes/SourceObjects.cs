@@ -16,7 +16,7 @@ namespace PostgresSource.Kubernetes;
 /// the names are "postgressource-&lt;name&gt;". Every object gets an owner reference to the PostgresSource when the
 /// UID is known, so deleting the source deletes them.
 /// </summary>
-public static class SourceObjects
+internal static class SourceObjects
 {
     /// <summary>The name shared by the ServiceAccount, RoleBinding and Deployment of a source.</summary>
     public static string ObjectName(SourceDefinition source) => SourceObjectNames.KubernetesName(source.Name, source.Uid);

@@ -3,7 +3,7 @@ using PostgresSource.Kubernetes.Manifests;
 namespace PostgresSource.Kubernetes;
 
 /// <summary>What happened (or would happen) to one object.</summary>
-public enum ChangeAction
+internal enum ChangeAction
 {
     Created,
     Configured,
@@ -16,7 +16,7 @@ public enum ChangeAction
     Skipped,
 }
 
-public enum ChangeVerb
+internal enum ChangeVerb
 {
     Create,
     Configure,
@@ -24,7 +24,7 @@ public enum ChangeVerb
 }
 
 /// <summary>The answer to "may I make this change?": yes, -WhatIf (report only), or no.</summary>
-public enum Approval
+internal enum Approval
 {
     Approved,
     WhatIf,
@@ -32,7 +32,7 @@ public enum Approval
 }
 
 /// <summary>A write about to be made, for confirmation.</summary>
-public sealed record PlannedChange(string? Source, string Kind, string? Namespace, string Name, ChangeVerb Verb, IReadOnlyList<string> Changes, string? Subresource = null)
+internal sealed record PlannedChange(string? Source, string Kind, string? Namespace, string Name, ChangeVerb Verb, IReadOnlyList<string> Changes, string? Subresource = null)
 {
     public string Target => $"{Kind}{(Subresource is null ? string.Empty : "/" + Subresource)} {(Namespace is null ? Name : $"{Namespace}/{Name}")}";
 
@@ -45,7 +45,7 @@ public sealed record PlannedChange(string? Source, string Kind, string? Namespac
 }
 
 /// <summary>The outcome for one object: kind, namespace, name, action and the fields that changed.</summary>
-public sealed record ObjectChange(
+internal sealed record ObjectChange(
     string? Source,
     string Kind,
     string? Namespace,
@@ -59,7 +59,7 @@ public sealed record ObjectChange(
 /// How the sync engine talks to its caller. Every call comes from the engine's own flow, so a caller that runs
 /// the engine on one thread (the PowerShell pipeline thread) gets every call on that thread.
 /// </summary>
-public interface ISyncObserver
+internal interface ISyncObserver
 {
     /// <summary>Asked once per write, just before it is sent.</summary>
     Approval Approve(PlannedChange change);
@@ -76,7 +76,7 @@ public interface ISyncObserver
     void Failed(string source, Exception error);
 }
 
-public sealed record SyncOptions
+internal sealed record SyncOptions
 {
     public string Image { get; init; } = PgSourceKube.DefaultImage;
 

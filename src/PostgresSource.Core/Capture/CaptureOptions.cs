@@ -3,7 +3,7 @@ using PostgresSource.Core.Capture.Snapshots;
 namespace PostgresSource.Core.Capture;
 
 /// <summary>Settings every capture mode understands.</summary>
-public sealed record CaptureOptions
+internal sealed record CaptureOptions
 {
     /// <summary>The NOTIFY channel to LISTEN on; default the source's object name (the adapter's NOTIFICATION_CHANNEL overrides it).</summary>
     public string? Channel { get; init; }

@@ -1,7 +1,7 @@
 namespace PostgresSource.Core.Capture;
 
 /// <summary>The kind of change, as the seed's payload names it in "action".</summary>
-public enum ChangeOperation
+internal enum ChangeOperation
 {
     Insert,
     Update,
@@ -15,7 +15,7 @@ public enum ChangeOperation
 /// One row change as a capture mode saw it, before it becomes a CloudEvent. Every mode produces the
 /// seed's payload ({"table","action","data"} plus optional fields) so receivers see one format.
 /// </summary>
-public sealed class CapturedChange
+internal sealed class CapturedChange
 {
     public required string Schema { get; init; }
     public required string Table { get; init; }

@@ -5,7 +5,7 @@ using PostgresSource.Core.Sources;
 namespace PostgresSource.Core.Capture;
 
 /// <summary>Makes the capture for a source's mode. Each mode registers one entry.</summary>
-public static class ChangeCaptureFactory
+internal static class ChangeCaptureFactory
 {
     private static readonly Dictionary<CaptureMode, Func<SourceDefinition, ConnectionSettings, CaptureOptions, IChangeCapture>> Factories = new()
     {

@@ -3,13 +3,13 @@ using PostgresSource.Core.Sources;
 namespace PostgresSource.Core.Capture;
 
 /// <summary>Something the operator should know that is not an error: a reconnect, a possible gap.</summary>
-public sealed record CaptureNotice(string Message, bool PossibleLoss);
+internal sealed record CaptureNotice(string Message, bool PossibleLoss);
 
 /// <summary>
 /// One capture mode's way of reading a source's changes, in commit order. Each mode (Notify, Durable,
 /// Logical) is one implementation; the listener does not know which it drives.
 /// </summary>
-public interface IChangeCapture : IAsyncDisposable
+internal interface IChangeCapture : IAsyncDisposable
 {
     CaptureMode Mode { get; }
 

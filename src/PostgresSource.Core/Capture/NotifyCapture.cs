@@ -27,7 +27,7 @@ namespace PostgresSource.Core.Capture;
 /// Notices are raised from a task of their own, never from inside Npgsql's notification callback.
 /// </para>
 /// </summary>
-public sealed class NotifyCapture : IChangeCapture
+internal sealed class NotifyCapture : IChangeCapture
 {
     /// <summary>Notices waiting for the handlers; more than this means a handler is stuck, and later ones are dropped.</summary>
     private const int NoticeBacklog = 1000;

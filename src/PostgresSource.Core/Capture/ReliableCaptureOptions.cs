@@ -3,7 +3,7 @@ using PostgresSource.Core.Capture.Snapshots;
 namespace PostgresSource.Core.Capture;
 
 /// <summary>Settings of the at-least-once captures (Durable and Logical) and of <see cref="Reliability.SingleActiveCapture"/>.</summary>
-public sealed record ReliableCaptureOptions
+internal sealed record ReliableCaptureOptions
 {
     /// <summary>
     /// Emit every existing row once, as a Read change, before streaming (unless a snapshot already completed;
@@ -68,4 +68,4 @@ public sealed record ReliableCaptureOptions
 }
 
 /// <summary>The capture cannot work as configured (not installed in this mode, no permission, wrong server settings); retrying will not help.</summary>
-public sealed class CaptureConfigurationException(string message, Exception? inner = null) : Exception(message, inner);
+internal sealed class CaptureConfigurationException(string message, Exception? inner = null) : Exception(message, inner);

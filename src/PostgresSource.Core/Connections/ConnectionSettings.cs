@@ -7,7 +7,7 @@ namespace PostgresSource.Core.Connections;
 /// Secret, libpq "key=value", or Npgsql's "Key=Value;"). The password stays inside; every way of
 /// showing this object masks it.
 /// </summary>
-public sealed class ConnectionSettings
+internal sealed class ConnectionSettings
 {
     private const string Mask = "********";
     private readonly string _npgsqlConnectionString;
@@ -134,4 +134,4 @@ public sealed class ConnectionSettings
 }
 
 /// <summary>A connection string that cannot be understood. The message never contains the password.</summary>
-public sealed class ConnectionStringException(string message, Exception? inner = null) : Exception(message, inner);
+internal sealed class ConnectionStringException(string message, Exception? inner = null) : Exception(message, inner);

@@ -3,7 +3,7 @@ using PostgresSource.Core.Sources;
 namespace PostgresSource.Core.Database;
 
 /// <summary>The installer for each capture mode. A new mode is one more entry here.</summary>
-public static class CaptureInstallers
+internal static class CaptureInstallers
 {
     private static readonly Dictionary<CaptureMode, ICaptureInstaller> ByMode = new()
     {

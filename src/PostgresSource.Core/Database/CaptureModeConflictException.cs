@@ -6,7 +6,7 @@ namespace PostgresSource.Core.Database;
 /// The source is installed in another capture mode. Switching modes can drop changes that are still
 /// waiting (a Durable journal, a Logical slot), so it is never done implicitly.
 /// </summary>
-public sealed class CaptureModeConflictException(SourceDefinition source, IReadOnlyList<CaptureMode> installedModes)
+internal sealed class CaptureModeConflictException(SourceDefinition source, IReadOnlyList<CaptureMode> installedModes)
     : Exception($"Source {source.EventSource} is installed in {string.Join(" and ", installedModes)} mode, not {source.Mode}. " +
                 $"Switching modes is explicit: run Install-PgSourceTrigger -SwitchMode to remove the {string.Join(" and ", installedModes)} objects and install {source.Mode} mode. Nothing was changed.")
 {

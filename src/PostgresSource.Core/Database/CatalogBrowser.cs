@@ -5,7 +5,7 @@ using PostgresSource.Core.Connections;
 namespace PostgresSource.Core.Database;
 
 /// <summary>Quick catalog look-ups for tab completion: bounded in time and rows, never throwing at the user.</summary>
-public static class CatalogBrowser
+internal static class CatalogBrowser
 {
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(3);
 

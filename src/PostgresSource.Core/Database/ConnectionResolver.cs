@@ -8,7 +8,7 @@ namespace PostgresSource.Core.Database;
 /// Chooses the connection when none is given: PGSOURCE_CONNECTION first, then the standard libpq
 /// PG* variables (DESIGN.md section 6).
 /// </summary>
-public static class ConnectionResolver
+internal static class ConnectionResolver
 {
     public const string EnvironmentVariable = "PGSOURCE_CONNECTION";
 

@@ -9,7 +9,7 @@ namespace PostgresSource.Core.Database;
 /// accepts any certificate, so a server reached over a network could be anyone. The decision lives here; the
 /// cmdlets and the adapter only report it.
 /// </summary>
-public static class ConnectionSecurity
+internal static class ConnectionSecurity
 {
     /// <summary>The warning for a connection to a non-local host whose certificate is not verified; null when none is due.</summary>
     public static string? UnverifiedServerWarning(ConnectionSettings settings)

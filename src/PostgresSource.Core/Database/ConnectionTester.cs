@@ -6,7 +6,7 @@ using PostgresSource.Core.Connections;
 namespace PostgresSource.Core.Database;
 
 /// <summary>What a connection test found. <see cref="Reason"/> never contains the password.</summary>
-public sealed record ConnectionTestResult
+internal sealed record ConnectionTestResult
 {
     public required bool Success { get; init; }
     public required string Target { get; init; }
@@ -22,7 +22,7 @@ public sealed record ConnectionTestResult
 }
 
 /// <summary>Opens a connection, runs one query, and explains failures in words a DBA acts on.</summary>
-public static class ConnectionTester
+internal static class ConnectionTester
 {
     public static async Task<ConnectionTestResult> TestAsync(
         ConnectionSettings connection, TimeSpan timeout, CancellationToken cancellationToken = default)

@@ -3,7 +3,7 @@ using Npgsql;
 namespace PostgresSource.Core.Database;
 
 /// <summary>What kind of database failure an exception is.</summary>
-public enum DatabaseErrorKind
+internal enum DatabaseErrorKind
 {
     /// <summary>Not a database error.</summary>
     None,
@@ -21,7 +21,7 @@ public enum DatabaseErrorKind
 /// Classifies database exceptions inside the core, so callers in another assembly load context (the
 /// cmdlets) never need the Npgsql types themselves: they would not be the same types there.
 /// </summary>
-public static class DatabaseErrors
+internal static class DatabaseErrors
 {
     public static DatabaseErrorKind Classify(Exception exception) => exception switch
     {

@@ -7,7 +7,7 @@ namespace PostgresSource.Core.Database;
 /// Creates and removes the database objects of one capture mode. Plans are computed against the
 /// live catalog (so a second install plans nothing) or, for -Script, written out without a database.
 /// </summary>
-public interface ICaptureInstaller
+internal interface ICaptureInstaller
 {
     CaptureMode Mode { get; }
 

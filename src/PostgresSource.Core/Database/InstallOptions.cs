@@ -1,7 +1,7 @@
 namespace PostgresSource.Core.Database;
 
 /// <summary>Choices for installing a source's database objects.</summary>
-public sealed record InstallOptions
+internal sealed record InstallOptions
 {
     /// <summary>The schema that holds the source's function (the seed used the search_path's first, normally public).</summary>
     public string FunctionSchema { get; init; } = "public";

@@ -6,7 +6,7 @@ namespace PostgresSource.Core.Database;
 /// One row of what is installed: a source's capture on one table (or a source-level object without a table),
 /// in the mode its objects belong to.
 /// </summary>
-public sealed record InstalledSourceObject
+internal sealed record InstalledSourceObject
 {
     public required string ObjectName { get; init; }
     /// <summary>The source name when the object name can be read back (not hashed); otherwise null.</summary>
@@ -42,4 +42,4 @@ public sealed record InstalledSourceObject
 /// <param name="Active">A walsender (a running listener) streams from it now.</param>
 /// <param name="ConfirmedFlushLsn">The position the consumer acknowledged; the server may recycle WAL before it.</param>
 /// <param name="RetainedWalBytes">WAL the server keeps for the slot: from its restart_lsn to the current WAL position.</param>
-public sealed record ReplicationSlotState(bool Active, string? ConfirmedFlushLsn, long? RetainedWalBytes);
+internal sealed record ReplicationSlotState(bool Active, string? ConfirmedFlushLsn, long? RetainedWalBytes);

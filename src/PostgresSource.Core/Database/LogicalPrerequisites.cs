@@ -3,7 +3,7 @@ using Npgsql;
 namespace PostgresSource.Core.Database;
 
 /// <summary>Logical mode cannot work on this server or with this role; the message says what to change.</summary>
-public sealed class LogicalReplicationUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+internal sealed class LogicalReplicationUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>Checks what Logical mode needs before anything is planned or streamed.</summary>
 internal static class LogicalPrerequisites

@@ -5,7 +5,7 @@ using PostgresSource.Core.Sources;
 namespace PostgresSource.Core.Database;
 
 /// <summary>What a privilege is needed for.</summary>
-public enum PrivilegePurpose
+internal enum PrivilegePurpose
 {
     Install,
     Listen,
@@ -14,14 +14,14 @@ public enum PrivilegePurpose
 }
 
 /// <summary>One privilege a mode needs, whether the connecting role has it, and the statement that grants it.</summary>
-public sealed record PrivilegeRequirement(CaptureMode Mode, PrivilegePurpose Purpose, string Privilege, string Target, bool Granted, string Fix);
+internal sealed record PrivilegeRequirement(CaptureMode Mode, PrivilegePurpose Purpose, string Privilege, string Target, bool Granted, string Fix);
 
 /// <summary>
 /// The privileges each capture mode needs to install and to listen (the table in docs/security.md), checked for
 /// the connecting role. It asks the catalog only (has_*_privilege, pg_has_role, pg_roles, wal_level) and
 /// changes nothing, so it can run before an install to say what a DBA must grant.
 /// </summary>
-public static class PrivilegeCheck
+internal static class PrivilegeCheck
 {
     private sealed record RoleFacts(string User, string Database, bool Connect, bool CreateOnDatabase, bool Replication, string WalLevel, bool? CreateOnFunctionSchema);
 

@@ -1,14 +1,14 @@
 namespace PostgresSource.Core.Database;
 
 /// <summary>A table that exists, as PostgreSQL names it.</summary>
-public sealed record ResolvedTable(string Schema, string Name, uint Oid)
+internal sealed record ResolvedTable(string Schema, string Name, uint Oid)
 {
     public string Qualified => Sql.Qualified(Schema, Name);
     public override string ToString() => $"{Schema}.{Name}";
 }
 
 /// <summary>One or more tables a source names do not exist; nothing was changed.</summary>
-public sealed class MissingTablesException(IReadOnlyList<string> tables)
+internal sealed class MissingTablesException(IReadOnlyList<string> tables)
     : Exception(tables.Count == 1
         ? $"Table '{tables[0]}' does not exist (or is not visible to this user). Nothing was changed."
         : $"Tables {string.Join(", ", tables.Select(t => $"'{t}'"))} do not exist (or are not visible to this user). Nothing was changed.")

@@ -1,7 +1,7 @@
 namespace PostgresSource.Core.Database;
 
 /// <summary>What a schema change does, for -WhatIf text and result objects.</summary>
-public enum SchemaChangeKind
+internal enum SchemaChangeKind
 {
     CreateFunction,
     ReplaceFunction,
@@ -30,7 +30,7 @@ public enum SchemaChangeKind
 }
 
 /// <summary>One statement of an install or uninstall plan, with the object it touches.</summary>
-public sealed record SchemaChange(SchemaChangeKind Kind, string Target, string Sql)
+internal sealed record SchemaChange(SchemaChangeKind Kind, string Target, string Sql)
 {
     /// <summary>True for statements that cannot run inside a transaction block (replication slots).</summary>
     public bool OutsideTransaction { get; init; }

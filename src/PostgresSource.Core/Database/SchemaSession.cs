@@ -8,7 +8,7 @@ namespace PostgresSource.Core.Database;
 /// caller can ask for confirmation between planning and applying and nothing can change in between.
 /// Disposing without <see cref="ApplyAsync"/> rolls back: nothing half-done.
 /// </summary>
-public sealed class SchemaSession : IAsyncDisposable, IDisposable
+internal sealed class SchemaSession : IAsyncDisposable, IDisposable
 {
     private readonly NpgsqlConnection _connection;
     private readonly NpgsqlTransaction _transaction;

@@ -93,7 +93,7 @@ internal static class SourceOwnership
 }
 
 /// <summary>Objects with the source's names belong to another role; nothing was changed.</summary>
-public sealed class SourceOwnershipException : Exception
+internal sealed class SourceOwnershipException : Exception
 {
     internal SourceOwnershipException(SourceDefinition source, IReadOnlyList<SourceOwnership.ForeignObject> objects)
         : base($"Source {source.EventSource}: {Describe(objects)} with the source's name {(objects.Count == 1 ? "belongs" : "belong")} to another role, " +

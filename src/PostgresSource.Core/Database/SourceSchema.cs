@@ -6,7 +6,7 @@ using PostgresSource.Core.Sources;
 namespace PostgresSource.Core.Database;
 
 /// <summary>Entry point for installing and removing a source's database objects, whatever its mode.</summary>
-public static class SourceSchema
+internal static class SourceSchema
 {
     /// <summary>Opens a transaction, takes the source's advisory lock, checks every table and plans the install.</summary>
     /// <exception cref="MissingTablesException">A table does not exist; nothing was changed.</exception>

@@ -1,7 +1,7 @@
 namespace PostgresSource.Core.Database;
 
 /// <summary>Quoting for the few places where a name must be part of SQL text (DDL cannot take parameters).</summary>
-public static class Sql
+internal static class Sql
 {
     /// <summary>
     /// The search_path every installed function is pinned to (and install runs under): only the system catalog,

@@ -8,7 +8,7 @@ namespace PostgresSource.Core.Database;
 /// search_path, as PostgreSQL would; a name is matched exactly first and then folded to lower case,
 /// so "Orders" finds a table created as orders, and "MyTable" finds one created as "MyTable".
 /// </summary>
-public static class TableResolver
+internal static class TableResolver
 {
     private const string Query = """
         SELECT n.nspname, c.relname, c.oid

@@ -4,7 +4,7 @@ using Npgsql;
 namespace PostgresSource.Core.Database;
 
 /// <summary>Which database failures are ridden out by reconnecting, and which are reported as errors retrying cannot fix.</summary>
-public static class TransientErrors
+internal static class TransientErrors
 {
     /// <summary>
     /// True for the network, a server shutting down or starting up, too many connections, a held replication

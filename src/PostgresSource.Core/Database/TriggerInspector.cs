@@ -9,7 +9,7 @@ namespace PostgresSource.Core.Database;
 /// original Go controller's, recognised by the name rule), Durable journals and triggers, Logical
 /// publications and slots.
 /// </summary>
-public static class TriggerInspector
+internal static class TriggerInspector
 {
     public static async Task<IReadOnlyList<InstalledSourceObject>> ListAsync(
         ConnectionSettings connection, CancellationToken cancellationToken = default)

@@ -11,7 +11,7 @@ namespace PostgresSource.Core.Delivery;
 /// goes on to the listener, which never acknowledges such a change. A callback that throws anything else
 /// fails the event without retry.
 /// </summary>
-public sealed class CallbackSink(Func<EventRecord, CancellationToken, ValueTask> receive, string description = "caller") : IEventSink
+internal sealed class CallbackSink(Func<EventRecord, CancellationToken, ValueTask> receive, string description = "caller") : IEventSink
 {
     public string Description { get; } = description;
 

@@ -1,6 +1,7 @@
 namespace PostgresSource.Core.Delivery;
 
 /// <summary>In what order events reach the sink. Every order acknowledges the capture strictly in commit order.</summary>
+// Public on purpose: a word of the user's vocabulary (CR fields, cmdlet arguments), and test theories take it as a parameter.
 public enum DeliveryOrder
 {
     /// <summary>Commit order, one delivery in flight (the default).</summary>

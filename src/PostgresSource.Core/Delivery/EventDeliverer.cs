@@ -4,7 +4,7 @@ using PostgresSource.Core.Events;
 
 namespace PostgresSource.Core.Delivery;
 
-public enum DeliveryStatus
+internal enum DeliveryStatus
 {
     /// <summary>The sink acknowledged the event.</summary>
     Delivered,
@@ -18,7 +18,7 @@ public enum DeliveryStatus
 /// <param name="Attempts">Attempts made on the sink (dead-letter attempts not included).</param>
 /// <param name="Last">The last attempt's result on the sink.</param>
 /// <param name="DeadLetter">The last attempt's result on the dead-letter sink, when one was tried.</param>
-public sealed record DeliveryOutcome(DeliveryStatus Status, int Attempts, SendResult Last, SendResult? DeadLetter = null)
+internal sealed record DeliveryOutcome(DeliveryStatus Status, int Attempts, SendResult Last, SendResult? DeadLetter = null)
 {
     /// <summary>Why the event did not reach the sink, for reports; null when delivered.</summary>
     public string? Reason => Status switch
@@ -36,7 +36,7 @@ public sealed record DeliveryOutcome(DeliveryStatus Status, int Attempts, SendRe
 /// dead-letter sink (same policy) with Knative's knativeerror* extensions. Never throws for a failed
 /// delivery; the outcome says what happened. Only cancellation throws.
 /// </summary>
-public sealed class EventDeliverer
+internal sealed class EventDeliverer
 {
     private static readonly CloudEventAttribute ErrorDestination = ChangeEventFactory.Extension(EventAttributes.ErrorDestination, CloudEventAttributeType.String);
     private static readonly CloudEventAttribute ErrorCode = ChangeEventFactory.Extension(EventAttributes.ErrorCode, CloudEventAttributeType.String);

@@ -16,7 +16,7 @@ namespace PostgresSource.Core.Delivery;
 /// redirects itself (see <see cref="SendAsync"/>); the target of a chain of 308s is remembered for later
 /// events until an attempt there fails.
 /// </summary>
-public sealed class HttpEventSink : IEventSink
+internal sealed class HttpEventSink : IEventSink
 {
     private const int MaxBodyKept = 1024;
 

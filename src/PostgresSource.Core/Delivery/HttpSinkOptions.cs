@@ -1,6 +1,6 @@
 namespace PostgresSource.Core.Delivery;
 
-public sealed record HttpSinkOptions
+internal sealed record HttpSinkOptions
 {
     public EventContentMode ContentMode { get; init; } = EventContentMode.Binary;
 

@@ -6,7 +6,7 @@ namespace PostgresSource.Core.Delivery;
 /// Somewhere events go: an HTTP endpoint, the caller, the console. One call is one attempt; retries,
 /// dead-lettering and reporting are the <see cref="EventDeliverer"/>'s job, not the sink's.
 /// </summary>
-public interface IEventSink : IAsyncDisposable
+internal interface IEventSink : IAsyncDisposable
 {
     /// <summary>Where events go, safe to show (no credentials).</summary>
     string Description { get; }
@@ -25,7 +25,7 @@ public interface IEventSink : IAsyncDisposable
 /// <param name="Error">What went wrong, for reports and logs.</param>
 /// <param name="RetryAfter">The sink's Retry-After, when it gave one.</param>
 /// <param name="ResponseBody">The start of the response body of a failed attempt (at most 1 KiB), for the dead-letter sink.</param>
-public sealed record SendResult(bool Acknowledged, bool Retryable, int? StatusCode = null, string? Error = null,
+internal sealed record SendResult(bool Acknowledged, bool Retryable, int? StatusCode = null, string? Error = null,
     TimeSpan? RetryAfter = null, string? ResponseBody = null)
 {
     public static SendResult Ack(int? statusCode = null) => new(true, false, statusCode);
@@ -35,6 +35,7 @@ public sealed record SendResult(bool Acknowledged, bool Retryable, int? StatusCo
 }
 
 /// <summary>How an HTTP sink encodes events (CloudEvents HTTP binding).</summary>
+// Public on purpose: a word of the user's vocabulary (CR fields, cmdlet arguments), and test theories take it as a parameter.
 public enum EventContentMode
 {
     /// <summary>Attributes in ce-* headers, the data as the body (the default, as Knative sends).</summary>

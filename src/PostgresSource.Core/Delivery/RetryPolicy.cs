@@ -7,7 +7,7 @@ namespace PostgresSource.Core.Delivery;
 /// (the journal or slot keeps the backlog) until the sink takes the change. A limit (attempts or time) hands
 /// the change to the dead-letter sink, or to the listener's <see cref="UndeliverableAction"/>, once reached.
 /// </summary>
-public sealed record RetryPolicy
+internal sealed record RetryPolicy
 {
     /// <summary>Attempts in all, the first one included (1 = no retry); null: no limit.</summary>
     public int? MaxAttempts { get; init; }

@@ -5,7 +5,7 @@ namespace PostgresSource.Core.Delivery;
 /// refused it for good (a 4xx other than 404, 408, 409, 429), the retry limit was reached, or no valid
 /// CloudEvent can be made of it.
 /// </summary>
-public enum UndeliverableAction
+internal enum UndeliverableAction
 {
     /// <summary>Stop with an error naming the change; it stays unacknowledged (journal row or slot position kept). The default.</summary>
     Stop,

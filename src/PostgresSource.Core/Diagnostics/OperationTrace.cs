@@ -10,7 +10,7 @@ namespace PostgresSource.Core.Diagnostics;
 /// started inside the scope, on any thread, reports to that scope's writer (it flows with the async context),
 /// and nothing is recorded when no scope is open. The writer may be called from any thread.
 /// </summary>
-public static class OperationTrace
+internal static class OperationTrace
 {
     private static readonly AsyncLocal<Action<string>?> Current = new();
     private static int _npgsqlHooked;
@@ -123,7 +123,7 @@ public static class OperationTrace
 }
 
 /// <summary>Reports each Kubernetes API request (method and URL; never headers, so never a token) to <see cref="OperationTrace"/>.</summary>
-public sealed class KubernetesRequestTrace : DelegatingHandler
+internal sealed class KubernetesRequestTrace : DelegatingHandler
 {
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {

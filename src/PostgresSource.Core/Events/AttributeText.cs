@@ -21,7 +21,7 @@ namespace PostgresSource.Core.Events;
 /// JavaScript's <c>decodeURIComponent</c>) gives the original text. Text without these characters (nearly all
 /// names) is returned unchanged, without allocating.
 /// </summary>
-public static class AttributeText
+internal static class AttributeText
 {
     /// <summary>Encodes <paramref name="text"/> by the rule above; the same string when nothing needs encoding.</summary>
     public static string Encode(string text)

@@ -9,7 +9,7 @@ namespace PostgresSource.Core.Events;
 /// Values are set verbatim, so one CloudEvents cannot carry (a control character such as a tab or newline,
 /// a Unicode noncharacter) is refused here, when the configuration is read, not on every event.
 /// </summary>
-public static class CeOverrides
+internal static class CeOverrides
 {
     /// <summary>Parses the JSON form. Null or blank text means no overrides.</summary>
     /// <exception cref="FormatException">The text is not the expected shape, names an invalid extension, or has a value CloudEvents forbids.</exception>

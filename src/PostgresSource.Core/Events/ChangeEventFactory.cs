@@ -14,7 +14,7 @@ namespace PostgresSource.Core.Events;
 /// What the user configured (event type, source, ceOverrides) is checked here, at construction, so a bad
 /// value is a configuration error at start rather than a failure of every event.
 /// </summary>
-public sealed class ChangeEventFactory
+internal sealed class ChangeEventFactory
 {
     private static readonly CloudEventAttribute TableAttribute = Extension(EventAttributes.Table, CloudEventAttributeType.String);
     private static readonly CloudEventAttribute SchemaAttribute = Extension(EventAttributes.Schema, CloudEventAttributeType.String);

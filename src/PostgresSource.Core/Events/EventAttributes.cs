@@ -1,7 +1,7 @@
 namespace PostgresSource.Core.Events;
 
 /// <summary>The CloudEvents extension attributes this product sets (lowercase letters and digits only, at most 20 characters).</summary>
-public static class EventAttributes
+internal static class EventAttributes
 {
     public const string Table = "pgtable";
     public const string Schema = "pgschema";

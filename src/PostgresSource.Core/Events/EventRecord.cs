@@ -7,7 +7,7 @@ namespace PostgresSource.Core.Events;
 /// A CloudEvent as plain values, for callers that must not depend on the CloudEvents SDK (the cmdlets,
 /// logs, reports). The data is the JSON text as sent.
 /// </summary>
-public sealed record EventRecord
+internal sealed record EventRecord
 {
     public required string Id { get; init; }
     public required string Source { get; init; }

@@ -9,7 +9,7 @@ namespace PostgresSource.Core.Events;
 /// The data of an event: the seed payload as the database produced it. Kept as text so the receiver
 /// gets exactly those bytes, in both content modes.
 /// </summary>
-public sealed record PayloadJson(string Json)
+internal sealed record PayloadJson(string Json)
 {
     public override string ToString() => Json;
 }
@@ -18,7 +18,7 @@ public sealed record PayloadJson(string Json)
 /// The JSON event format, with the event data written verbatim (never re-serialized) when it is a
 /// <see cref="PayloadJson"/>: as the body in binary mode, as the "data" member in structured mode.
 /// </summary>
-public sealed class PayloadJsonFormatter : JsonEventFormatter
+internal sealed class PayloadJsonFormatter : JsonEventFormatter
 {
     public static PayloadJsonFormatter Instance { get; } = new();
 

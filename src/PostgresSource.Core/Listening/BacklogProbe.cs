@@ -10,13 +10,13 @@ namespace PostgresSource.Core.Listening;
 /// <param name="RetainedWalBytes">Logical: WAL the slot keeps on the server's disk (from its restart position).</param>
 /// <param name="SlotLagBytes">Logical: WAL written after the slot's confirmed position (what is not acknowledged).</param>
 /// <param name="NotificationQueueUsage">Notify: the share of the server's notification queue in use (0..1).</param>
-public sealed record Backlog(long? JournalRows = null, long? RetainedWalBytes = null, long? SlotLagBytes = null, double? NotificationQueueUsage = null);
+internal sealed record Backlog(long? JournalRows = null, long? RetainedWalBytes = null, long? SlotLagBytes = null, double? NotificationQueueUsage = null);
 
 /// <summary>
 /// Reads a source's <see cref="Backlog"/> on a short-lived connection of its own (never the capture's), for
 /// metrics and progress. One small query per call; callers poll it every few seconds.
 /// </summary>
-public sealed class BacklogProbe(SourceDefinition source, ConnectionSettings connection)
+internal sealed class BacklogProbe(SourceDefinition source, ConnectionSettings connection)
 {
     private const long ExactCountLimit = 100_000;
 

@@ -8,7 +8,7 @@ namespace PostgresSource.Core.Listening;
 /// <see cref="SourceDelivery"/> (its spec.delivery), then over the defaults: stop on an undeliverable change,
 /// commit order with one delivery in flight (four for key or unordered), no retry limit.
 /// </summary>
-public sealed record DeliveryChoices
+internal sealed record DeliveryChoices
 {
     /// <summary>Deliveries in flight for key and unordered delivery when neither the host nor the source says.</summary>
     public const int ParallelInFlight = 4;

@@ -1,7 +1,7 @@
 namespace PostgresSource.Core.Listening;
 
 /// <summary>A cumulative histogram of durations in seconds, with Prometheus' usual buckets. Thread-safe.</summary>
-public sealed class LatencyHistogram
+internal sealed class LatencyHistogram
 {
     public static readonly IReadOnlyList<double> DefaultBounds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 

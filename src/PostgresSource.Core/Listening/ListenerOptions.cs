@@ -2,7 +2,7 @@ using PostgresSource.Core.Delivery;
 
 namespace PostgresSource.Core.Listening;
 
-public sealed record ListenerOptions
+internal sealed record ListenerOptions
 {
     /// <summary>
     /// The most events the listener holds at once (read from the capture, not yet delivered). When it is

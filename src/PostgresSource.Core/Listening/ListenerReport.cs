@@ -3,7 +3,7 @@ using PostgresSource.Core.Events;
 
 namespace PostgresSource.Core.Listening;
 
-public enum ListenerReportKind
+internal enum ListenerReportKind
 {
     /// <summary>
     /// Neither the sink nor a dead-letter sink took the event. <see cref="SourceListener"/> no longer raises it: with
@@ -25,7 +25,7 @@ public enum ListenerReportKind
 /// What a listener tells its host (the cmdlet turns it into an error record or warning, the adapter
 /// into a JSON log line). Raised from the listener's own tasks, never on the host's thread.
 /// </summary>
-public sealed record ListenerReport(ListenerReportKind Kind, string Message)
+internal sealed record ListenerReport(ListenerReportKind Kind, string Message)
 {
     /// <summary>The event concerned, for delivery reports.</summary>
     public EventRecord? Event { get; init; }

@@ -4,7 +4,7 @@ using PostgresSource.Core.Delivery;
 namespace PostgresSource.Core.Listening;
 
 /// <summary>What the sink's last answer says about it.</summary>
-public enum SinkState
+internal enum SinkState
 {
     /// <summary>Nothing sent yet.</summary>
     Unknown,
@@ -20,7 +20,7 @@ public enum SinkState
 /// A listener's running counts, for progress output and metrics. Written by the listener's tasks,
 /// read from anywhere: every member is thread-safe.
 /// </summary>
-public sealed class ListenerStatistics
+internal sealed class ListenerStatistics
 {
     private long _received;
     private long _delivered;

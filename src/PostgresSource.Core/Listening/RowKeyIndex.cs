@@ -16,7 +16,7 @@ namespace PostgresSource.Core.Listening;
 /// truncated Notify payload). A change with no key (TRUNCATE, a table without a primary key) gets none and is
 /// delivered alone, after everything before it.
 /// </summary>
-public sealed class RowKeyIndex
+internal sealed class RowKeyIndex
 {
     private Dictionary<(string Schema, string Table), string[]> _keys;
     private readonly Func<CancellationToken, Task<RowKeyIndex>>? _load;

@@ -16,7 +16,7 @@ namespace PostgresSource.Core.Listening;
 /// <see cref="UndeliverableChangeException"/> and the change stays in the capture. At most <see cref="ListenerOptions.QueueCapacity"/> events are held at once: when the
 /// sink is slow the listener stops reading from the capture. Owns and disposes the capture and sinks.
 /// </summary>
-public sealed class SourceListener : IAsyncDisposable
+internal sealed class SourceListener : IAsyncDisposable
 {
     private readonly ChangeEventFactory _factory;
     private readonly ListenerOptions _options;

@@ -6,7 +6,7 @@ namespace PostgresSource.Core.Listening;
 /// The listener stopped because a change could not be delivered and stopping was chosen (the default):
 /// the change and everything after it stay unacknowledged in the capture (journal row, slot position).
 /// </summary>
-public sealed class UndeliverableChangeException(string message, EventRecord? @event, string? changeId, int? statusCode) : Exception(message)
+internal sealed class UndeliverableChangeException(string message, EventRecord? @event, string? changeId, int? statusCode) : Exception(message)
 {
     /// <summary>The event that was refused, when one could be built.</summary>
     public EventRecord? Event { get; } = @event;

@@ -7,7 +7,7 @@ namespace PostgresSource.Core.Naming;
 /// Knative's kmeta.ChildName rule, reproduced exactly so that names made here match the ones the
 /// original Go controller made (and the reverse).
 /// </summary>
-public static class ChildName
+internal static class ChildName
 {
     public const int Longest = 63;
     private const int Md5HexLength = 32;

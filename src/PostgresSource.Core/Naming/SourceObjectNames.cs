@@ -8,7 +8,7 @@ namespace PostgresSource.Core.Naming;
 /// Without a UID (a source that has never been in a cluster) the suffix is empty, which gives
 /// "postgressource_&lt;name&gt;".
 /// </summary>
-public static partial class SourceObjectNames
+internal static partial class SourceObjectNames
 {
     public const string Prefix = "postgressource-";
     public const string DatabasePrefix = "postgressource_";

@@ -1,6 +1,7 @@
 namespace PostgresSource.Core.Sources;
 
 /// <summary>How a source captures changes (DESIGN.md section 3).</summary>
+// Public on purpose: a word of the user's vocabulary (CR fields, cmdlet arguments), and test theories take it as a parameter.
 public enum CaptureMode
 {
     /// <summary>Seed-compatible trigger + pg_notify; at most once.</summary>

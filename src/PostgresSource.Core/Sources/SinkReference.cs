@@ -1,7 +1,7 @@
 namespace PostgresSource.Core.Sources;
 
 /// <summary>A Knative Destination: either a URI, or a reference to an Addressable (optionally with a URI path).</summary>
-public sealed record SinkReference
+internal sealed record SinkReference
 {
     public Uri? Uri { get; init; }
     public string? RefApiVersion { get; init; }

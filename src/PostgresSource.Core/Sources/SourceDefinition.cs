@@ -9,7 +9,7 @@ namespace PostgresSource.Core.Sources;
 /// Everything that defines one PostgresSource, whether it came from New-PgSource, a seed YAML file,
 /// or adapter environment variables. Immutable; validated on creation.
 /// </summary>
-public sealed partial record SourceDefinition
+internal sealed partial record SourceDefinition
 {
     public const string DefaultEventType = "dev.vaikas.postgres";
     public const string DefaultNamespace = "default";
@@ -114,13 +114,13 @@ public sealed partial record SourceDefinition
 }
 
 /// <summary>A source definition that cannot be used; <see cref="Field"/> names what is wrong.</summary>
-public sealed class SourceValidationException(string field, string message) : Exception(message)
+internal sealed class SourceValidationException(string field, string message) : Exception(message)
 {
     public string Field { get; } = field;
 }
 
 /// <summary>A key of a Secret in the source's namespace (spec.database.caCertSecret: name, and key defaulting to ca.crt).</summary>
-public sealed record SecretKeyReference(string Name, string Key = SecretKeyReference.DefaultCaKey)
+internal sealed record SecretKeyReference(string Name, string Key = SecretKeyReference.DefaultCaKey)
 {
     public const string DefaultCaKey = "ca.crt";
 }

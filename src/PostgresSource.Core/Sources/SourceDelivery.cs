@@ -9,7 +9,7 @@ namespace PostgresSource.Core.Sources;
 /// means the adapter's default (stop on an undeliverable change, commit order, one delivery in flight, no retry
 /// limit, no dead-letter sink), and an unset field is written nowhere, so a seed YAML reads and writes unchanged.
 /// </summary>
-public sealed record SourceDelivery
+internal sealed record SourceDelivery
 {
     /// <summary>The most deliveries in flight the adapter accepts (PGSOURCE_MAX_IN_FLIGHT).</summary>
     public const int MaxInFlightLimit = 1000;

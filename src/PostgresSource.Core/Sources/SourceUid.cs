@@ -5,7 +5,7 @@ namespace PostgresSource.Core.Sources;
 /// Go controller uses it as Kubernetes writes it: lowercase, hyphenated, 8-4-4-4-12. Any other spelling of the same
 /// UID (uppercase, braces, no hyphens) is turned into that form, so both controllers compute the same names.
 /// </summary>
-public static class SourceUid
+internal static class SourceUid
 {
     public const string ExpectedForm = "8-4-4-4-12 hexadecimal digits, as Kubernetes writes it: 01234567-89ab-cdef-0123-456789abcdef";
 

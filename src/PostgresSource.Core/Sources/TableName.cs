@@ -6,7 +6,7 @@ namespace PostgresSource.Core.Sources;
 /// A table as the user named it: "table", "schema.table", or either part in double quotes
 /// ("My Schema"."My Table"). The text is kept as data and is only ever quoted, never pasted into SQL.
 /// </summary>
-public sealed record TableName(string? Schema, string Name)
+internal sealed record TableName(string? Schema, string Name)
 {
     // The list format of PGSOURCE_TABLES and spec.tables[].name: the writer (ToText, FormatList) and the reader
     // (Parse, SplitList, ParseList) sit together so that what one writes the other reads back unchanged.

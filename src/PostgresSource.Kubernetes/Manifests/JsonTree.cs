@@ -12,7 +12,7 @@ namespace PostgresSource.Kubernetes.Manifests;
 /// an apply changes an object when a field it sets differs (or is missing) in the live object, or when the
 /// field manager owned a field that the new body no longer sets (it would be removed).
 /// </summary>
-public static class JsonTree
+internal static class JsonTree
 {
     /// <summary>A typed client model (or a JsonObject) as a JSON tree, nulls left out.</summary>
     public static JsonObject ToJson(object model) => model switch

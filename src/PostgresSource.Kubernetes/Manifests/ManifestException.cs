@@ -3,7 +3,7 @@ using PostgresSource.Kubernetes;
 namespace PostgresSource.Kubernetes.Manifests;
 
 /// <summary>A manifest that cannot be read: names the file, the document, and the field at fault.</summary>
-public sealed class ManifestException(string file, int document, string? field, string message, Exception? inner = null)
+internal sealed class ManifestException(string file, int document, string? field, string message, Exception? inner = null)
     : Exception(Compose(file, document, field, message), inner)
 {
     public string File { get; } = file;

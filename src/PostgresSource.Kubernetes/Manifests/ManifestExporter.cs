@@ -7,7 +7,7 @@ using PostgresSource.Kubernetes;
 
 namespace PostgresSource.Kubernetes.Manifests;
 
-public sealed record ExportOptions
+internal sealed record ExportOptions
 {
     public string Image { get; init; } = PgSourceKube.DefaultImage;
     public bool IncludeCrd { get; init; }
@@ -34,7 +34,7 @@ public sealed record ExportOptions
 /// A source that has never been in a cluster has no UID: its objects are named "postgressource-&lt;name&gt;" and carry
 /// no owner references. A Secret (the only place a password can appear) is written only when asked for.
 /// </summary>
-public static class ManifestExporter
+internal static class ManifestExporter
 {
     public sealed record Result(IReadOnlyList<JsonObject> Documents, IReadOnlyList<string> Warnings, IReadOnlyList<(string Source, Exception Error)> Errors);
 

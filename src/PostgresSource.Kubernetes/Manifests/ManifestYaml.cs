@@ -15,7 +15,7 @@ namespace PostgresSource.Kubernetes.Manifests;
 /// Strings that YAML would read as something else (true, 1.0, null, 2024-01-01, ...) are quoted, so a label
 /// value "true" stays a string. Keys keep their order, except apiVersion, kind and metadata come first.
 /// </summary>
-public static partial class ManifestYaml
+internal static partial class ManifestYaml
 {
     private static readonly string[] LeadingKeys = ["apiVersion", "kind", "metadata"];
     private static readonly string[] MetadataKeys = ["name", "generateName", "namespace", "labels", "annotations", "ownerReferences"];

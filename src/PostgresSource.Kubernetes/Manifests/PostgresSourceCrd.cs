@@ -13,7 +13,7 @@ namespace PostgresSource.Kubernetes.Manifests;
 /// status field (the seed's plus mode, eventType and delivery), the status subresource, Knative source categories,
 /// printer columns, the Knative source label and the event-type registry annotation.
 /// </summary>
-public static class PostgresSourceCrd
+internal static class PostgresSourceCrd
 {
     public static V1CustomResourceDefinition Build() => new()
     {

@@ -14,7 +14,7 @@ namespace PostgresSource.Kubernetes.Manifests;
 /// from multi-document YAML. Other kinds are skipped with a warning; a bad PostgresSource is an error
 /// that names the file and the field, and does not stop the good ones in the same file.
 /// </summary>
-public static class SourceManifestReader
+internal static class SourceManifestReader
 {
     public const string Group = "sources.vaikas.dev";
     public const string ApiVersion = Group + "/v1alpha1";

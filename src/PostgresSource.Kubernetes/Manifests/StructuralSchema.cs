@@ -11,7 +11,7 @@ namespace PostgresSource.Kubernetes.Manifests;
 /// nullable, minItems, minLength, minimum, maximum. Unlike the API server it reports unknown fields instead of pruning them, so
 /// "validates" means "the server keeps every field as written".
 /// </summary>
-public static class StructuralSchema
+internal static class StructuralSchema
 {
     /// <summary>Errors (path: problem) for a whole resource; root metadata is left to the server (ObjectMeta).</summary>
     public static List<string> Validate(JsonNode? resource, JsonObject schema)

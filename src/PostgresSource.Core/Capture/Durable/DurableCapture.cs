@@ -24,7 +24,7 @@ internal sealed record JournalPosition(object Owner, long Sequence, long Journal
 /// (<see cref="JournalWindow"/>). Changes come in journal order (the order the writes happened), each
 /// transaction's in its own order; the id of a change is "&lt;object name&gt;-&lt;journal id&gt;".
 /// </summary>
-public sealed class DurableCapture : IChangeCapture
+internal sealed class DurableCapture : IChangeCapture
 {
     private readonly SourceDefinition _source;
     private readonly ReliableCaptureOptions _options;

@@ -14,7 +14,7 @@ namespace PostgresSource.Core.Capture.Durable;
 /// continuing after the last id: rows of transactions that commit while it reads, with smaller ids, are left out,
 /// and rows the active listener removes meanwhile may be missing. A view of the backlog, not a consumer.
 /// </summary>
-public sealed class JournalPeek : IChangeCapture
+internal sealed class JournalPeek : IChangeCapture
 {
     private readonly SourceDefinition _source;
     private readonly ReliableCaptureOptions _options;

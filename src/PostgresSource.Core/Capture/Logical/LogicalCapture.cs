@@ -20,7 +20,7 @@ namespace PostgresSource.Core.Capture.Logical;
 /// and <see cref="LogicalPositionStore"/> (that position kept in the source's state too).
 /// Changes come in commit order and carry the transaction id, the commit LSN and the commit time.
 /// </summary>
-public sealed class LogicalCapture : IChangeCapture
+internal sealed class LogicalCapture : IChangeCapture
 {
     private readonly SourceDefinition _source;
     private readonly ReliableCaptureOptions _options;

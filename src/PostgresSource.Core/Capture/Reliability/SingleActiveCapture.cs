@@ -24,7 +24,7 @@ namespace PostgresSource.Core.Capture.Reliability;
 /// out still reach the capture, which writes them when it is disposed, before the lock is released.
 /// </para>
 /// </summary>
-public sealed class SingleActiveCapture : IChangeCapture
+internal sealed class SingleActiveCapture : IChangeCapture
 {
     /// <summary>The advisory lock's first key ("PGSR"); the second is hashtext of the source's object name.</summary>
     public const int LockClass = 0x50475352;

@@ -11,7 +11,7 @@ namespace PostgresSource.Core.Capture.Reliability;
 /// <param name="ClientAddress">Its client_addr; null for a Unix-socket connection or when hidden.</param>
 /// <param name="ClientHostName">Its client_hostname, when the server resolves host names.</param>
 /// <param name="BackendStart">When its session started (backend_start).</param>
-public sealed record ActiveListenerInfo(int ProcessId, string? ApplicationName, string? ClientAddress, string? ClientHostName, DateTimeOffset? BackendStart)
+internal sealed record ActiveListenerInfo(int ProcessId, string? ApplicationName, string? ClientAddress, string? ClientHostName, DateTimeOffset? BackendStart)
 {
     /// <summary>"application 'x', pid 1, client 10.0.0.5, connected since 2026-01-01T00:00:00Z", naming only what is known.</summary>
     public string Describe()
@@ -46,7 +46,7 @@ public sealed record ActiveListenerInfo(int ProcessId, string? ApplicationName, 
 /// Another listener is the active one for the source (it holds the source's single-active lock), and this one
 /// was asked not to wait as a standby (<see cref="ReliableCaptureOptions.FailWhenBusy"/>). Nothing was read.
 /// </summary>
-public sealed class SourceBusyException(string message, string source, ActiveListenerInfo? holder) : Exception(message)
+internal sealed class SourceBusyException(string message, string source, ActiveListenerInfo? holder) : Exception(message)
 {
     /// <summary>The source's identity (namespace/name).</summary>
     public string EventSource { get; } = source;

@@ -6,7 +6,7 @@ namespace PostgresSource.Core.Capture.Snapshots;
 /// A PostgreSQL MVCC snapshot as pg_current_snapshot() prints it ("xmin:xmax:xip,xip,..."), with 64-bit
 /// transaction ids (xid8). Answers whether a committed transaction's effects are visible in it.
 /// </summary>
-public sealed class PgSnapshot
+internal sealed class PgSnapshot
 {
     private readonly HashSet<ulong> _inProgress;
 

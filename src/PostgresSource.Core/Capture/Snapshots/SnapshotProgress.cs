@@ -10,7 +10,7 @@ namespace PostgresSource.Core.Capture.Snapshots;
 /// <param name="TableDone">This table is completely read.</param>
 /// <param name="Resumed">The table continues where an interrupted snapshot stopped.</param>
 /// <param name="Segment">The snapshot session (1 for the first attempt, higher after interruptions).</param>
-public sealed record SnapshotProgress(
+internal sealed record SnapshotProgress(
     string Schema, string Table, int TableNumber, int TableCount, long RowsRead, long? EstimatedRows,
     bool TableDone, bool Resumed, int Segment)
 {
