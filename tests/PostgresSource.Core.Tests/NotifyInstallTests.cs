@@ -2,6 +2,7 @@ using System.Text.Json;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
 using PostgresSource.TestSupport;
+using PostgresSource.Core.Capture;
 
 namespace PostgresSource.Core.Tests;
 

@@ -1,5 +1,6 @@
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
+using PostgresSource.Core.Capture.Notify;
 
 namespace PostgresSource.Core.Capture;
 

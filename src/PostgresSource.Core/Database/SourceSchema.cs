@@ -1,6 +1,7 @@
 using System.Text;
 using Npgsql;
 using PostgresSource.Core.Sources;
+using PostgresSource.Core.Capture;
 
 namespace PostgresSource.Core.Database;
 

@@ -1,5 +1,8 @@
 using Npgsql;
 using PostgresSource.Core.Sources;
+using PostgresSource.Core.Capture.Notify;
+using PostgresSource.Core.Capture.Durable;
+using PostgresSource.Core.Capture.Logical;
 
 namespace PostgresSource.Core.Database;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
+using PostgresSource.Core.Capture.Notify;
 
 namespace PostgresSource.Core.Tests.Capture;
 

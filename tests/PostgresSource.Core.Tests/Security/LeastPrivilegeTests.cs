@@ -7,6 +7,7 @@ using PostgresSource.Core.Sources;
 using PostgresSource.Core.Tests.Capture;
 using PostgresSource.Core.Tests.Logical;
 using PostgresSource.TestSupport;
+using PostgresSource.Core.Capture.Notify;
 
 namespace PostgresSource.Core.Tests.Security;
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
 using PostgresSource.Core.Database;
+using PostgresSource.Core.Capture.Durable;
 
 namespace PostgresSource.Core.Capture.Snapshots;
 

@@ -8,7 +8,7 @@ using Npgsql;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Capture;
+namespace PostgresSource.Core.Capture.Notify;
 
 /// <summary>
 /// Notify mode (the seed's): LISTEN on the source's channel and turn each notification into a change.
