@@ -26,7 +26,7 @@ internal sealed record JournalPosition(object Owner, long Sequence, long Journal
 public sealed class DurableCapture : IChangeCapture
 {
     private readonly SourceDefinition _source;
-    private readonly ReliableCaptureOptions _options;
+    private readonly CaptureOptions _options;
     private readonly string _name;
     private readonly string _connectionString;
     private readonly ControlConnection _control;
@@ -50,10 +50,10 @@ public sealed class DurableCapture : IChangeCapture
     private int _disposed;
     private Task? _listenTask;
 
-    public DurableCapture(SourceDefinition source, ConnectionSettings connection, ReliableCaptureOptions? options = null)
+    public DurableCapture(SourceDefinition source, ConnectionSettings connection, CaptureOptions? options = null)
     {
         _source = source;
-        _options = options ?? ReliableCaptureOptions.Default;
+        _options = options ?? CaptureOptions.Default;
         _name = source.DatabaseObjectName;
         var builder = connection.ToBuilder();
         builder.Pooling = false;

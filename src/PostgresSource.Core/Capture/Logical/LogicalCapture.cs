@@ -22,7 +22,7 @@ namespace PostgresSource.Core.Capture.Logical;
 public sealed class LogicalCapture : IChangeCapture
 {
     private readonly SourceDefinition _source;
-    private readonly ReliableCaptureOptions _options;
+    private readonly CaptureOptions _options;
     private readonly string _name;
     private readonly string _connectionString;
     private readonly string _replicationConnectionString;
@@ -41,10 +41,10 @@ public sealed class LogicalCapture : IChangeCapture
     private int _started;
     private int _disposed;
 
-    public LogicalCapture(SourceDefinition source, ConnectionSettings connection, ReliableCaptureOptions? options = null)
+    public LogicalCapture(SourceDefinition source, ConnectionSettings connection, CaptureOptions? options = null)
     {
         _source = source;
-        _options = options ?? ReliableCaptureOptions.Default;
+        _options = options ?? CaptureOptions.Default;
         _name = source.DatabaseObjectName;
         var builder = connection.ToBuilder();
         builder.Pooling = false;

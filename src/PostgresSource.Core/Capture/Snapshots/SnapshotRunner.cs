@@ -59,13 +59,13 @@ internal sealed class SnapshotRunner
     private readonly object _lock = new();
     private readonly string _name;
     private readonly SnapshotHorizon _horizonKind;
-    private readonly ReliableCaptureOptions _options;
+    private readonly CaptureOptions _options;
     private readonly List<SnapshotTable> _allTables = [];
     private readonly List<SnapshotTable> _requested = [];
     private readonly List<SegmentState> _segments = [];
     private int _nextSegment = 1;
 
-    public SnapshotRunner(string objectName, SnapshotHorizon horizonKind, ReliableCaptureOptions options)
+    public SnapshotRunner(string objectName, SnapshotHorizon horizonKind, CaptureOptions options)
     {
         _name = objectName;
         _horizonKind = horizonKind;
