@@ -22,6 +22,9 @@ public sealed record CaptureOptions
 
     public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>A fresh reconnect backoff of these delays (each retry loop counts its own attempts).</summary>
+    public Backoff ReconnectBackoff() => new(InitialReconnectDelay, MaxReconnectDelay);
+
     /// <summary>The application_name the capture's connections show in pg_stat_activity, unless the connection string sets one.</summary>
     public string ApplicationName { get; init; } = "PostgresSource listener";
 

@@ -90,7 +90,7 @@ public sealed class DurableCapture : IChangeCapture
         }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
         var token = linked.Token;
-        var backoff = new Backoff(_options.InitialReconnectDelay, _options.MaxReconnectDelay);
+        var backoff = _options.ReconnectBackoff();
 
         await StartAsync(backoff, token).ConfigureAwait(false);
         _listenTask = Task.Run(() => ListenAsync(_listenStop.Token), CancellationToken.None);
@@ -436,46 +436,30 @@ public sealed class DurableCapture : IChangeCapture
         }
     }
 
+    /// <summary>The wake-up: a NOTIFY on the source's channel reads the journal at once. Best effort: the poll reads it anyway.</summary>
     private async Task ListenAsync(CancellationToken token)
     {
-        var backoff = new Backoff(_options.InitialReconnectDelay, _options.MaxReconnectDelay);
-        while (!token.IsCancellationRequested)
+        try
         {
-            try
+            await ChannelListener.RunAsync(_connectionString, _name, _options.ReconnectBackoff(), new ChannelListenerHandlers
             {
-                await using var connection = new NpgsqlConnection(_connectionString);
-                await connection.OpenAsync(token).ConfigureAwait(false);
-                connection.Notification += (_, _) => Wake();
-                await using (var command = new NpgsqlCommand($"LISTEN {Sql.Identifier(_name)}", connection))
+                Payload = _ => Wake(),
+                // The sweep still reads the journal meanwhile; only the prompt wake-up is missing: always try again.
+                RetryConnect = (_, _) => true,
+                RetryLost = _ => true,
+                ConnectFailed = (_, _, _) => _listenerPid = 0,
+                Connected = (connection, _) =>
                 {
-                    await command.ExecuteNonQueryAsync(token).ConfigureAwait(false);
-                }
-                _listenerPid = connection.ProcessID;
-                backoff.Reset();
-                // Whatever was written while this connection was down is found by this read.
-                Wake();
-                while (true)
-                {
-                    await connection.WaitAsync(token).ConfigureAwait(false);
-                }
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception)
-            {
-                _listenerPid = 0;
-                // The sweep still reads the journal meanwhile; only the prompt wake-up is missing.
-                try
-                {
-                    await Task.Delay(backoff.Next(), token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
+                    _listenerPid = connection.ProcessID;
+                    // Whatever was written while this connection was down is found by this read.
+                    Wake();
+                },
+                Lost = _ => _listenerPid = 0,
+                WaitAfterLoss = true,
+            }, token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
         }
     }
 

@@ -83,7 +83,7 @@ public sealed class LogicalCapture : IChangeCapture
         }
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
         var token = linked.Token;
-        var backoff = new Backoff(_options.InitialReconnectDelay, _options.MaxReconnectDelay);
+        var backoff = _options.ReconnectBackoff();
 
         await StartAsync(backoff, token).ConfigureAwait(false);
 
