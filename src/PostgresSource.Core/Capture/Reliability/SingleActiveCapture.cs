@@ -30,14 +30,12 @@ public sealed class SingleActiveCapture : IChangeCapture
     private readonly Func<IChangeCapture> _createActive;
     private readonly CaptureOptions _options;
     private readonly string _lockConnectionString;
-    private readonly CancellationTokenSource _lifetime = new();
+    private readonly CaptureLifetime _lifetime = new();
     private NpgsqlConnection? _lockConnection;
     private IChangeCapture? _active;
     private volatile bool _isActive;
     private bool _connectedOnce;
     private bool _wasActive;
-    private int _started;
-    private int _disposed;
 
     public SingleActiveCapture(SourceDefinition source, ConnectionSettings connection, Func<IChangeCapture> createActive, CaptureOptions? options = null)
     {
@@ -77,11 +75,7 @@ public sealed class SingleActiveCapture : IChangeCapture
 
     public async IAsyncEnumerable<CapturedChange> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _started, 1) != 0)
-        {
-            throw new InvalidOperationException("A capture is read once.");
-        }
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
+        using var linked = _lifetime.BeginRead(cancellationToken);
         var token = linked.Token;
         while (true)
         {
@@ -358,11 +352,10 @@ public sealed class SingleActiveCapture : IChangeCapture
 
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (!_lifetime.BeginDispose())
         {
             return;
         }
-        _lifetime.Cancel();
         if (_active is { } active)
         {
             // First the capture (it writes what was acknowledged), then the lock: no standby reads those changes again.

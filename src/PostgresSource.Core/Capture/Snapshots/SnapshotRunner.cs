@@ -17,7 +17,7 @@ internal enum SnapshotHorizon
 }
 
 /// <summary>The position of a Read change: the capture-wide sequence number, for acknowledgement.</summary>
-internal sealed record ReadPosition(object Owner, long Sequence);
+internal sealed record ReadPosition(PositionIssuer Issuer, long Sequence) : SequencedPosition(Issuer, Sequence);
 
 /// <summary>
 /// The initial snapshot of the Durable and Logical captures. Each attempt ("segment") reads, in one
@@ -208,7 +208,7 @@ internal sealed class SnapshotRunner
     /// Throws when the connection fails; the caller retries with a new attempt, which continues where this one stopped.
     /// </summary>
     public async IAsyncEnumerable<CapturedChange> ReadSegmentAsync(
-        NpgsqlConnection connection, object owner, Func<long> nextSequence, Func<long> lastSequence,
+        NpgsqlConnection connection, PositionIssuer owner, Func<long> nextSequence, Func<long> lastSequence,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);
