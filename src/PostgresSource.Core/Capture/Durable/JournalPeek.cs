@@ -27,7 +27,7 @@ public sealed class JournalPeek : IChangeCapture
         _source = source;
         _options = options ?? CaptureOptions.Default;
         _name = source.DatabaseObjectName;
-_connectionString = connection.ToPrivateConnectionString(_options.ApplicationName + " (peek)");
+        _connectionString = connection.ToPrivateConnectionString(_options.ApplicationName + " (peek)");
     }
 
     public CaptureMode Mode => CaptureMode.Durable;

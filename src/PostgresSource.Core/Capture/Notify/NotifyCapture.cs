@@ -50,14 +50,8 @@ public sealed class NotifyCapture : IChangeCapture
         _source = source;
         _options = (options ?? CaptureOptions.Default).Validate();
         Channel = string.IsNullOrWhiteSpace(_options.Channel) ? source.DatabaseObjectName : _options.Channel;
-        var builder = connection.ToBuilder();
         // A LISTEN connection is ours alone for its whole life: never pooled, so closing it really closes it.
-        builder.Pooling = false;
-        if (string.IsNullOrEmpty(builder.ApplicationName))
-        {
-            builder.ApplicationName = _options.ApplicationName;
-        }
-        _connectionString = builder.ConnectionString;
+        _connectionString = connection.ToPrivateConnectionString(_options.ApplicationName);
         _drops = new NotifyDropReport(_options.NotifyDropReportInterval, TimeProvider.System);
         _knownTables = source.Tables.Select(t => t.Name).Distinct(StringComparer.Ordinal).ToArray();
         _knownSchemas = source.Tables.Select(t => t.Schema).OfType<string>().Append("public").Distinct(StringComparer.Ordinal).ToArray();

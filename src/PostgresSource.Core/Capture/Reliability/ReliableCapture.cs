@@ -23,14 +23,9 @@ public abstract class ReliableCapture : IChangeCapture
         Source = source;
         Options = options ?? CaptureOptions.Default;
         Name = source.DatabaseObjectName;
-        var builder = connection.ToBuilder();
         // The capture's connections are its own for their whole life: never pooled, so closing one really closes it.
-        builder.Pooling = false;
+        var builder = new NpgsqlConnectionStringBuilder(connection.ToPrivateConnectionString(Options.ApplicationName));
         tune?.Invoke(builder);
-        if (string.IsNullOrEmpty(builder.ApplicationName))
-        {
-            builder.ApplicationName = Options.ApplicationName;
-        }
         ConnectionString = builder.ConnectionString;
         Control = new ControlConnection(ConnectionString);
         Snapshot = new SnapshotRunner(Name, horizon, Options);
