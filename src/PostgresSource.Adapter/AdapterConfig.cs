@@ -53,7 +53,7 @@ internal sealed record AdapterConfig
     public UndeliverableAction OnUndeliverable { get; init; } = UndeliverableAction.Stop;
 
     /// <summary>PGSOURCE_POLL_INTERVAL (default 100ms, 1ms to 1m): Durable's longest wait between reads of a quiet journal.</summary>
-    public TimeSpan JournalPollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+    public TimeSpan JournalPollInterval { get; init; } = CaptureOptions.DefaultJournalPollInterval;
 
     /// <summary>PGSOURCE_SNAPSHOT (default false): Durable and Logical emit every existing row once, as a read event, before streaming.</summary>
     public bool Snapshot { get; init; }
@@ -283,7 +283,7 @@ internal sealed record AdapterConfig
 
     private static TimeSpan ParsePollInterval(string? text)
     {
-        var value = ParseDuration("PGSOURCE_POLL_INTERVAL", text, TimeSpan.FromMilliseconds(100));
+        var value = ParseDuration("PGSOURCE_POLL_INTERVAL", text, CaptureOptions.DefaultJournalPollInterval);
         // Below a millisecond a quiet journal would be read in a busy loop; above a minute changes would sit unread.
         return value >= TimeSpan.FromMilliseconds(1) && value <= TimeSpan.FromMinutes(1)
             ? value

@@ -3,6 +3,7 @@ using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
 using PostgresSource.TestSupport;
+using PostgresSource.Core.Capture;
 
 namespace PostgresSource.Core.Tests;
 

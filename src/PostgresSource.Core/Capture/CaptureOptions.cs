@@ -2,7 +2,10 @@ using PostgresSource.Core.Capture.Snapshots;
 
 namespace PostgresSource.Core.Capture;
 
-/// <summary>Settings every capture mode understands.</summary>
+/// <summary>
+/// The settings of every capture mode, in one init-only record: the shared ones (connection retry, application
+/// name, snapshot, single-active) and each mode's own, named by the mode in their comments. A mode ignores the rest.
+/// </summary>
 internal sealed record CaptureOptions
 {
     /// <summary>The NOTIFY channel to LISTEN on; default the source's object name (the adapter's NOTIFICATION_CHANNEL overrides it).</summary>
@@ -19,10 +22,17 @@ internal sealed record CaptureOptions
 
     public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>A fresh reconnect backoff of these delays (each retry loop counts its own attempts).</summary>
+    public Backoff ReconnectBackoff() => new(InitialReconnectDelay, MaxReconnectDelay);
+
     /// <summary>The application_name the capture's connections show in pg_stat_activity, unless the connection string sets one.</summary>
     public string ApplicationName { get; init; } = "PostgresSource listener";
 
-    /// <summary>Durable and Logical: emit existing rows once (as Read changes) before streaming; resumes if interrupted.</summary>
+    /// <summary>
+    /// Durable and Logical: emit every existing row once, as a Read change, before streaming (unless a snapshot already
+    /// completed; an interrupted one resumes). An install with <see cref="Database.InstallOptions.Snapshot"/> asks for the
+    /// same without this flag.
+    /// </summary>
     public bool Snapshot { get; init; }
 
     /// <summary>
@@ -55,10 +65,40 @@ internal sealed record CaptureOptions
     /// waits to be read (while changes come, the journal is read again within milliseconds). Lower means faster
     /// after a pause and more reads of an idle journal: one small prepared read per interval.
     /// </summary>
-    public TimeSpan JournalPollInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+    public TimeSpan JournalPollInterval { get; init; } = DefaultJournalPollInterval;
 
-    /// <summary>How often a standby tries to take over (and the active one checks its lock session).</summary>
+    /// <summary>The one default of <see cref="JournalPollInterval"/> (the adapter's PGSOURCE_POLL_INTERVAL uses it too).</summary>
+    public static readonly TimeSpan DefaultJournalPollInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>With <see cref="SingleActive"/>: how often a standby tries to become the active listener.</summary>
     public TimeSpan StandbyPollInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Durable and Logical: rows fetched per round trip while taking a snapshot.</summary>
+    public int SnapshotChunkSize { get; init; } = 1000;
+
+    /// <summary>Durable: journal rows read per query (fewer when they are large: see <see cref="MaxBatchBytes"/>).</summary>
+    public int BatchSize { get; init; } = 500;
+
+    /// <summary>Durable: stop a read once this many payload bytes are buffered (a row is never cut).</summary>
+    public long MaxBatchBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// Durable and Logical: acknowledged work (journal deletes, snapshot progress) is written in batches of this many
+    /// changes or after <see cref="AcknowledgeFlushInterval"/>.
+    /// </summary>
+    public int AcknowledgeFlushCount { get; init; } = 500;
+
+    public TimeSpan AcknowledgeFlushInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Logical: how often the confirmed position is sent to the server (also while idle, so it can recycle WAL).</summary>
+    public TimeSpan StatusInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Logical: when the slot is still held by another walsender (a dead listener whose connection the server
+    /// has not noticed yet), terminate it instead of waiting. Only safe when nothing else streams this source:
+    /// <see cref="ChangeCaptureFactory.Create"/> turns it on for the capture it runs behind <see cref="SingleActive"/>.
+    /// </summary>
+    public bool TakeOverSlot { get; init; }
 
     /// <summary>
     /// Notify: the most changes the capture holds that were read from PostgreSQL and not yet taken by the listener.

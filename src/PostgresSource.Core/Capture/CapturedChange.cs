@@ -13,9 +13,10 @@ internal enum ChangeOperation
 
 /// <summary>
 /// One row change as a capture mode saw it, before it becomes a CloudEvent. Every mode produces the
-/// seed's payload ({"table","action","data"} plus optional fields) so receivers see one format.
+/// seed's payload ({"table","action","data"} plus optional fields) so receivers see one format. Immutable: a capture
+/// that learns more about a change (its position) makes a copy with <c>with</c>.
 /// </summary>
-internal sealed class CapturedChange
+internal sealed record CapturedChange
 {
     public required string Schema { get; init; }
     public required string Table { get; init; }
@@ -35,7 +36,7 @@ internal sealed class CapturedChange
     public bool Truncated { get; init; }
 
     /// <summary>The mode's checkpoint for this change, handed back to <see cref="IChangeCapture.AcknowledgeAsync"/>.</summary>
-    public object? Position { get; init; }
+    public CapturePosition? Position { get; init; }
 
     public static string ActionName(ChangeOperation operation) => operation switch
     {

@@ -1,6 +1,7 @@
 using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
+using PostgresSource.Core.Capture.Notify;
 
 namespace PostgresSource.Core.Capture;
 
@@ -10,24 +11,8 @@ internal static class ChangeCaptureFactory
     private static readonly Dictionary<CaptureMode, Func<SourceDefinition, ConnectionSettings, CaptureOptions, IChangeCapture>> Factories = new()
     {
         [CaptureMode.Notify] = (source, connection, options) => new NotifyCapture(source, connection, options),
-        [CaptureMode.Durable] = (source, connection, options) => new Durable.DurableCapture(source, connection, Reliable(options)),
-        [CaptureMode.Logical] = (source, connection, options) => new Logical.LogicalCapture(source, connection, Reliable(options)),
-    };
-
-    /// <summary>The at-least-once modes take the shared settings plus their own.</summary>
-    private static ReliableCaptureOptions Reliable(CaptureOptions options) => new()
-    {
-        RetryInitialConnection = options.RetryInitialConnection,
-        InitialReconnectDelay = options.InitialReconnectDelay,
-        MaxReconnectDelay = options.MaxReconnectDelay,
-        ApplicationName = options.ApplicationName,
-        Snapshot = options.Snapshot,
-        SnapshotProgress = options.SnapshotProgress,
-        // Only one listener runs while the leader lock is held: a slot still held by a dead one may be taken over.
-        TakeOverSlot = options.SingleActive,
-        StandbyInterval = options.StandbyPollInterval,
-        FailWhenBusy = options.FailWhenBusy,
-        JournalPollInterval = options.JournalPollInterval,
+        [CaptureMode.Durable] = (source, connection, options) => new Durable.DurableCapture(source, connection, options),
+        [CaptureMode.Logical] = (source, connection, options) => new Logical.LogicalCapture(source, connection, options),
     };
 
     public static bool Supports(CaptureMode mode) => Factories.ContainsKey(mode);
@@ -40,7 +25,7 @@ internal static class ChangeCaptureFactory
         {
             return source.Mode switch
             {
-                CaptureMode.Durable => new Durable.JournalPeek(source, connection, Reliable(options)),
+                CaptureMode.Durable => new Durable.JournalPeek(source, connection, options),
                 // pg_logical_slot_peek_binary_changes needs the slot inactive (it would take it from a running listener,
                 // or fail), and decoding raw pgoutput is not what the streaming capture does.
                 CaptureMode.Logical => throw new NotSupportedException(
@@ -56,8 +41,12 @@ internal static class ChangeCaptureFactory
         {
             throw new NotSupportedException($"Capture mode {source.Mode} is not available in this build.");
         }
-        return options.SingleActive
-            ? new Reliability.SingleActiveCapture(source, connection, () => create(source, connection, options), Reliable(options))
-            : create(source, connection, options);
+        if (!options.SingleActive)
+        {
+            return create(source, connection, options);
+        }
+        // Only one listener runs while the leader lock is held: a slot still held by a dead one may be taken over.
+        var active = options with { TakeOverSlot = true };
+        return new Reliability.SingleActiveCapture(source, connection, () => create(source, connection, active), options);
     }
 }

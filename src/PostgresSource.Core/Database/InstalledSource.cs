@@ -1,4 +1,5 @@
 using PostgresSource.Core.Sources;
+using PostgresSource.Core.Capture.Durable;
 
 namespace PostgresSource.Core.Database;
 

@@ -1,5 +1,6 @@
 using Npgsql;
 using PostgresSource.Core.Sources;
+using PostgresSource.Core.Capture.Durable;
 
 namespace PostgresSource.Core.Database;
 

@@ -2,6 +2,7 @@ using System.Text;
 using Npgsql;
 using PostgresSource.Core.Connections;
 using PostgresSource.Core.Sources;
+using PostgresSource.Core.Capture;
 
 namespace PostgresSource.Core.Database;
 

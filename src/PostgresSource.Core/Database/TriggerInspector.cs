@@ -1,6 +1,9 @@
 using Npgsql;
 using PostgresSource.Core.Connections;
 using PostgresSource.Core.Sources;
+using PostgresSource.Core.Capture.Notify;
+using PostgresSource.Core.Capture.Durable;
+using PostgresSource.Core.Capture.Logical;
 
 namespace PostgresSource.Core.Database;
 

@@ -59,10 +59,9 @@ internal sealed record RetryPolicy
     /// <summary>The wait before retry number <paramref name="retry"/> (1 for the first retry).</summary>
     public TimeSpan DelayBeforeRetry(int retry, TimeSpan? retryAfter = null)
     {
-        var exponent = Math.Min(Math.Max(retry - 1, 0), 30);
-        var baseMs = Math.Min(InitialDelay.TotalMilliseconds * Math.Pow(2, exponent), MaxDelay.TotalMilliseconds);
-        var factor = 1 + ((Random.Shared.NextDouble() * 2) - 1) * Jitter;
-        var delay = TimeSpan.FromMilliseconds(Math.Min(baseMs * factor, MaxDelay.TotalMilliseconds));
+        // Unlike a reconnect, a delivery retry never waits past MaxDelay: jitter above it is cut off.
+        var jittered = new Backoff(InitialDelay, MaxDelay, Jitter).Delay(retry);
+        var delay = jittered < MaxDelay ? jittered : MaxDelay;
         if (retryAfter is { } asked && asked > delay)
         {
             delay = asked < MaxDelay ? asked : MaxDelay;

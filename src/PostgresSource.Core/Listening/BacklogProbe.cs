@@ -2,6 +2,7 @@ using Npgsql;
 using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
+using PostgresSource.Core.Capture.Durable;
 
 namespace PostgresSource.Core.Listening;
 

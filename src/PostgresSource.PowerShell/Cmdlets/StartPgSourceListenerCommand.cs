@@ -6,6 +6,7 @@ using PostgresSource.Core.Events;
 using PostgresSource.Core.Listening;
 using PostgresSource.Core.Sources;
 using PostgresSource.PowerShell.Infrastructure;
+using PostgresSource.Core.Capture.Notify;
 
 namespace PostgresSource.PowerShell.Cmdlets;
 

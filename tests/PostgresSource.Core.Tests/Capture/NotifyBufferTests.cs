@@ -1,4 +1,5 @@
 using PostgresSource.Core.Capture;
+using PostgresSource.Core.Capture.Notify;
 
 namespace PostgresSource.Core.Tests.Capture;
 

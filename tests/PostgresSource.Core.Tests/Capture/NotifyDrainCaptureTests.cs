@@ -7,6 +7,7 @@ using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
 using PostgresSource.TestSupport;
 using Xunit.Abstractions;
+using PostgresSource.Core.Capture.Notify;
 
 namespace PostgresSource.Core.Tests.Capture;
 

@@ -3,6 +3,7 @@ using PostgresSource.Core.Connections;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
+using PostgresSource.Core.Capture.Notify;
 
 namespace PostgresSource.Core.Tests.Capture;
 

@@ -13,7 +13,7 @@ namespace PostgresSource.Core.Tests.Durable;
 [Collection(DatabaseCollection.Name)]
 public sealed class DurableCaptureTests(DatabaseFixture database, ITestOutputHelper output)
 {
-    private static ReliableCaptureOptions Fast => new() { JournalPollInterval = TimeSpan.FromMilliseconds(300), InitialReconnectDelay = TimeSpan.FromMilliseconds(100), MaxReconnectDelay = TimeSpan.FromSeconds(1) };
+    private static CaptureOptions Fast => new() { JournalPollInterval = TimeSpan.FromMilliseconds(300), InitialReconnectDelay = TimeSpan.FromMilliseconds(100), MaxReconnectDelay = TimeSpan.FromSeconds(1) };
 
     [Fact]
     public async Task InstallsJournalAndCapturesEveryOperationWithDeterministicIds()
@@ -232,7 +232,7 @@ public sealed class DurableFaultTests(DatabaseFixture database, ITestOutputHelpe
         await TestSql.ExecuteAsync(db, "CREATE TABLE events (writer int, seq int, note text, PRIMARY KEY (writer, seq))");
         var source = CaptureHarness.Source(CaptureMode.Durable, "events");
         await CaptureHarness.InstallAsync(source, db);
-        var options = new ReliableCaptureOptions
+        var options = new CaptureOptions
         {
             ApplicationName = FaultScenario.CaptureApplicationName,
             JournalPollInterval = TimeSpan.FromMilliseconds(500),

@@ -17,7 +17,7 @@ namespace PostgresSource.Core.Tests.Durable;
 [Collection(DatabaseCollection.Name)]
 public sealed class JournalUpgradeTests(DatabaseFixture database, ITestOutputHelper output)
 {
-    private static ReliableCaptureOptions Fast => new() { JournalPollInterval = TimeSpan.FromMilliseconds(300) };
+    private static CaptureOptions Fast => new() { JournalPollInterval = TimeSpan.FromMilliseconds(300) };
 
     /// <summary>The journal and trigger function as the previous version installed them (test data, not product code).</summary>
     private static string PreviousVersion(string name, string table) => $"""

@@ -73,6 +73,9 @@ public sealed class ConcurrentDeliveryTests
         Assert.Contains(reports, r => r.Kind == ListenerReportKind.Undelivered && r.Event?.Id == $"c{stuck}");
     }
 
+    /// <summary>A test capture's own position: the change's number.</summary>
+    private sealed record Numbered(long Number) : CapturePosition;
+
     /// <summary>Yields changes 0..count-1 (Position = number, Id = "c" + number), then waits; records acknowledgements.</summary>
     private sealed class ScriptedCapture(int count, DelayingReceiver receiver) : IChangeCapture
     {
@@ -94,7 +97,7 @@ public sealed class ConcurrentDeliveryTests
                     Operation = ChangeOperation.Insert,
                     PayloadJson = "{\"table\":\"orders\",\"schema\":\"public\",\"action\":\"INSERT\",\"data\":{\"id\":" + i + ",\"item\":\"x\"}}",
                     Id = $"c{i}",
-                    Position = i,
+                    Position = new Numbered(i),
                 };
             }
             await Task.Delay(Timeout.Infinite, cancellationToken);
@@ -102,7 +105,7 @@ public sealed class ConcurrentDeliveryTests
 
         public ValueTask AcknowledgeAsync(CapturedChange change, CancellationToken cancellationToken)
         {
-            var position = (long)change.Position!;
+            var position = ((Numbered)change.Position!).Number;
             lock (_gate)
             {
                 var expected = Acknowledged.Count == 0 ? 0 : Acknowledged[^1] + 1;

@@ -7,6 +7,7 @@ using PostgresSource.Core.Listening;
 using PostgresSource.TestReceivers;
 using PostgresSource.TestSupport;
 using Xunit.Abstractions;
+using PostgresSource.Core.Capture.Notify;
 
 namespace PostgresSource.Core.Tests.Listener;
 

@@ -14,7 +14,7 @@ namespace PostgresSource.Core.Tests.Logical;
 [Collection(DatabaseCollection.Name)]
 public sealed class LogicalCaptureTests(DatabaseFixture database, ITestOutputHelper output)
 {
-    internal static ReliableCaptureOptions Fast => new()
+    internal static CaptureOptions Fast => new()
     {
         StatusInterval = TimeSpan.FromMilliseconds(500),
         InitialReconnectDelay = TimeSpan.FromMilliseconds(100),

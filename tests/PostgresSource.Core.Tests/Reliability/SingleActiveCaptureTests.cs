@@ -25,9 +25,10 @@ public sealed class SingleActiveCaptureTests(DatabaseFixture database, ITestOutp
         await TestSql.ExecuteAsync(db, "CREATE TABLE t (id int PRIMARY KEY)");
         var source = CaptureHarness.Source(mode, "t");
         await CaptureHarness.InstallAsync(source, db);
-        var options = new ReliableCaptureOptions
+        var options = new CaptureOptions
         {
-            StandbyInterval = TimeSpan.FromMilliseconds(500),
+            SingleActive = true,
+            StandbyPollInterval = TimeSpan.FromMilliseconds(500),
             JournalPollInterval = TimeSpan.FromMilliseconds(300),
             StatusInterval = TimeSpan.FromMilliseconds(500),
             InitialReconnectDelay = TimeSpan.FromMilliseconds(100),
@@ -49,10 +50,10 @@ public sealed class SingleActiveCaptureTests(DatabaseFixture database, ITestOutp
             }
         });
 
-        var a = SingleActiveCapture.For(source, connection, options);
+        var a = Active(source, connection, options);
         var consumerA = new RecordingConsumer(a, seen, log, ackEvery: 10);
         await WaitAsync(() => a.IsActive, "the first listener to become active");
-        var b = SingleActiveCapture.For(source, connection, options);
+        var b = Active(source, connection, options);
         var bStoodDown = 0;
         b.ActiveChanged += active =>
         {
@@ -77,7 +78,7 @@ public sealed class SingleActiveCaptureTests(DatabaseFixture database, ITestOutp
         output.WriteLine($"{mode}: standby took over {firstTakeover.TotalMilliseconds:0} ms after the active listener died; delivering {clock.Elapsed.TotalMilliseconds:0} ms after");
 
         // A third listener joins as standby; then the active one's lock session is killed on the server.
-        var c = SingleActiveCapture.For(source, connection, options);
+        var c = Active(source, connection, options);
         var consumerC = new RecordingConsumer(c, seen, log, ackEvery: 10);
         await Task.Delay(1000);
         Assert.False(c.IsActive);
@@ -119,4 +120,8 @@ public sealed class SingleActiveCaptureTests(DatabaseFixture database, ITestOutp
             await Task.Delay(20);
         }
     }
+
+    /// <summary>A single-active capture, made the way the listener and the adapter make it: by the one factory.</summary>
+    private static SingleActiveCapture Active(SourceDefinition source, ConnectionSettings connection, CaptureOptions options) =>
+        Assert.IsType<SingleActiveCapture>(ChangeCaptureFactory.Create(source, connection, options));
 }

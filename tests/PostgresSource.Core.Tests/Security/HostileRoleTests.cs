@@ -6,6 +6,7 @@ using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
 using PostgresSource.Core.Tests.Capture;
 using PostgresSource.TestSupport;
+using PostgresSource.Core.Capture.Notify;
 
 namespace PostgresSource.Core.Tests.Security;
 

@@ -59,7 +59,7 @@ public sealed class HostileSnapshotTests(DatabaseFixture database)
 
         var source = CaptureHarness.Source(mode, "shop.orders", "shop.by_mood");
         await CaptureHarness.InstallAsync(source, db, new InstallOptions { Snapshot = true });
-        var options = (mode == CaptureMode.Logical ? LogicalCaptureTests.Fast : new ReliableCaptureOptions { JournalPollInterval = TimeSpan.FromMilliseconds(200) })
+        var options = (mode == CaptureMode.Logical ? LogicalCaptureTests.Fast : new CaptureOptions { JournalPollInterval = TimeSpan.FromMilliseconds(200) })
             with { Snapshot = true, SnapshotChunkSize = 5 };
         await using IChangeCapture capture = mode == CaptureMode.Logical
             ? new LogicalCapture(source, ConnectionSettings.Parse(db), options)

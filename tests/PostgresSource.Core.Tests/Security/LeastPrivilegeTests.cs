@@ -8,6 +8,7 @@ using PostgresSource.Core.Sources;
 using PostgresSource.Core.Tests.Capture;
 using PostgresSource.Core.Tests.Logical;
 using PostgresSource.TestSupport;
+using PostgresSource.Core.Capture.Notify;
 
 namespace PostgresSource.Core.Tests.Security;
 
@@ -59,7 +60,7 @@ public sealed class LeastPrivilegeTests(DatabaseFixture database)
         await using IChangeCapture capture = mode switch
         {
             CaptureMode.Notify => new NotifyCapture(source, ConnectionSettings.Parse(asOwner)),
-            CaptureMode.Durable => new DurableCapture(source, ConnectionSettings.Parse(asOwner), new ReliableCaptureOptions { Snapshot = true, JournalPollInterval = TimeSpan.FromMilliseconds(200) }),
+            CaptureMode.Durable => new DurableCapture(source, ConnectionSettings.Parse(asOwner), new CaptureOptions { Snapshot = true, JournalPollInterval = TimeSpan.FromMilliseconds(200) }),
             _ => new LogicalCapture(source, ConnectionSettings.Parse(asOwner), LogicalCaptureTests.Fast with { Snapshot = true }),
         };
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));

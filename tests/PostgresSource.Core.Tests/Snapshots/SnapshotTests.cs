@@ -23,7 +23,7 @@ public sealed class SnapshotTests(DatabaseFixture database, ITestOutputHelper ou
         Assert.Contains(plan, c => c.Kind == SchemaChangeKind.RequestSnapshot);
 
         await new SnapshotScenario(output).RunAsync(db, progress => new DurableCapture(source, ConnectionSettings.Parse(db),
-            new ReliableCaptureOptions { SnapshotProgress = progress, JournalPollInterval = TimeSpan.FromMilliseconds(300), SnapshotChunkSize = 5000 }));
+            new CaptureOptions { SnapshotProgress = progress, JournalPollInterval = TimeSpan.FromMilliseconds(300), SnapshotChunkSize = 5000 }));
 
         Assert.Equal(0L, await TestSql.ScalarAsync<long>(db, $"SELECT count(*) FROM \"{source.DatabaseObjectName}\".journal"));
     }
@@ -56,7 +56,7 @@ public sealed class SnapshotTests(DatabaseFixture database, ITestOutputHelper ou
         var source = CaptureHarness.Source(CaptureMode.Durable, "events");
         await CaptureHarness.InstallAsync(source, db, new InstallOptions { Snapshot = true });
         await using var capture = new DurableCapture(source, ConnectionSettings.Parse(db),
-            new ReliableCaptureOptions { Snapshot = true, JournalPollInterval = TimeSpan.FromMilliseconds(200), SnapshotChunkSize = 7 });
+            new CaptureOptions { Snapshot = true, JournalPollInterval = TimeSpan.FromMilliseconds(200), SnapshotChunkSize = 7 });
 
         var rows = await CaptureHarness.TakeAsync(capture, 30, TimeSpan.FromSeconds(60));
 
@@ -123,7 +123,7 @@ public sealed class SnapshotTests(DatabaseFixture database, ITestOutputHelper ou
 
 internal static class LogicalTestsOptions
 {
-    public static ReliableCaptureOptions Fast => Logical.LogicalCaptureTests.Fast;
+    public static CaptureOptions Fast => Logical.LogicalCaptureTests.Fast;
 }
 
 [Collection(DatabaseCollection.Name)]

@@ -11,7 +11,7 @@ using PostgresSource.Core.Sources;
 namespace PostgresSource.Core.Capture.Durable;
 
 /// <summary>The position of a journal change: the capture-wide sequence number and the journal id.</summary>
-internal sealed record JournalPosition(object Owner, long Sequence, long JournalId);
+internal sealed record JournalPosition(PositionIssuer Issuer, long Sequence, long JournalId) : SequencedPosition(Issuer, Sequence);
 
 /// <summary>
 /// Durable mode: reads the source's journal (see <see cref="DurableJournalSql"/>), polling it as
@@ -24,16 +24,9 @@ internal sealed record JournalPosition(object Owner, long Sequence, long Journal
 /// (<see cref="JournalWindow"/>). Changes come in journal order (the order the writes happened), each
 /// transaction's in its own order; the id of a change is "&lt;object name&gt;-&lt;journal id&gt;".
 /// </summary>
-internal sealed class DurableCapture : IChangeCapture
+internal sealed class DurableCapture : ReliableCapture
 {
-    private readonly SourceDefinition _source;
-    private readonly ReliableCaptureOptions _options;
-    private readonly string _name;
-    private readonly string _connectionString;
-    private readonly ControlConnection _control;
-    private readonly SnapshotRunner _snapshot;
     private readonly JournalWindow _window = new();
-    private readonly CancellationTokenSource _lifetime = new();
     private readonly CancellationTokenSource _listenStop = new();
     private readonly SemaphoreSlim _wake = new(0, 1);
     private readonly object _lock = new();
@@ -45,70 +38,44 @@ internal sealed class DurableCapture : IChangeCapture
     private long _acknowledged;
     private DateTime _lastFlush = DateTime.UtcNow;
     private volatile bool _streaming;
-    private volatile bool _ready;
     private volatile int _listenerPid;
-    private int _started;
-    private int _disposed;
     private Task? _listenTask;
 
-    public DurableCapture(SourceDefinition source, ConnectionSettings connection, ReliableCaptureOptions? options = null)
-    {
-        _source = source;
-        _options = options ?? ReliableCaptureOptions.Default;
-        _name = source.DatabaseObjectName;
-        var builder = connection.ToBuilder();
-        builder.Pooling = false;
-        // The poll runs hundreds of times a second under load: prepared, it skips parsing and planning (~0.2 ms each).
-        builder.MaxAutoPrepare = 8;
-        builder.AutoPrepareMinUsages = 2;
-        if (string.IsNullOrEmpty(builder.ApplicationName))
+    public DurableCapture(SourceDefinition source, ConnectionSettings connection, CaptureOptions? options = null)
+        : base(source, connection, options, SnapshotHorizon.JournalId, builder =>
         {
-            builder.ApplicationName = _options.ApplicationName;
-        }
-        _connectionString = builder.ConnectionString;
-        _control = new ControlConnection(_connectionString);
-        _snapshot = new SnapshotRunner(_name, SnapshotHorizon.JournalId, _options);
+            // The poll runs hundreds of times a second under load: prepared, it skips parsing and planning (~0.2 ms each).
+            builder.MaxAutoPrepare = 8;
+            builder.AutoPrepareMinUsages = 2;
+        })
+    {
     }
 
-    public CaptureMode Mode => CaptureMode.Durable;
-
-    public bool IsReady => _ready;
-
-    public event Action<CaptureNotice>? Notice;
+    public override CaptureMode Mode => CaptureMode.Durable;
 
     /// <summary>Server process ids of the capture's connections (reading, wake-up listener), for diagnostics and fault tests.</summary>
     public IReadOnlyList<int> ServerProcessIds =>
-        new[] { _control.ProcessId ?? 0, _listenerPid }.Where(p => p != 0).ToList();
+        new[] { Control.ProcessId ?? 0, _listenerPid }.Where(p => p != 0).ToList();
 
     /// <summary>The journal's low-water mark: ids below it can no longer appear (diagnostics).</summary>
     public long LowWaterMark => _window.Low;
 
-    public async IAsyncEnumerable<CapturedChange> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    private protected override async IAsyncEnumerable<CapturedChange> StreamAsync(Backoff backoff, [EnumeratorCancellation] CancellationToken token)
     {
-        if (Interlocked.Exchange(ref _started, 1) != 0)
-        {
-            throw new InvalidOperationException("A capture is read once.");
-        }
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
-        var token = linked.Token;
-        var backoff = new Backoff(_options.InitialReconnectDelay, _options.MaxReconnectDelay);
-
-        await StartAsync(backoff, token).ConfigureAwait(false);
         _listenTask = Task.Run(() => ListenAsync(_listenStop.Token), CancellationToken.None);
         try
         {
 
             // The initial snapshot, attempt after attempt until every table is read.
-            await foreach (var read in SnapshotPhase.RunAsync(_snapshot, _connectionString, this, NextSequence, LastSequence,
-                (error, when) => FailedAsync(error, when, backoff, token), token).ConfigureAwait(false))
+            await foreach (var read in SnapshotAsync(NextSequence, LastSequence, backoff, token).ConfigureAwait(false))
             {
                 yield return read;
             }
-            _seam = _snapshot.BuildSeam();
-            _snapshot.Acknowledge(Volatile.Read(ref _acknowledged));
+            _seam = Snapshot.BuildSeam();
+            Snapshot.Acknowledge(Volatile.Read(ref _acknowledged));
             _streaming = true;
 
-            var pacing = new JournalPollPacing(_options.JournalPollInterval);
+            var pacing = new JournalPollPacing(Options.JournalPollInterval);
             Task<Batch>? readAhead = null;
             try
             {
@@ -172,18 +139,8 @@ internal sealed class DurableCapture : IChangeCapture
         }
     }
 
-    public async ValueTask AcknowledgeAsync(CapturedChange change, CancellationToken cancellationToken)
+    private protected override async ValueTask AcknowledgeAsync(long sequence, CancellationToken cancellationToken)
     {
-        var sequence = change.Position switch
-        {
-            JournalPosition p when ReferenceEquals(p.Owner, this) => p.Sequence,
-            ReadPosition p when ReferenceEquals(p.Owner, this) => p.Sequence,
-            _ => 0,
-        };
-        if (sequence == 0 || Volatile.Read(ref _disposed) != 0)
-        {
-            return;
-        }
         bool flush;
         lock (_lock)
         {
@@ -197,10 +154,10 @@ internal sealed class DurableCapture : IChangeCapture
                 _inFlight.Dequeue();
                 _pendingDelete.Add(head.Id);
             }
-            var progressed = _snapshot.Acknowledge(sequence);
-            flush = _pendingDelete.Count >= _options.AcknowledgeFlushCount
-                || DateTime.UtcNow - _lastFlush >= _options.AcknowledgeFlushInterval
-                || (progressed && _snapshot.Completed);
+            var progressed = Snapshot.Acknowledge(sequence);
+            flush = _pendingDelete.Count >= Options.AcknowledgeFlushCount
+                || DateTime.UtcNow - _lastFlush >= Options.AcknowledgeFlushInterval
+                || (progressed && Snapshot.Completed);
         }
         if (flush && _streaming)
         {
@@ -216,7 +173,7 @@ internal sealed class DurableCapture : IChangeCapture
             // The snapshot phase reads on a connection of its own: progress is written here.
             try
             {
-                await _control.UseAsync(FlushAsync, cancellationToken).ConfigureAwait(false);
+                await Control.UseAsync(FlushAsync, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (TransientErrors.IsTransient(ex))
             {
@@ -229,46 +186,27 @@ internal sealed class DurableCapture : IChangeCapture
 
     private long LastSequence() => Interlocked.Read(ref _sequence);
 
-    private async Task StartAsync(Backoff backoff, CancellationToken token)
-    {
-        try
-        {
-            await Reconnect.StartAsync(_control, PrepareAsync, _options.RetryInitialConnection,
-                (error, when) => FailedAsync(error, when, backoff, token), token).ConfigureAwait(false);
-        }
-        catch (PostgresException ex) when (ex.SqlState == "42501")
-        {
-            throw new CaptureConfigurationException(
-                $"The role cannot read source {_source.EventSource}'s journal or state ({ex.MessageText}). Grant it access to schema {_name}, or connect as the role that installed the source.", ex);
-        }
-        _ready = true;
-        backoff.Reset();
-    }
+    private protected override bool ReadyAfterStart => true;
+
+    private protected override Exception? StartFailure(PostgresException error) => error.SqlState == "42501"
+        ? new CaptureConfigurationException(
+            $"The role cannot read source {Source.EventSource}'s journal or state ({error.MessageText}). Grant it access to schema {Name}, or connect as the role that installed the source.", error)
+        : null;
 
     /// <summary>Checks the journal is installed and gets the snapshot ready: the start-up work, on the control connection.</summary>
-    private async Task PrepareAsync(NpgsqlConnection connection, CancellationToken token)
+    private protected override async Task PrepareAsync(NpgsqlConnection connection, CancellationToken token)
     {
-        if (!await SourceStateSql.TableExistsAsync(connection, _name, DurableJournalSql.JournalTable, token).ConfigureAwait(false))
+        if (!await SourceStateSql.TableExistsAsync(connection, Name, DurableJournalSql.JournalTable, token).ConfigureAwait(false))
         {
             throw new CaptureConfigurationException(
-                $"Source {_source.EventSource} has no Durable journal ({_name}.{DurableJournalSql.JournalTable}): install it in Durable mode first.");
+                $"Source {Source.EventSource} has no Durable journal ({Name}.{DurableJournalSql.JournalTable}): install it in Durable mode first.");
         }
-        var tables = await TableResolver.ResolveAllAsync(connection, _source.Tables, token).ConfigureAwait(false);
-        await _snapshot.PrepareAsync(connection, tables, token).ConfigureAwait(false);
+        var tables = await TableResolver.ResolveAllAsync(connection, Source.Tables, token).ConfigureAwait(false);
+        await Snapshot.PrepareAsync(connection, tables, token).ConfigureAwait(false);
     }
 
-    private Task FailedAsync(Exception error, string when, Backoff backoff, CancellationToken token)
-    {
-        _ready = false;
-        return Reconnect.WaitOutAsync(backoff, delay =>
-            $"Durable capture of {_source.EventSource} lost its database connection {when} ({error.Message}); retrying in {delay.TotalSeconds:0.0}s. Nothing is lost: unacknowledged changes stay in the journal.",
-            Notice, token);
-    }
-
-    private void Raise(string message, bool possibleLoss)
-    {
-        Notice.RaiseSafely(message, possibleLoss);
-    }
+    private protected override string LostConnectionNotice(Exception error, string when, TimeSpan delay) =>
+        $"Durable capture of {Source.EventSource} lost its database connection {when} ({error.Message}); retrying in {delay.TotalSeconds:0.0}s. Nothing is lost: unacknowledged changes stay in the journal.";
 
     private sealed record Batch(IReadOnlyList<CapturedChange> Changes, bool Truncated);
 
@@ -278,12 +216,12 @@ internal sealed class DurableCapture : IChangeCapture
         {
             try
             {
-                var batch = await _control.UseAsync(PollAsync, token).ConfigureAwait(false);
-                if (!_ready)
+                var batch = await Control.UseAsync(PollAsync, token).ConfigureAwait(false);
+                if (!Ready)
                 {
-                    Raise($"Durable capture of {_source.EventSource} is connected again.", false);
+                    Raise($"Durable capture of {Source.EventSource} is connected again.", false);
                 }
-                _ready = true;
+                Ready = true;
                 backoff.Reset();
                 return batch;
             }
@@ -294,17 +232,17 @@ internal sealed class DurableCapture : IChangeCapture
             catch (PostgresException ex) when (ex.SqlState is "42P01" or "3F000")
             {
                 throw new CaptureConfigurationException(
-                    $"Source {_source.EventSource}'s Durable journal is gone ({ex.MessageText}): it was uninstalled or switched to another mode.", ex);
+                    $"Source {Source.EventSource}'s Durable journal is gone ({ex.MessageText}): it was uninstalled or switched to another mode.", ex);
             }
         }
     }
 
     private async Task<Batch> PollAsync(NpgsqlConnection connection, CancellationToken token)
     {
-        if (_snapshot.HasDirtyProgress)
+        if (Snapshot.HasDirtyProgress)
         {
             // Only right after the snapshot phase: its last acknowledged progress.
-            await _snapshot.FlushAsync(connection, token).ConfigureAwait(false);
+            await Snapshot.FlushAsync(connection, token).ConfigureAwait(false);
         }
 
         long low;
@@ -320,8 +258,8 @@ internal sealed class DurableCapture : IChangeCapture
         }
 
         // One round trip: snapshot, bound, rows, and the delete of acknowledged rows.
-        var read = await JournalRead.ReadAsync(connection, _name, low, exclude, needsBound, delete,
-            _options.BatchSize, _options.MaxBatchBytes, token).ConfigureAwait(false);
+        var read = await JournalRead.ReadAsync(connection, Name, low, exclude, needsBound, delete,
+            Options.BatchSize, Options.MaxBatchBytes, token).ConfigureAwait(false);
         if (delete.Length > 0)
         {
             Deleted(delete.Length);
@@ -330,6 +268,8 @@ internal sealed class DurableCapture : IChangeCapture
         var truncated = read.Truncated;
 
         var changes = new List<CapturedChange>(rows.Count);
+        // The journal id of each change, for its position (made below, under the lock, with the sequence number).
+        var ids = new List<long>(rows.Count);
         var suppressed = new List<long>();
         foreach (var row in rows)
         {
@@ -353,10 +293,10 @@ internal sealed class DurableCapture : IChangeCapture
                 Table = row.Table,
                 Operation = CapturedChange.ParseAction(row.Operation),
                 PayloadJson = row.Payload,
-                Id = $"{_name}-{row.Id}",
+                Id = $"{Name}-{row.Id}",
                 TransactionId = row.Txid,
-                Position = row.Id, // replaced below, under the lock, with the sequence number
             });
+            ids.Add(row.Id);
         }
 
         lock (_lock)
@@ -364,11 +304,11 @@ internal sealed class DurableCapture : IChangeCapture
             _window.Observe(read.Snapshot, read.Bound, rows.Select(r => r.Id).ToList(), truncated);
             for (var i = 0; i < changes.Count; i++)
             {
-                var id = (long)changes[i].Position!;
+                var id = ids[i];
                 var sequence = NextSequence();
                 _inFlight.Enqueue((sequence, id));
                 _emitted.Add(id);
-                changes[i] = With(changes[i], new JournalPosition(this, sequence, id));
+                changes[i] = changes[i] with { Position = new JournalPosition(Issuer, sequence, id) };
             }
             foreach (var id in suppressed)
             {
@@ -379,17 +319,6 @@ internal sealed class DurableCapture : IChangeCapture
         }
         return new Batch(changes, truncated);
     }
-
-    private static CapturedChange With(CapturedChange change, object position) => new()
-    {
-        Schema = change.Schema,
-        Table = change.Table,
-        Operation = change.Operation,
-        PayloadJson = change.PayloadJson,
-        Id = change.Id,
-        TransactionId = change.TransactionId,
-        Position = position,
-    };
 
     private static (string? Data, string? Old) RowsOf(string payload)
     {
@@ -402,9 +331,9 @@ internal sealed class DurableCapture : IChangeCapture
     /// <summary>Deletes acknowledged rows and writes snapshot progress. Runs on the control connection.</summary>
     private async Task FlushAsync(NpgsqlConnection connection, CancellationToken token)
     {
-        if (_snapshot.HasDirtyProgress)
+        if (Snapshot.HasDirtyProgress)
         {
-            await _snapshot.FlushAsync(connection, token).ConfigureAwait(false);
+            await Snapshot.FlushAsync(connection, token).ConfigureAwait(false);
         }
         long[] ids;
         lock (_lock)
@@ -413,7 +342,7 @@ internal sealed class DurableCapture : IChangeCapture
         }
         if (ids.Length > 0)
         {
-            await using var command = new NpgsqlCommand($"DELETE FROM {DurableJournalSql.JournalQualified(_name)} WHERE id = ANY(@ids)", connection);
+            await using var command = new NpgsqlCommand($"DELETE FROM {DurableJournalSql.JournalQualified(Name)} WHERE id = ANY(@ids)", connection);
             command.Parameters.AddWithValue("ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint, ids);
             await command.ExecuteNonQueryAsync(token).ConfigureAwait(false);
             Deleted(ids.Length);
@@ -437,46 +366,30 @@ internal sealed class DurableCapture : IChangeCapture
         }
     }
 
+    /// <summary>The wake-up: a NOTIFY on the source's channel reads the journal at once. Best effort: the poll reads it anyway.</summary>
     private async Task ListenAsync(CancellationToken token)
     {
-        var backoff = new Backoff(_options.InitialReconnectDelay, _options.MaxReconnectDelay);
-        while (!token.IsCancellationRequested)
+        try
         {
-            try
+            await ChannelListener.RunAsync(ConnectionString, Name, Options.ReconnectBackoff(), new ChannelListenerHandlers
             {
-                await using var connection = new NpgsqlConnection(_connectionString);
-                await connection.OpenAsync(token).ConfigureAwait(false);
-                connection.Notification += (_, _) => Wake();
-                await using (var command = new NpgsqlCommand($"LISTEN {Sql.Identifier(_name)}", connection))
+                Payload = _ => Wake(),
+                // The sweep still reads the journal meanwhile; only the prompt wake-up is missing: always try again.
+                RetryConnect = (_, _) => true,
+                RetryLost = _ => true,
+                ConnectFailed = (_, _, _) => _listenerPid = 0,
+                Connected = (connection, _) =>
                 {
-                    await command.ExecuteNonQueryAsync(token).ConfigureAwait(false);
-                }
-                _listenerPid = connection.ProcessID;
-                backoff.Reset();
-                // Whatever was written while this connection was down is found by this read.
-                Wake();
-                while (true)
-                {
-                    await connection.WaitAsync(token).ConfigureAwait(false);
-                }
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception)
-            {
-                _listenerPid = 0;
-                // The sweep still reads the journal meanwhile; only the prompt wake-up is missing.
-                try
-                {
-                    await Task.Delay(backoff.Next(), token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-            }
+                    _listenerPid = connection.ProcessID;
+                    // Whatever was written while this connection was down is found by this read.
+                    Wake();
+                },
+                Lost = _ => _listenerPid = 0,
+                WaitAfterLoss = true,
+            }, token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
         }
     }
 
@@ -496,30 +409,19 @@ internal sealed class DurableCapture : IChangeCapture
         }
     }
 
-    public async ValueTask DisposeAsync()
+    private protected override TimeSpan CloseFlushTimeout => TimeSpan.FromSeconds(2);
+
+    private protected override void Stopping() => _listenStop.Cancel();
+
+    // What was acknowledged is removed now rather than delivered again by the next reader.
+    private protected override Task FlushOnCloseAsync(CancellationToken token) => Control.UseAsync(FlushAsync, token);
+
+    private protected override async ValueTask StoppedAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-        _ready = false;
-        _lifetime.Cancel();
-        _listenStop.Cancel();
-        try
-        {
-            // What was acknowledged is removed now rather than delivered again by the next reader.
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await _control.UseAsync(FlushAsync, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException || TransientErrors.IsTransient(ex) || ex is ObjectDisposedException or PostgresException)
-        {
-        }
         if (_listenTask is not null)
         {
             await _listenTask.ConfigureAwait(false);
         }
-        await _control.DisposeAsync().ConfigureAwait(false);
-        _lifetime.Dispose();
         _listenStop.Dispose();
     }
 }

@@ -17,18 +17,18 @@ namespace PostgresSource.Core.Capture.Durable;
 internal sealed class JournalPeek : IChangeCapture
 {
     private readonly SourceDefinition _source;
-    private readonly ReliableCaptureOptions _options;
+    private readonly CaptureOptions _options;
     private readonly string _name;
     private readonly string _connectionString;
     private volatile bool _ready;
     private int _started;
 
-    public JournalPeek(SourceDefinition source, ConnectionSettings connection, ReliableCaptureOptions? options = null)
+    public JournalPeek(SourceDefinition source, ConnectionSettings connection, CaptureOptions? options = null)
     {
         _source = source;
-        _options = options ?? ReliableCaptureOptions.Default;
+        _options = options ?? CaptureOptions.Default;
         _name = source.DatabaseObjectName;
-_connectionString = connection.ToPrivateConnectionString(_options.ApplicationName + " (peek)");
+        _connectionString = connection.ToPrivateConnectionString(_options.ApplicationName + " (peek)");
     }
 
     public CaptureMode Mode => CaptureMode.Durable;

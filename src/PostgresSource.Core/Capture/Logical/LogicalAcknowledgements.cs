@@ -10,7 +10,7 @@ namespace PostgresSource.Core.Capture.Logical;
 /// outstanding, the position follows the server's WAL (keepalives, transactions without changes for this
 /// publication), so an idle source does not hold WAL back.
 /// The connection is only told the position (SetReplicationStatus sets two fields); Npgsql sends it with its
-/// standby status update every <see cref="ReliableCaptureOptions.StatusInterval"/>, not once per change.
+/// standby status update every <see cref="CaptureOptions.StatusInterval"/>, not once per change.
 /// Used by the stream reader, the acknowledging consumer and the quiet-stream reporter at once: all under one lock.
 /// </summary>
 internal sealed class LogicalAcknowledgements

@@ -20,55 +20,26 @@ namespace PostgresSource.Core.Capture.Logical;
 /// and <see cref="LogicalPositionStore"/> (that position kept in the source's state too).
 /// Changes come in commit order and carry the transaction id, the commit LSN and the commit time.
 /// </summary>
-internal sealed class LogicalCapture : IChangeCapture
+internal sealed class LogicalCapture : ReliableCapture
 {
-    private readonly SourceDefinition _source;
-    private readonly ReliableCaptureOptions _options;
-    private readonly string _name;
-    private readonly string _connectionString;
     private readonly string _replicationConnectionString;
-    private readonly ControlConnection _control;
-    private readonly SnapshotRunner _snapshot;
     private readonly LogicalAcknowledgements _acknowledgements = new();
     private readonly LogicalPositionStore _positions;
     private readonly PgOutputChangeConverter _changes;
-    private readonly CancellationTokenSource _lifetime = new();
-    // Kept apart from the source: an acknowledgement racing DisposeAsync must not touch the disposed source.
-    private readonly CancellationToken _closing;
     private readonly object _snapshotLock = new();
     private LogicalReplicationConnection? _replication;
     private DateTime _lastFlush = DateTime.UtcNow;
-    private volatile bool _ready;
-    private int _started;
-    private int _disposed;
 
-    public LogicalCapture(SourceDefinition source, ConnectionSettings connection, ReliableCaptureOptions? options = null)
+    public LogicalCapture(SourceDefinition source, ConnectionSettings connection, CaptureOptions? options = null)
+        : base(source, connection, options, SnapshotHorizon.WalLsn)
     {
-        _source = source;
-        _options = options ?? ReliableCaptureOptions.Default;
-        _name = source.DatabaseObjectName;
-        var builder = connection.ToBuilder();
-        builder.Pooling = false;
-        if (string.IsNullOrEmpty(builder.ApplicationName))
-        {
-            builder.ApplicationName = _options.ApplicationName;
-        }
-        _connectionString = builder.ConnectionString;
         // A cancelled read waits this long for the server's answer before the connection is closed.
-        builder.CancellationTimeout = 1000;
-        _replicationConnectionString = builder.ConnectionString;
-        _control = new ControlConnection(_connectionString);
-        _snapshot = new SnapshotRunner(_name, SnapshotHorizon.WalLsn, _options);
-        _positions = new LogicalPositionStore(_name, _control, _acknowledgements, _options.AcknowledgeFlushInterval);
-        _changes = new PgOutputChangeConverter(this, _name, _acknowledgements, _control);
-        _closing = _lifetime.Token;
+        _replicationConnectionString = new NpgsqlConnectionStringBuilder(ConnectionString) { CancellationTimeout = 1000 }.ConnectionString;
+        _positions = new LogicalPositionStore(Name, Control, _acknowledgements, Options.AcknowledgeFlushInterval);
+        _changes = new PgOutputChangeConverter(Issuer, Name, _acknowledgements, Control);
     }
 
-    public CaptureMode Mode => CaptureMode.Logical;
-
-    public bool IsReady => _ready;
-
-    public event Action<CaptureNotice>? Notice;
+    public override CaptureMode Mode => CaptureMode.Logical;
 
     /// <summary>The walsender's process id while streaming (diagnostics and fault tests).</summary>
     public int? WalSenderProcessId => _replication?.ProcessID;
@@ -76,31 +47,20 @@ internal sealed class LogicalCapture : IChangeCapture
     /// <summary>The last position sent to the server as flushed (diagnostics).</summary>
     public NpgsqlLogSequenceNumber ConfirmedLsn => new(_acknowledgements.Confirmed);
 
-    public async IAsyncEnumerable<CapturedChange> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    private protected override async IAsyncEnumerable<CapturedChange> StreamAsync(Backoff backoff, [EnumeratorCancellation] CancellationToken token)
     {
-        if (Interlocked.Exchange(ref _started, 1) != 0)
-        {
-            throw new InvalidOperationException("A capture is read once.");
-        }
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
-        var token = linked.Token;
-        var backoff = new Backoff(_options.InitialReconnectDelay, _options.MaxReconnectDelay);
-
-        await StartAsync(backoff, token).ConfigureAwait(false);
-
-        await foreach (var read in SnapshotPhase.RunAsync(_snapshot, _connectionString, this, _acknowledgements.NextSequence, _acknowledgements.LastSequence,
-            (error, when) => FailedAsync(error, when, backoff, token), token).ConfigureAwait(false))
+        await foreach (var read in SnapshotAsync(_acknowledgements.NextSequence, _acknowledgements.LastSequence, backoff, token).ConfigureAwait(false))
         {
             yield return read;
         }
-        _changes.Seam = _snapshot.BuildSeam();
+        _changes.Seam = Snapshot.BuildSeam();
         lock (_snapshotLock)
         {
-            _snapshot.Acknowledge(_acknowledgements.Acknowledged);
+            Snapshot.Acknowledge(_acknowledgements.Acknowledged);
         }
-        if (_snapshot.HasDirtyProgress)
+        if (Snapshot.HasDirtyProgress)
         {
-            await Guard.RunAsync(() => _control.UseAsync(_snapshot.FlushAsync, token)).ConfigureAwait(false);
+            await Guard.RunAsync(() => Control.UseAsync(Snapshot.FlushAsync, token)).ConfigureAwait(false);
         }
 
         while (true)
@@ -112,14 +72,14 @@ internal sealed class LogicalCapture : IChangeCapture
                 ReplicationSession? stream = null;
                 // Ends this stream when the server ends ordinary sessions (see ServerShutdownWatch).
                 using var streamStop = CancellationTokenSource.CreateLinkedTokenSource(token);
-                var sentinel = Task.Run(() => ServerShutdownWatch.RunAsync(_connectionString, streamStop), CancellationToken.None);
+                var sentinel = Task.Run(() => ServerShutdownWatch.RunAsync(ConnectionString, streamStop), CancellationToken.None);
                 try
                 {
                     // From what this capture knows was acknowledged: PostgreSQL 15 does not always keep the slot's confirmed
                     // position across a server restart, and then it would start further back (duplicates, never a gap).
                     var start = _acknowledgements.Confirmed;
-                    Raise($"Logical capture of {_source.EventSource} streams slot {_name} from {(start > 0 ? new NpgsqlLogSequenceNumber(start).ToString() : "its confirmed position")}.", false);
-                    stream = ReplicationSession.Start(connection, _name, start, _acknowledgements, _options.StatusInterval, MarkStreaming, streamStop.Token);
+                    Raise($"Logical capture of {Source.EventSource} streams slot {Name} from {(start > 0 ? new NpgsqlLogSequenceNumber(start).ToString() : "its confirmed position")}.", false);
+                    stream = ReplicationSession.Start(connection, Name, start, _acknowledgements, Options.StatusInterval, MarkStreaming, streamStop.Token);
                     while (true)
                     {
                         var (message, error) = await stream.NextAsync(token).ConfigureAwait(false);
@@ -137,7 +97,7 @@ internal sealed class LogicalCapture : IChangeCapture
                             await HandleStreamErrorAsync(error, backoff, token).ConfigureAwait(false);
                             break;
                         }
-                        if (!_ready)
+                        if (!Ready)
                         {
                             MarkStreaming();
                             backoff.Reset();
@@ -154,7 +114,7 @@ internal sealed class LogicalCapture : IChangeCapture
                     streamStop.Cancel();
                     await sentinel.ConfigureAwait(false);
                     _replication = null;
-                    _ready = false;
+                    Ready = false;
                     // A transaction cut off mid-way comes again whole from the server.
                     _acknowledgements.Detach();
                     _changes.Reset();
@@ -168,29 +128,23 @@ internal sealed class LogicalCapture : IChangeCapture
         }
     }
 
-    public async ValueTask AcknowledgeAsync(CapturedChange change, CancellationToken cancellationToken)
+    private protected override async ValueTask AcknowledgeAsync(long sequence, CancellationToken cancellationToken)
     {
-        var sequence = change.Position switch
-        {
-            LogicalPosition p when ReferenceEquals(p.Owner, this) => p.Sequence,
-            ReadPosition p when ReferenceEquals(p.Owner, this) => p.Sequence,
-            _ => 0,
-        };
-        if (sequence == 0 || Volatile.Read(ref _disposed) != 0 || !_acknowledgements.Acknowledge(sequence))
+        if (!_acknowledgements.Acknowledge(sequence))
         {
             return;
         }
         bool flush;
         lock (_snapshotLock)
         {
-            var progressed = _snapshot.Acknowledge(sequence);
-            flush = progressed && (_snapshot.Completed || DateTime.UtcNow - _lastFlush >= _options.AcknowledgeFlushInterval);
+            var progressed = Snapshot.Acknowledge(sequence);
+            flush = progressed && (Snapshot.Completed || DateTime.UtcNow - _lastFlush >= Options.AcknowledgeFlushInterval);
         }
         if (flush)
         {
             try
             {
-                await _control.UseAsync(_snapshot.FlushAsync, cancellationToken).ConfigureAwait(false);
+                await Control.UseAsync(Snapshot.FlushAsync, cancellationToken).ConfigureAwait(false);
                 lock (_snapshotLock)
                 {
                     _lastFlush = DateTime.UtcNow;
@@ -201,27 +155,21 @@ internal sealed class LogicalCapture : IChangeCapture
                 // Written with a later acknowledgement; until then a restart repeats some snapshot rows (never skips one).
             }
         }
-        _positions.WriteSoon(_closing);
+        _positions.WriteSoon(Closing);
     }
 
-    private void MarkStreaming() => _ready = true;
+    private void MarkStreaming() => Ready = true;
 
-    private async Task StartAsync(Backoff backoff, CancellationToken token)
-    {
-        await Reconnect.StartAsync(_control, PrepareAsync, _options.RetryInitialConnection,
-            (error, when) => FailedAsync(error, when, backoff, token), token).ConfigureAwait(false);
-        // Ready once changes flow: now when a snapshot is read first, else when the replication stream is up
-        // (its first message, or half a second without an error), not while it is still connecting.
-        _ready = _snapshot.Needed;
-        backoff.Reset();
-    }
+    // Ready once changes flow: now when a snapshot is read first, else when the replication stream is up
+    // (its first message, or half a second without an error), not while it is still connecting.
+    private protected override bool ReadyAfterStart => Snapshot.Needed;
 
     /// <summary>Checks the slot's prerequisites, gets the snapshot ready and loads the kept position: the start-up work, on the control connection.</summary>
-    private async Task PrepareAsync(NpgsqlConnection connection, CancellationToken token)
+    private protected override async Task PrepareAsync(NpgsqlConnection connection, CancellationToken token)
     {
-        await LogicalSlotSetup.VerifyAsync(connection, _source, _name, token).ConfigureAwait(false);
-        var tables = await TableResolver.ResolveAllAsync(connection, _source.Tables, token).ConfigureAwait(false);
-        await _snapshot.PrepareAsync(connection, tables, token).ConfigureAwait(false);
+        await LogicalSlotSetup.VerifyAsync(connection, Source, Name, token).ConfigureAwait(false);
+        var tables = await TableResolver.ResolveAllAsync(connection, Source.Tables, token).ConfigureAwait(false);
+        await Snapshot.PrepareAsync(connection, tables, token).ConfigureAwait(false);
         await _positions.LoadAsync(connection, token).ConfigureAwait(false);
     }
 
@@ -231,7 +179,7 @@ internal sealed class LogicalCapture : IChangeCapture
         {
             var connection = new LogicalReplicationConnection(_replicationConnectionString)
             {
-                WalReceiverStatusInterval = _options.StatusInterval,
+                WalReceiverStatusInterval = Options.StatusInterval,
             };
             try
             {
@@ -258,19 +206,19 @@ internal sealed class LogicalCapture : IChangeCapture
     {
         if (error is PostgresException postgres)
         {
-            if (postgres.SqlState == "55006" && _options.TakeOverSlot)
+            if (postgres.SqlState == "55006" && Options.TakeOverSlot)
             {
                 // The slot is still held by a walsender of a listener that is gone: this capture owns the source now.
-                await Guard.RunAsync(() => _control.UseAsync((connection, t) => LogicalSlotSetup.EndSlotHolderAsync(connection, _name, t), token)).ConfigureAwait(false);
-                Raise($"Replication slot {_name} was held by another walsender; it was ended so this capture can take over.", false);
+                await Guard.RunAsync(() => Control.UseAsync((connection, t) => LogicalSlotSetup.EndSlotHolderAsync(connection, Name, t), token)).ConfigureAwait(false);
+                Raise($"Replication slot {Name} was held by another walsender; it was ended so this capture can take over.", false);
                 await Task.Delay(TimeSpan.FromMilliseconds(200), token).ConfigureAwait(false);
                 return;
             }
             if (postgres.SqlState is "42704" or "55000" or "42501" || !TransientErrors.IsTransient(postgres))
             {
                 throw new CaptureConfigurationException(postgres.SqlState == "42704"
-                    ? $"Logical capture of {_source.EventSource} cannot stream: {postgres.MessageText}. The slot or publication was dropped (uninstalled, or switched to another mode); changes made since are not captured."
-                    : $"Logical capture of {_source.EventSource} cannot stream: {postgres.MessageText}.", postgres);
+                    ? $"Logical capture of {Source.EventSource} cannot stream: {postgres.MessageText}. The slot or publication was dropped (uninstalled, or switched to another mode); changes made since are not captured."
+                    : $"Logical capture of {Source.EventSource} cannot stream: {postgres.MessageText}.", postgres);
             }
         }
         else if (!TransientErrors.IsTransient(error))
@@ -293,41 +241,18 @@ internal sealed class LogicalCapture : IChangeCapture
         }
     }
 
-    private Task FailedAsync(Exception error, string when, Backoff backoff, CancellationToken token)
-    {
-        _ready = false;
-        return Reconnect.WaitOutAsync(backoff, delay =>
-            $"Logical capture of {_source.EventSource} lost its connection {when} ({error.Message}); retrying in {delay.TotalSeconds:0.0}s. Nothing is lost: the slot keeps every change not acknowledged.",
-            Notice, token);
-    }
+    private protected override string LostConnectionNotice(Exception error, string when, TimeSpan delay) =>
+        $"Logical capture of {Source.EventSource} lost its connection {when} ({error.Message}); retrying in {delay.TotalSeconds:0.0}s. Nothing is lost: the slot keeps every change not acknowledged.";
 
-    private void Raise(string message, bool possibleLoss)
-    {
-        Notice.RaiseSafely(message, possibleLoss);
-    }
+    private protected override TimeSpan CloseFlushTimeout => TimeSpan.FromSeconds(3);
 
-    public async ValueTask DisposeAsync()
+    private protected override async Task FlushOnCloseAsync(CancellationToken token)
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (Snapshot.HasDirtyProgress)
         {
-            return;
+            await Control.UseAsync(Snapshot.FlushAsync, token).ConfigureAwait(false);
         }
-        _ready = false;
-        _lifetime.Cancel();
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(3));
-            if (_snapshot.HasDirtyProgress)
-            {
-                await _control.UseAsync(_snapshot.FlushAsync, timeout.Token).ConfigureAwait(false);
-            }
-            await _positions.WriteNowAsync(timeout.Token).ConfigureAwait(false);
-            await _positions.AdvanceSlotAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or PostgresException || TransientErrors.IsTransient(ex))
-        {
-        }
-        await _control.DisposeAsync().ConfigureAwait(false);
-        _lifetime.Dispose();
+        await _positions.WriteNowAsync(token).ConfigureAwait(false);
+        await _positions.AdvanceSlotAsync(token).ConfigureAwait(false);
     }
 }

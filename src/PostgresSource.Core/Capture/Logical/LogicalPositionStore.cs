@@ -9,7 +9,7 @@ namespace PostgresSource.Core.Capture.Logical;
 /// Keeps the confirmed position outside the slot too: PostgreSQL 15 does not always keep a slot's confirmed
 /// position across a server restart (it would then start further back: duplicates, never a gap), so the
 /// position is also written to the source's state table, at most every
-/// <see cref="ReliableCaptureOptions.AcknowledgeFlushInterval"/> and when the capture closes. The write runs
+/// <see cref="CaptureOptions.AcknowledgeFlushInterval"/> and when the capture closes. The write runs
 /// beside the acknowledging consumer, never in its way: one write at a time, a later one catches up.
 /// </summary>
 internal sealed class LogicalPositionStore(string name, ControlConnection control, LogicalAcknowledgements acknowledgements, TimeSpan interval)

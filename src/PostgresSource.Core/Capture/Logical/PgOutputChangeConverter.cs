@@ -11,7 +11,7 @@ using PostgresSource.Core.Capture.Snapshots;
 namespace PostgresSource.Core.Capture.Logical;
 
 /// <summary>The position of a streamed change: the capture-wide sequence number.</summary>
-internal sealed record LogicalPosition(object Owner, long Sequence, ulong CommitLsn, int Index);
+internal sealed record LogicalPosition(PositionIssuer Issuer, long Sequence, ulong CommitLsn, int Index) : SequencedPosition(Issuer, Sequence);
 
 /// <summary>
 /// Turns pgoutput messages into captured changes in the seed's payload, with the transaction id, commit LSN
@@ -43,7 +43,7 @@ internal sealed class PgOutputChangeConverter
         public int Index { get; set; }
     }
 
-    private readonly object _owner;
+    private readonly PositionIssuer _owner;
     private readonly string _name;
     private readonly LogicalAcknowledgements _acknowledgements;
     private readonly ControlConnection _control;
@@ -57,7 +57,7 @@ internal sealed class PgOutputChangeConverter
 
     /// <param name="owner">The capture, named in each change's position.</param>
     /// <param name="control">For the snapshot seam's key lookups.</param>
-    public PgOutputChangeConverter(object owner, string name, LogicalAcknowledgements acknowledgements, ControlConnection control)
+    public PgOutputChangeConverter(PositionIssuer owner, string name, LogicalAcknowledgements acknowledgements, ControlConnection control)
     {
         _owner = owner;
         _name = name;

@@ -12,7 +12,7 @@ internal static class Reconnect
     /// <summary>
     /// Runs <paramref name="work"/> on the control connection until it completes. A transient failure goes to
     /// <paramref name="failedAsync"/> (with "while starting") and is tried again; one before the server was ever
-    /// reached only when <paramref name="retryFirstConnection"/> (see <see cref="ReliableCaptureOptions.RetryInitialConnection"/>),
+    /// reached only when <paramref name="retryFirstConnection"/> (see <see cref="CaptureOptions.RetryInitialConnection"/>),
     /// else it is an error at once, like any other.
     /// </summary>
     public static async Task StartAsync(

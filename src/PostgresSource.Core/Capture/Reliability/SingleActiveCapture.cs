@@ -1,8 +1,6 @@
 using System.Runtime.CompilerServices;
 using Npgsql;
 using PostgresSource.Core.Connections;
-using PostgresSource.Core.Capture.Durable;
-using PostgresSource.Core.Capture.Logical;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
 
@@ -11,13 +9,13 @@ namespace PostgresSource.Core.Capture.Reliability;
 /// <summary>
 /// One active listener per source, whatever the mode: wraps the capture so that of all the listeners (or
 /// adapter replicas) started for a source only the one holding the source's PostgreSQL advisory lock
-/// reads; the others wait as standbys and try again every <see cref="ReliableCaptureOptions.StandbyInterval"/>.
+/// reads; the others wait as standbys and try again every <see cref="CaptureOptions.StandbyPollInterval"/>.
 /// The lock lives on a session of its own, so it goes the moment the active listener's process dies or
 /// its session ends (with TCP keepalives on both sides for a peer that vanished), and a standby takes over
 /// within about a second. If the active one loses its lock session it stops reading at once and becomes a
 /// standby itself. Needs no infrastructure besides the database.
 /// <para>
-/// With <see cref="ReliableCaptureOptions.FailWhenBusy"/> a listener that finds the lock held does not wait:
+/// With <see cref="CaptureOptions.FailWhenBusy"/> a listener that finds the lock held does not wait:
 /// it throws <see cref="SourceBusyException"/> naming the holder (an interactive caller wants to know at once).
 /// When the reading ends because the caller stopped it (cancellation, or the enumerator disposed early), the
 /// lock and the capture are kept until <see cref="DisposeAsync"/>: acknowledgements of changes already handed
@@ -31,22 +29,20 @@ internal sealed class SingleActiveCapture : IChangeCapture
 
     private readonly SourceDefinition _source;
     private readonly Func<IChangeCapture> _createActive;
-    private readonly ReliableCaptureOptions _options;
+    private readonly CaptureOptions _options;
     private readonly string _lockConnectionString;
-    private readonly CancellationTokenSource _lifetime = new();
+    private readonly CaptureLifetime _lifetime = new();
     private NpgsqlConnection? _lockConnection;
     private IChangeCapture? _active;
     private volatile bool _isActive;
     private bool _connectedOnce;
     private bool _wasActive;
-    private int _started;
-    private int _disposed;
 
-    public SingleActiveCapture(SourceDefinition source, ConnectionSettings connection, Func<IChangeCapture> createActive, ReliableCaptureOptions? options = null)
+    public SingleActiveCapture(SourceDefinition source, ConnectionSettings connection, Func<IChangeCapture> createActive, CaptureOptions? options = null)
     {
         _source = source;
         _createActive = createActive;
-        _options = options ?? ReliableCaptureOptions.Default;
+        _options = options ?? CaptureOptions.Default;
         var builder = connection.ToBuilder();
         builder.Pooling = false;
         builder.ApplicationName = string.IsNullOrEmpty(builder.ApplicationName) ? _options.ApplicationName + " (active lock)" : builder.ApplicationName + " (active lock)";
@@ -57,18 +53,6 @@ internal sealed class SingleActiveCapture : IChangeCapture
         builder.Options = ((builder.Options ?? string.Empty) +
             " -c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 -c idle_session_timeout=0").Trim();
         _lockConnectionString = builder.ConnectionString;
-    }
-
-    /// <summary>The usual wrapper for a Durable or Logical source (the Logical capture may end a dead listener's walsender to take its slot).</summary>
-    public static SingleActiveCapture For(SourceDefinition source, ConnectionSettings connection, ReliableCaptureOptions? options = null)
-    {
-        var inner = (options ?? ReliableCaptureOptions.Default) with { TakeOverSlot = true };
-        return new SingleActiveCapture(source, connection, source.Mode switch
-        {
-            CaptureMode.Durable => () => new DurableCapture(source, connection, inner),
-            CaptureMode.Logical => () => new LogicalCapture(source, connection, inner),
-            _ => throw new NotSupportedException($"Pass a factory for {source.Mode} mode's capture to the constructor."),
-        }, options);
     }
 
     public CaptureMode Mode => _source.Mode;
@@ -92,11 +76,7 @@ internal sealed class SingleActiveCapture : IChangeCapture
 
     public async IAsyncEnumerable<CapturedChange> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        if (Interlocked.Exchange(ref _started, 1) != 0)
-        {
-            throw new InvalidOperationException("A capture is read once.");
-        }
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
+        using var linked = _lifetime.BeginRead(cancellationToken);
         var token = linked.Token;
         while (true)
         {
@@ -167,7 +147,7 @@ internal sealed class SingleActiveCapture : IChangeCapture
             token.ThrowIfCancellationRequested();
             Raise($"This listener lost the active role for source {_source.EventSource} (its lock session ended); standing by.", false);
             // Give the other standbys the first chance: the session may have been ended on purpose, to move the role.
-            await Task.Delay(_options.StandbyInterval, token).ConfigureAwait(false);
+            await Task.Delay(_options.StandbyPollInterval, token).ConfigureAwait(false);
         }
     }
 
@@ -237,9 +217,9 @@ internal sealed class SingleActiveCapture : IChangeCapture
                     // A wrong host or a server that is down is an error at once for a caller that asked so (the cmdlet).
                     throw;
                 }
-                Raise($"Cannot connect to the database ({ex.Message}); retrying in {_options.StandbyInterval.TotalSeconds:0.#} s.", false);
+                Raise($"Cannot connect to the database ({ex.Message}); retrying in {_options.StandbyPollInterval.TotalSeconds:0.#} s.", false);
             }
-            await Task.Delay(_options.StandbyInterval, token).ConfigureAwait(false);
+            await Task.Delay(_options.StandbyPollInterval, token).ConfigureAwait(false);
         }
     }
 
@@ -373,11 +353,10 @@ internal sealed class SingleActiveCapture : IChangeCapture
 
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        if (!_lifetime.BeginDispose())
         {
             return;
         }
-        _lifetime.Cancel();
         if (_active is { } active)
         {
             // First the capture (it writes what was acknowledged), then the lock: no standby reads those changes again.

@@ -44,7 +44,7 @@ internal sealed record ActiveListenerInfo(int ProcessId, string? ApplicationName
 
 /// <summary>
 /// Another listener is the active one for the source (it holds the source's single-active lock), and this one
-/// was asked not to wait as a standby (<see cref="ReliableCaptureOptions.FailWhenBusy"/>). Nothing was read.
+/// was asked not to wait as a standby (<see cref="CaptureOptions.FailWhenBusy"/>). Nothing was read.
 /// </summary>
 internal sealed class SourceBusyException(string message, string source, ActiveListenerInfo? holder) : Exception(message)
 {

@@ -9,7 +9,7 @@ namespace PostgresSource.Core.Capture.Snapshots;
 internal static class SnapshotPhase
 {
     public static async IAsyncEnumerable<CapturedChange> RunAsync(
-        SnapshotRunner runner, string connectionString, object owner, Func<long> nextSequence, Func<long> lastSequence,
+        SnapshotRunner runner, string connectionString, PositionIssuer owner, Func<long> nextSequence, Func<long> lastSequence,
         Func<Exception, string, Task> failed, [EnumeratorCancellation] CancellationToken token)
     {
         while (runner.Needed)

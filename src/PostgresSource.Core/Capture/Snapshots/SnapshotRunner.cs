@@ -5,6 +5,7 @@ using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
 using PostgresSource.Core.Database;
+using PostgresSource.Core.Capture.Durable;
 
 namespace PostgresSource.Core.Capture.Snapshots;
 
@@ -16,7 +17,7 @@ internal enum SnapshotHorizon
 }
 
 /// <summary>The position of a Read change: the capture-wide sequence number, for acknowledgement.</summary>
-internal sealed record ReadPosition(object Owner, long Sequence);
+internal sealed record ReadPosition(PositionIssuer Issuer, long Sequence) : SequencedPosition(Issuer, Sequence);
 
 /// <summary>
 /// The initial snapshot of the Durable and Logical captures. Each attempt ("segment") reads, in one
@@ -58,13 +59,13 @@ internal sealed class SnapshotRunner
     private readonly object _lock = new();
     private readonly string _name;
     private readonly SnapshotHorizon _horizonKind;
-    private readonly ReliableCaptureOptions _options;
+    private readonly CaptureOptions _options;
     private readonly List<SnapshotTable> _allTables = [];
     private readonly List<SnapshotTable> _requested = [];
     private readonly List<SegmentState> _segments = [];
     private int _nextSegment = 1;
 
-    public SnapshotRunner(string objectName, SnapshotHorizon horizonKind, ReliableCaptureOptions options)
+    public SnapshotRunner(string objectName, SnapshotHorizon horizonKind, CaptureOptions options)
     {
         _name = objectName;
         _horizonKind = horizonKind;
@@ -207,7 +208,7 @@ internal sealed class SnapshotRunner
     /// Throws when the connection fails; the caller retries with a new attempt, which continues where this one stopped.
     /// </summary>
     public async IAsyncEnumerable<CapturedChange> ReadSegmentAsync(
-        NpgsqlConnection connection, object owner, Func<long> nextSequence, Func<long> lastSequence,
+        NpgsqlConnection connection, PositionIssuer owner, Func<long> nextSequence, Func<long> lastSequence,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken).ConfigureAwait(false);

@@ -1,7 +1,9 @@
 using Npgsql;
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture.Logical;
 
 /// <summary>
 /// Logical mode: no triggers; a publication for the source's tables and a persistent pgoutput slot,

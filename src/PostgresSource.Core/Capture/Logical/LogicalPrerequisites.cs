@@ -1,6 +1,8 @@
 using Npgsql;
 
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture.Logical;
 
 /// <summary>Logical mode cannot work on this server or with this role; the message says what to change.</summary>
 internal sealed class LogicalReplicationUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

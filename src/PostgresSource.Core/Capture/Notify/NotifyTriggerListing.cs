@@ -2,7 +2,9 @@ using Npgsql;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture.Notify;
 
 /// <summary>
 /// Notify mode as installed: trigger functions named by the name rule (postgressource_...) and the triggers

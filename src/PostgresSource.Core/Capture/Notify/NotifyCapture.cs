@@ -9,7 +9,7 @@ using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Capture;
+namespace PostgresSource.Core.Capture.Notify;
 
 /// <summary>
 /// Notify mode (the seed's): LISTEN on the source's channel and turn each notification into a change.
@@ -51,14 +51,8 @@ internal sealed class NotifyCapture : IChangeCapture
         _source = source;
         _options = (options ?? CaptureOptions.Default).Validate();
         Channel = string.IsNullOrWhiteSpace(_options.Channel) ? source.DatabaseObjectName : _options.Channel;
-        var builder = connection.ToBuilder();
         // A LISTEN connection is ours alone for its whole life: never pooled, so closing it really closes it.
-        builder.Pooling = false;
-        if (string.IsNullOrEmpty(builder.ApplicationName))
-        {
-            builder.ApplicationName = _options.ApplicationName;
-        }
-        _connectionString = builder.ConnectionString;
+        _connectionString = connection.ToPrivateConnectionString(_options.ApplicationName);
         _drops = new NotifyDropReport(_options.NotifyDropReportInterval, TimeProvider.System);
         _knownTables = source.Tables.Select(t => t.Name).Distinct(StringComparer.Ordinal).ToArray();
         _knownSchemas = source.Tables.Select(t => t.Schema).OfType<string>().Append("public").Distinct(StringComparer.Ordinal).ToArray();
@@ -155,90 +149,40 @@ internal sealed class NotifyCapture : IChangeCapture
     /// <summary>The background reader: connect and LISTEN, then wait for notifications (the callback buffers them), reconnecting as needed.</summary>
     private async Task ReadNotificationsAsync(Session session)
     {
-        var cancellationToken = session.Token;
-        var connectedBefore = false;
-        NpgsqlConnection? connection = null;
         try
         {
-            while (true)
+            await ChannelListener.RunAsync(_connectionString, Channel, _options.ReconnectBackoff(), new ChannelListenerHandlers
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                if (connection is null)
+                Payload = payload => OnNotification(payload, session.Buffer),
+                // A wrong host at the very start is an error at once, unless the caller asked to wait for the database.
+                RetryConnect = (error, connectedBefore) => IsTransient(error) && (connectedBefore || _options.RetryInitialConnection),
+                RetryLost = IsTransient,
+                ConnectFailed = (error, delay, attempt) =>
+                    Raise($"Cannot connect to the database ({error.Message}); retrying in {delay.TotalSeconds:0.#} s (attempt {attempt}).", possibleLoss: false),
+                Connected = (_, reconnected) =>
                 {
-                    connection = await ConnectAsync(session, firstTime: !connectedBefore, cancellationToken).ConfigureAwait(false);
-                    if (connectedBefore)
+                    _ready = true;
+                    if (reconnected)
                     {
                         Raise($"Reconnected and listening on channel {Channel} again. Notify mode may have missed changes made while disconnected.", possibleLoss: true);
                     }
-                    connectedBefore = true;
-                }
-                var lost = await WaitAsync(connection, cancellationToken).ConfigureAwait(false);
-                if (lost is not null)
+                },
+                Lost = error =>
                 {
                     _ready = false;
-                    await CloseAsync(connection).ConfigureAwait(false);
-                    connection = null;
-                    Raise($"Lost the database connection ({lost.Message}); reconnecting. Changes made until then are not captured in Notify mode.", possibleLoss: true);
-                }
-            }
+                    Raise($"Lost the database connection ({error.Message}); reconnecting. Changes made until then are not captured in Notify mode.", possibleLoss: true);
+                },
+            }, session.Token).ConfigureAwait(false);
         }
         finally
         {
             _ready = false;
-            if (connection is not null)
-            {
-                await CloseAsync(connection).ConfigureAwait(false);
-            }
             session.Buffer.Complete();
         }
     }
 
     /// <summary>Notify mode keeps nothing to acknowledge.</summary>
     public ValueTask AcknowledgeAsync(CapturedChange change, CancellationToken cancellationToken) => ValueTask.CompletedTask;
-
-    private async Task<NpgsqlConnection> ConnectAsync(Session session, bool firstTime, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            var connection = new NpgsqlConnection(_connectionString);
-            connection.Notification += (_, e) => OnNotification(e.Payload, session.Buffer);
-            try
-            {
-                await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-                await using (var listen = new NpgsqlCommand("LISTEN " + Sql.Identifier(Channel), connection))
-                {
-                    await listen.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                }
-                _ready = true;
-                return connection;
-            }
-            catch (Exception ex) when (!cancellationToken.IsCancellationRequested && IsTransient(ex) && (!firstTime || _options.RetryInitialConnection))
-            {
-                await CloseAsync(connection).ConfigureAwait(false);
-                var delay = Backoff(attempt);
-                Raise($"Cannot connect to the database ({ex.Message}); retrying in {delay.TotalSeconds:0.#} s (attempt {attempt}).", possibleLoss: false);
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                await CloseAsync(connection).ConfigureAwait(false);
-                throw;
-            }
-        }
-    }
-
-    private static async Task<Exception?> WaitAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await connection.WaitAsync(cancellationToken).ConfigureAwait(false);
-            return null;
-        }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && IsTransient(ex))
-        {
-            return ex;
-        }
-    }
 
     /// <summary>
     /// Npgsql's notification callback, on the reader's own task: buffer the payload or drop it, and return at once. It
@@ -520,12 +464,6 @@ internal sealed class NotifyCapture : IChangeCapture
     private string SchemaOf(string table) =>
         _source.Tables.FirstOrDefault(t => t.Name == table && t.Schema is not null)?.Schema ?? "public";
 
-    private TimeSpan Backoff(int attempt)
-    {
-        var ms = Math.Min(_options.InitialReconnectDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt - 1, 20)), _options.MaxReconnectDelay.TotalMilliseconds);
-        return TimeSpan.FromMilliseconds(ms * (0.8 + Random.Shared.NextDouble() * 0.4));
-    }
-
     internal static bool IsTransient(Exception exception) => TransientErrors.IsTransient(exception);
 
     /// <summary>Queues the notice for the handlers (raised from a task of their own); raised at once when no reader runs.</summary>
@@ -543,18 +481,6 @@ internal sealed class NotifyCapture : IChangeCapture
         int seen;
         while (value > (seen = Volatile.Read(ref location)) && Interlocked.CompareExchange(ref location, value, seen) != seen)
         {
-        }
-    }
-
-    private static async Task CloseAsync(NpgsqlConnection connection)
-    {
-        try
-        {
-            await connection.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is NpgsqlException or IOException or SocketException or InvalidOperationException)
-        {
-            // Already broken.
         }
     }
 

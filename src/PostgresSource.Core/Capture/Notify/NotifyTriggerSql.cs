@@ -1,4 +1,6 @@
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture.Notify;
 
 /// <summary>
 /// The SQL of Notify mode: the seed's function and trigger, with two additions that keep the seed's

@@ -1,4 +1,6 @@
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture.Logical;
 
 /// <summary>
 /// The SQL of Logical mode: a publication and a persistent pgoutput replication slot, both named by the

@@ -1,7 +1,9 @@
 using Npgsql;
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture;
 
 /// <summary>
 /// Creates and removes the database objects of one capture mode. Plans are computed against the

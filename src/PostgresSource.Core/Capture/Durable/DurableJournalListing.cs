@@ -2,7 +2,9 @@ using Npgsql;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture.Durable;
 
 /// <summary>
 /// Durable mode as installed: a schema named by the name rule that holds the journal and/or the capture

@@ -1,6 +1,8 @@
 using Npgsql;
 
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture.Durable;
 
 /// <summary>Whether an installed Durable journal has the columns this version writes (see <see cref="DurableJournalSql.Columns"/>).</summary>
 internal static class JournalColumns

@@ -2,7 +2,7 @@ using System.Globalization;
 using Npgsql;
 using PostgresSource.Core.Database;
 
-namespace PostgresSource.Core.Capture;
+namespace PostgresSource.Core.Capture.Notify;
 
 /// <summary>
 /// Notify mode's watch on PostgreSQL's shared notification queue (8 GB): reads <c>pg_notification_queue_usage()</c>

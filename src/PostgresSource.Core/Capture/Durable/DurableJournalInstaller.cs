@@ -1,7 +1,9 @@
 using Npgsql;
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture.Durable;
 
 /// <summary>
 /// Durable mode: the source's schema with its journal and trigger function, one AFTER ROW trigger per

@@ -1,6 +1,11 @@
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+using PostgresSource.Core.Capture.Notify;
+using PostgresSource.Core.Capture.Durable;
+using PostgresSource.Core.Capture.Logical;
+
+namespace PostgresSource.Core.Capture;
 
 /// <summary>The installer for each capture mode. A new mode is one more entry here.</summary>
 internal static class CaptureInstallers

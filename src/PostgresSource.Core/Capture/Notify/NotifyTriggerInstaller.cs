@@ -1,7 +1,9 @@
 using Npgsql;
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture.Notify;
 
 /// <summary>Notify mode: one function per source, one AFTER ROW trigger per table, pg_notify on the source's channel.</summary>
 internal sealed class NotifyTriggerInstaller : ICaptureInstaller

@@ -1,4 +1,4 @@
-namespace PostgresSource.Core.Capture;
+namespace PostgresSource.Core.Capture.Notify;
 
 /// <summary>What Notify mode dropped since its last report: how many, and on which tables and operations.</summary>
 /// <param name="Count">Changes dropped since the last report (this one included).</param>

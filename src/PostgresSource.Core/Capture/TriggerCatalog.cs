@@ -1,6 +1,8 @@
 using Npgsql;
 
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture;
 
 /// <summary>Catalog reads shared by the trigger-based modes: the source's function and the triggers that call it.</summary>
 internal static class TriggerCatalog

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace PostgresSource.Core.Capture;
+namespace PostgresSource.Core.Capture.Notify;
 
 /// <summary>
 /// Notify mode's notification payloads read from the LISTEN connection and not yet taken by the consumer, in arrival

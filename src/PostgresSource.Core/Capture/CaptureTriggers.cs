@@ -1,6 +1,8 @@
 using PostgresSource.Core.Naming;
 
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture;
 
 /// <summary>
 /// The triggers of the two trigger modes (Durable and Notify), planned in one place: per table, an AFTER ROW

@@ -1,4 +1,6 @@
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture.Durable;
 
 /// <summary>
 /// The SQL of Durable mode. Everything lives in the source's own schema (named by the object name):

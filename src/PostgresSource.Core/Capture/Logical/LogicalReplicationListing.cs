@@ -2,7 +2,9 @@ using Npgsql;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
 
-namespace PostgresSource.Core.Database;
+using PostgresSource.Core.Database;
+
+namespace PostgresSource.Core.Capture.Logical;
 
 /// <summary>
 /// Logical mode as installed: publications named by the name rule with the tables they publish, and the
