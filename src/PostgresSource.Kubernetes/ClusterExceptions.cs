@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json.Nodes;
-
 using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes;

@@ -5,7 +5,6 @@ using k8s;
 using k8s.Models;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
-
 using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes;

@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-
 using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes;

@@ -1,7 +1,6 @@
 using k8s;
 using k8s.Exceptions;
 using k8s.KubeConfigModels;
-
 using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes;

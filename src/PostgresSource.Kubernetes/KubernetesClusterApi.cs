@@ -6,7 +6,6 @@ using System.Text.Json.Nodes;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
-
 using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes;

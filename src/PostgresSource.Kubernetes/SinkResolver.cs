@@ -1,5 +1,4 @@
 using PostgresSource.Core.Sources;
-
 using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes;

@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using k8s.Models;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
-
 using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes;

@@ -1,5 +1,4 @@
 using PostgresSource.Core.Sources;
-
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Capture.Notify;
 using PostgresSource.Core.Capture.Durable;

@@ -1,5 +1,4 @@
 using PostgresSource.Core.Naming;
-
 using PostgresSource.Core.Database;
 
 namespace PostgresSource.Core.Capture;

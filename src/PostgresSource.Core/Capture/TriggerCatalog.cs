@@ -1,5 +1,4 @@
 using Npgsql;
-
 using PostgresSource.Core.Database;
 
 namespace PostgresSource.Core.Capture;
@@ -9,6 +8,15 @@ internal static class TriggerCatalog
 {
     /// <summary>pg_trigger.tgtype bits: ROW | INSERT | DELETE | UPDATE, and not BEFORE/INSTEAD.</summary>
     public const int RowBit = 1, BeforeBit = 2, InsertBit = 4, DeleteBit = 8, UpdateBit = 16, TruncateBit = 32, InsteadBit = 64;
+
+    /// <summary>
+    /// A select-list column for the listings: the operations of row trigger <c>t</c> (calling function <c>p</c>), plus
+    /// TRUNCATE when that function's statement trigger is on the same table too. One text, so every mode reports alike.
+    /// </summary>
+    public const string RowTriggerOperationsColumn = """
+        t.tgtype::int | COALESCE((SELECT pg_catalog.bit_or(tt.tgtype::int) & 32 FROM pg_catalog.pg_trigger tt
+                                  WHERE tt.tgrelid = t.tgrelid AND tt.tgfoid = p.oid AND NOT tt.tgisinternal), 0)
+        """;
 
     /// <summary>A trigger function named by the source; <c>Pinned</c>: its search_path is <see cref="Sql.PinnedSearchPath"/>.</summary>
     public sealed record FunctionInfo(uint Oid, string Schema, string Name, string Source, bool SecurityDefiner = false, bool Pinned = false);

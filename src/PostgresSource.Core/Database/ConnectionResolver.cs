@@ -1,5 +1,4 @@
 using Npgsql;
-
 using PostgresSource.Core.Connections;
 
 namespace PostgresSource.Core.Database;

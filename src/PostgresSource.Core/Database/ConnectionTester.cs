@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Npgsql;
-
 using PostgresSource.Core.Connections;
 
 namespace PostgresSource.Core.Database;

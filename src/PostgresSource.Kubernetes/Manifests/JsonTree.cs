@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using k8s;
-
 using PostgresSource.Kubernetes;
 
 namespace PostgresSource.Kubernetes.Manifests;

@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Sources;
-
 using PostgresSource.Kubernetes;
 
 namespace PostgresSource.Kubernetes.Manifests;

@@ -5,7 +5,6 @@ using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
-
 using PostgresSource.Kubernetes;
 
 namespace PostgresSource.Kubernetes.Manifests;

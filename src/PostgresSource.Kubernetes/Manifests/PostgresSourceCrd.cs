@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
-
 using PostgresSource.Kubernetes;
 
 namespace PostgresSource.Kubernetes.Manifests;

@@ -4,7 +4,6 @@ using PostgresSource.Core.Listening;
 using PostgresSource.Core.Sources;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
-
 using PostgresSource.Kubernetes;
 
 namespace PostgresSource.Kubernetes.Manifests;

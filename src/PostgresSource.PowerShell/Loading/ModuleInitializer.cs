@@ -19,7 +19,7 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
 
     public void OnImport()
     {
-        AssemblyLoadContext.Default.Resolving += ResolveCore;
+        AssemblyLoadContext.Default.Resolving += ResolveOwnAssembly;
         HookCoreTrace();
     }
 
@@ -30,9 +30,9 @@ public sealed class ModuleInitializer : IModuleAssemblyInitializer, IModuleAssem
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static void HookCoreTrace() => PostgresSource.Core.Diagnostics.OperationTrace.HookNpgsql();
 
-    public void OnRemove(PSModuleInfo psModuleInfo) => AssemblyLoadContext.Default.Resolving -= ResolveCore;
+    public void OnRemove(PSModuleInfo psModuleInfo) => AssemblyLoadContext.Default.Resolving -= ResolveOwnAssembly;
 
-    private static Assembly? ResolveCore(AssemblyLoadContext context, AssemblyName name)
+    private static Assembly? ResolveOwnAssembly(AssemblyLoadContext context, AssemblyName name)
     {
         // Answer only for our own assemblies, and only if the file is there: answering for anything else, or
         // asking the private context for a file it cannot find, would recurse into this handler.

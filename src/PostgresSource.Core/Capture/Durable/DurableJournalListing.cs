@@ -1,7 +1,6 @@
 using Npgsql;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
-
 using PostgresSource.Core.Database;
 
 namespace PostgresSource.Core.Capture.Durable;
@@ -15,13 +14,11 @@ internal static class DurableJournalListing
     /// <summary>Above this many journal rows the backlog is the planner's estimate: counting a huge backlog would make listing slow.</summary>
     public const long ExactCountLimit = 1_000_000;
 
-    private const string Query = """
+    private const string Query = $"""
         SELECT n.nspname, p.oid IS NOT NULL, p.prosrc,
                j.oid, j.oid IS NOT NULL AND pg_catalog.has_table_privilege(j.oid, 'SELECT'),
                c.relname, cn.nspname,
-               -- the row trigger's operations, plus TRUNCATE when its statement trigger is there too
-               t.tgtype::int | COALESCE((SELECT pg_catalog.bit_or(tt.tgtype::int) & 32 FROM pg_catalog.pg_trigger tt
-                                          WHERE tt.tgrelid = t.tgrelid AND tt.tgfoid = p.oid AND NOT tt.tgisinternal), 0),
+               {TriggerCatalog.RowTriggerOperationsColumn},
                t.tgenabled
         FROM pg_catalog.pg_namespace n
         LEFT JOIN pg_catalog.pg_proc p ON p.pronamespace = n.oid AND p.proname = @function AND p.pronargs = 0

@@ -1,5 +1,4 @@
 using Npgsql;
-
 using PostgresSource.Core.Database;
 
 namespace PostgresSource.Core.Capture.Logical;

@@ -1,6 +1,5 @@
 using Npgsql;
 using PostgresSource.Core.Sources;
-
 using PostgresSource.Core.Database;
 
 namespace PostgresSource.Core.Capture.Logical;

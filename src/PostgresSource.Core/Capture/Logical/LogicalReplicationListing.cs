@@ -1,7 +1,6 @@
 using Npgsql;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
-
 using PostgresSource.Core.Database;
 
 namespace PostgresSource.Core.Capture.Logical;

@@ -1,7 +1,6 @@
 using Npgsql;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
-
 using PostgresSource.Core.Database;
 
 namespace PostgresSource.Core.Capture.Notify;
@@ -12,12 +11,10 @@ namespace PostgresSource.Core.Capture.Notify;
 /// </summary>
 internal static class NotifyTriggerListing
 {
-    private const string Query = """
+    private const string Query = $"""
         SELECT p.proname, pn.nspname, p.prosrc,
                c.relname, cn.nspname,
-               -- the row trigger's operations, plus TRUNCATE when its statement trigger is there too
-               t.tgtype::int | COALESCE((SELECT pg_catalog.bit_or(tt.tgtype::int) & 32 FROM pg_catalog.pg_trigger tt
-                                          WHERE tt.tgrelid = t.tgrelid AND tt.tgfoid = p.oid AND NOT tt.tgisinternal), 0),
+               {TriggerCatalog.RowTriggerOperationsColumn},
                t.tgenabled
         FROM pg_catalog.pg_proc p
         JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
