@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using PostgresSource.Core.Capture;
+using PostgresSource.Core.Capture.Notify;
 using PostgresSource.Core.Listening;
 
 namespace PostgresSource.Adapter;

@@ -1,8 +1,11 @@
 using System.Runtime.InteropServices;
 using Npgsql;
+using PostgresSource.Core;
 using PostgresSource.Core.Capture;
+using PostgresSource.Core.Capture.Notify;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Delivery;
+using PostgresSource.Core.Hosting;
 using PostgresSource.Core.Listening;
 using PostgresSource.Core.Sources;
 
@@ -25,7 +28,7 @@ internal static class Program
     {
         if (args.Length > 0 && args[0] is "-h" or "--help" or "help")
         {
-            Console.Out.WriteLine(Usage);
+            Console.Out.WriteLine(AdapterHelp.Render());
             return 0;
         }
         AdapterConfig config;
@@ -33,7 +36,7 @@ internal static class Program
         {
             config = AdapterConfig.Load(args, Environment.GetEnvironmentVariable);
         }
-        catch (AdapterConfigException ex)
+        catch (AdapterSettingException ex)
         {
             Console.Error.WriteLine($"pgsource-adapter: configuration error: {ex.Variable}: {ex.Message}");
             return ExitConfiguration;
@@ -91,20 +94,22 @@ internal static class Program
     private static async Task<int> RunAsync(AdapterConfig config, JsonLog log, CancellationToken cancellationToken)
     {
         var identity = Identity(config);
-        log.Info("starting", [.. identity, ("sink", HttpEventSink.Describe(config.Sink!)), ("contentMode", config.Http.ContentMode.ToString().ToLowerInvariant()),
-            ("deadLetterSink", config.DeadLetterSink is null ? null : HttpEventSink.Describe(config.DeadLetterSink)), ("install", config.Install),
-            ("deliveryAttempts", config.Retry.MaxAttempts?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unlimited"),
-            ("deliveryRetryLimit", config.Retry.DescribeLimit()), ("onUndeliverable", config.OnUndeliverable.ToString().ToLowerInvariant()),
-            ("ordering", (config.Ordering ?? (config.MaxInFlight == 1 ? DeliveryOrder.Commit : DeliveryOrder.Unordered)).ToString().ToLowerInvariant()),
-            ("httpPort", config.HttpPort), ("snapshot", config.Snapshot),
+        var settings = config.Listener;
+        var (delivery, retry) = settings.Delivery.ApplyTo(settings.Listener, settings.Retry, null);
+        log.Info("starting", [.. identity, ("sink", HttpEventSink.Describe(config.Sink)), ("contentMode", settings.Http.ContentMode.ToString().ToLowerInvariant()),
+            ("deadLetterSink", settings.DeadLetterSink is null ? null : HttpEventSink.Describe(settings.DeadLetterSink)), ("install", config.Install),
+            ("deliveryAttempts", retry.MaxAttempts?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unlimited"),
+            ("deliveryRetryLimit", retry.DescribeLimit()), ("onUndeliverable", delivery.OnUndeliverable.ToString().ToLowerInvariant()),
+            ("ordering", delivery.EffectiveOrdering.ToString().ToLowerInvariant()),
+            ("httpPort", config.HttpPort), ("snapshot", settings.Capture.Snapshot),
             ("version", typeof(Program).Assembly.GetName().Version?.ToString(3))]);
-        if (config.Channel is not null && config.Channel != config.Source.DatabaseObjectName)
+        if (settings.Capture.Channel is { } channel && channel != config.Source.DatabaseObjectName)
         {
             log.Warn("NOTIFICATION_CHANNEL differs from the source's object name; the installed trigger notifies the object name",
-                ("channel", config.Channel), ("objectName", config.Source.DatabaseObjectName));
+                ("channel", channel), ("objectName", config.Source.DatabaseObjectName));
         }
 
-        if (config.Snapshot && config.Source.Mode == CaptureMode.Notify)
+        if (settings.Capture.Snapshot && config.Source.Mode == CaptureMode.Notify)
         {
             log.Warn("PGSOURCE_SNAPSHOT has no effect in Notify mode; use Durable or Logical for an initial snapshot", ("mode", config.Source.Mode.ToString()));
         }
@@ -112,39 +117,21 @@ internal static class Program
         SourceListener? listener = null;
         await using var backlog = new BacklogWatch(new BacklogProbe(config.Source, config.Connection), BacklogInterval);
         await using var health = new HealthServer(config.HttpPort, () => listener?.IsReady == true,
-            () => Metrics.Render(config.EventSource ?? config.Source.EventSource, config.Source.Namespace, config.Source.Name,
+            () => Metrics.Render(settings.Listener.EventSource ?? config.Source.EventSource, config.Source.Namespace, config.Source.Name,
                 listener?.Statistics, listener?.IsReady == true, backlog.Latest, NotifyOf(listener?.Capture)), log);
 
         if (config.Install && !await InstallAsync(config, log, cancellationToken).ConfigureAwait(false))
         {
             return ExitFailure;
         }
-        var rowKeys = config.Ordering == DeliveryOrder.Key ? await LoadRowKeysAsync(config, log, cancellationToken).ConfigureAwait(false) : null;
+        var rowKeys = delivery.EffectiveOrdering == DeliveryOrder.Key ? await LoadRowKeysAsync(config, log, cancellationToken).ConfigureAwait(false) : null;
         backlog.Start();
 
-        var capture = ChangeCaptureFactory.Create(config.Source, config.Connection, new CaptureOptions
+        listener = ListenerBuilder.Build(config.Source, config.Connection, settings with
         {
-            Channel = config.Channel,
-            RetryInitialConnection = true,
-            SingleActive = config.SingleActive,
-            Snapshot = config.Snapshot,
-            JournalPollInterval = config.JournalPollInterval,
             // Also logs a snapshot requested at install (Install-PgSourceTrigger -Snapshot) without PGSOURCE_SNAPSHOT.
-            SnapshotProgress = new SnapshotProgressLog(log, SnapshotProgressInterval),
-        });
-        var sink = new HttpEventSink(config.Sink!, config.Http);
-        var deadLetter = config.DeadLetterSink is null ? null : new HttpEventSink(config.DeadLetterSink, config.Http);
-        listener = new SourceListener(config.Source, capture, new EventDeliverer(sink, config.Retry, deadLetter), new ListenerOptions
-        {
-            QueueCapacity = config.QueueCapacity,
-            MaxConcurrentDeliveries = config.MaxInFlight,
-            Ordering = config.Ordering,
-            RowKeys = rowKeys,
-            OnUndeliverable = config.OnUndeliverable,
-            DrainTimeout = config.DrainTimeout,
-            EventSource = config.EventSource,
-            CeOverrides = config.CeOverrides,
-        });
+            Capture = settings.Capture with { SnapshotProgress = new SnapshotProgressLog(log, SnapshotProgressInterval) },
+        }, rowKeys: rowKeys);
         await using (listener.ConfigureAwait(false))
         {
             listener.Reported += report => Log(log, report);
@@ -156,8 +143,8 @@ internal static class Program
                 }
                 if (listener.IsReady)
                 {
-                    log.Info("listening", ("channel", config.EffectiveChannel), ("mode", config.Source.Mode.ToString()), ("maxInFlight", config.MaxInFlight),
-                        ("journalPollIntervalMs", config.Source.Mode == CaptureMode.Durable ? config.JournalPollInterval.TotalMilliseconds : null));
+                    log.Info("listening", ("channel", config.EffectiveChannel), ("mode", config.Source.Mode.ToString()), ("maxInFlight", delivery.MaxConcurrentDeliveries),
+                        ("journalPollIntervalMs", config.Source.Mode == CaptureMode.Durable ? settings.Capture.JournalPollInterval.TotalMilliseconds : null));
                 }
             }, CancellationToken.None);
             try
@@ -214,7 +201,8 @@ internal static class Program
     /// <summary>Runs a start-up step, retrying with doubling waits (0.5 s to 30 s) while the database cannot be reached.</summary>
     private static async Task<T> WhileUnreachableAsync<T>(Func<Task<T>> step, string message, AdapterConfig config, JsonLog log, CancellationToken cancellationToken)
     {
-        var delay = TimeSpan.FromMilliseconds(500);
+        // Without jitter: one adapter per source, so nothing to spread out, and the logged wait is the real one.
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), jitter: 0);
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -223,10 +211,10 @@ internal static class Program
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested && TransientErrors.IsTransient(ex))
             {
+                var delay = backoff.Next();
                 log.Warn(message, ("error", ex.Message), ("attempt", attempt), ("retryInSeconds", delay.TotalSeconds),
                     ("database", config.Connection.ToDisplayString()));
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 30_000));
             }
         }
     }
@@ -275,29 +263,11 @@ internal static class Program
 
     private static (string, object?)[] Identity(AdapterConfig config) =>
     [
-        ("source", config.EventSource ?? config.Source.EventSource),
+        ("source", config.Listener.Listener.EventSource ?? config.Source.EventSource),
         ("name", config.Source.Name),
         ("namespace", config.Source.Namespace),
         ("mode", config.Source.Mode.ToString()),
         ("objectName", config.Source.DatabaseObjectName),
         ("database", config.Connection.ToDisplayString()),
     ];
-
-    private const string Usage = """
-        pgsource-adapter [run|uninstall]
-          Turns PostgreSQL row changes into CloudEvents and sends them to K_SINK. Configured by environment:
-          K_SINK (required), NAME (required), NAMESPACE, PGSOURCE_UID, PGSOURCE_TABLES, PGSOURCE_MODE,
-          PGSOURCE_CONNECTION or PGSOURCE_CONNECTION_FILE (default /etc/pgsource/secret/connectionstr),
-          PGSOURCE_DB_ROOT_CERT (a PEM file: verify the database server with it, sslmode verify-full; a remote
-          server reached without verification is warned about at start),
-          K_CE_OVERRIDES, NOTIFICATION_CHANNEL, EVENT_SOURCE, PGSOURCE_EVENT_TYPE, PGSOURCE_HTTP_PORT (8080),
-          PGSOURCE_INSTALL (true), PGSOURCE_DEAD_LETTER_SINK, PGSOURCE_CONTENT_MODE, PGSOURCE_CA_FILE (the sink's CA),
-          PGSOURCE_SNAPSHOT, PGSOURCE_ACTION, PGSOURCE_SINGLE_ACTIVE (true), PGSOURCE_QUEUE_CAPACITY (100),
-          PGSOURCE_POLL_INTERVAL (100ms), PGSOURCE_DRAIN_TIMEOUT (20s),
-          delivery: PGSOURCE_ON_UNDELIVERABLE (stop|skip; stop), PGSOURCE_ORDERING (commit|key|unordered; commit),
-          PGSOURCE_MAX_IN_FLIGHT (1; 4 with key or unordered), PGSOURCE_DELIVERY_ATTEMPTS (no limit),
-          PGSOURCE_DELIVERY_MAX_RETRY_TIME (no limit), PGSOURCE_DELIVERY_TIMEOUT (30s),
-          PGSOURCE_DELIVERY_BACKOFF_DELAY (200ms), PGSOURCE_DELIVERY_MAX_BACKOFF_DELAY (30s).
-          Exit codes: 0 stopped, 1 failure, 2 configuration error, 3 a change could not be delivered (kept). See docs/adapter.md.
-        """;
 }

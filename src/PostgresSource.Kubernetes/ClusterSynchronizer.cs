@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
+using PostgresSource.Core.Hosting;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
 using PostgresSource.Kubernetes.Manifests;
@@ -685,7 +686,7 @@ internal sealed class ClusterSynchronizer
         var serviceAccount = JsonTree.GetString(from, "spec", "template", "spec", "serviceAccountName");
         var jobName = JsonTree.GetString(from, "kind") == ResourceType.Job.Kind ? NameOf(from) : SourceObjects.UninstallJobName(NameOf(from));
         // The uninstall connects as the adapter does: with the database CA it mounted, if any.
-        var caVolume = env.Any(e => e.Name == "PGSOURCE_DB_ROOT_CERT") && from["spec"]?["template"]?["spec"]?["volumes"] is JsonArray volumes
+        var caVolume = env.Any(e => e.Name == AdapterSettings.DatabaseRootCertificate.Variable) && from["spec"]?["template"]?["spec"]?["volumes"] is JsonArray volumes
             ? volumes.OfType<JsonObject>().Where(v => JsonTree.GetString(v, "name") == SourceObjects.DatabaseCaVolumeName)
                 .Select(v => KubernetesJson.Deserialize<V1Volume>(v.ToJsonString())).FirstOrDefault()
             : null;

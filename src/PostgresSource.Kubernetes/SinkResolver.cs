@@ -1,3 +1,4 @@
+using PostgresSource.Core.Hosting;
 using PostgresSource.Core.Sources;
 using PostgresSource.Kubernetes.Manifests;
 
@@ -100,7 +101,7 @@ internal sealed class SinkResolver(IClusterApi api)
         if (sink.RefKind == "Broker" && sink.RefApiVersion?.StartsWith("eventing.knative.dev/", StringComparison.Ordinal) == true)
         {
             var url = $"http://broker-ingress.knative-eventing.svc.cluster.local/{@namespace}/{sink.RefName}";
-            var variable = role == "sink" ? "K_SINK" : role == DeadLetterSinkRole ? "PGSOURCE_DEAD_LETTER_SINK" : "its URL";
+            var variable = role == "sink" ? AdapterSettings.Sink.Variable : role == DeadLetterSinkRole ? AdapterSettings.DeadLetterSink.Variable : "its URL";
             return new Resolution(Combine(url, sink.Uri),
                 $"The {role} of {source.EventSource} is Broker {@namespace}/{sink.RefName}: {variable} is set to {url}, the ingress of the default (MT channel-based) broker class. Sync-PgSourceCluster reads the Broker's real address instead.");
         }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using k8s.Models;
 using PostgresSource.Core.Naming;
+using PostgresSource.Core.Hosting;
 using PostgresSource.Core.Sources;
 using PostgresSource.Kubernetes.Manifests;
 
@@ -209,29 +210,29 @@ internal static class SourceObjects
     /// <param name="deadLetterSinkUri">spec.delivery.deadLetterSink resolved (PGSOURCE_DEAD_LETTER_SINK); null when the source has none.</param>
     public static List<V1EnvVar> AdapterEnvironment(SourceDefinition source, string sinkUri, string? deadLetterSinkUri = null)
     {
-        var env = new List<V1EnvVar> { Env("K_SINK", sinkUri) };
+        var env = new List<V1EnvVar> { Env(AdapterSettings.Sink.Variable, sinkUri) };
         if (source.CeOverrideExtensions.Count > 0)
         {
-            env.Add(Env("K_CE_OVERRIDES", CeOverridesJson(source)));
+            env.Add(Env(AdapterSettings.CeOverrides.Variable, CeOverridesJson(source)));
         }
-        env.Add(Env("NOTIFICATION_CHANNEL", source.DatabaseObjectName));
-        env.Add(Env("EVENT_SOURCE", source.EventSource));
-        env.Add(Env("NAMESPACE", source.Namespace));
-        env.Add(Env("NAME", source.Name));
+        env.Add(Env(AdapterSettings.Channel.Variable, source.DatabaseObjectName));
+        env.Add(Env(AdapterSettings.EventSource.Variable, source.EventSource));
+        env.Add(Env(AdapterSettings.Namespace.Variable, source.Namespace));
+        env.Add(Env(AdapterSettings.Name.Variable, source.Name));
         if (source.Uid is not null)
         {
-            env.Add(Env("PGSOURCE_UID", source.Uid));
+            env.Add(Env(AdapterSettings.Uid.Variable, source.Uid));
         }
-        env.Add(Env("PGSOURCE_TABLES", TableName.FormatList(source.Tables)));
-        env.Add(Env("PGSOURCE_MODE", source.Mode.ToString()));
+        env.Add(Env(AdapterSettings.Tables.Variable, TableName.FormatList(source.Tables)));
+        env.Add(Env(AdapterSettings.Mode.Variable, source.Mode.ToString()));
         if (source.EventType != SourceDefinition.DefaultEventType)
         {
-            env.Add(Env("PGSOURCE_EVENT_TYPE", source.EventType));
+            env.Add(Env(AdapterSettings.EventType.Variable, source.EventType));
         }
         env.AddRange(DeliveryEnvironment(source.Delivery, deadLetterSinkUri));
         env.Add(new V1EnvVar
         {
-            Name = "PGSOURCE_CONNECTION",
+            Name = AdapterSettings.Connection.Variable,
             ValueFrom = new V1EnvVarSource
             {
                 SecretKeyRef = new V1SecretKeySelector { Name = SecretName(source), Key = PgSourceKube.ConnectionSecretKey },
@@ -239,9 +240,9 @@ internal static class SourceObjects
         });
         if (source.DatabaseCaCert is not null)
         {
-            env.Add(Env("PGSOURCE_DB_ROOT_CERT", DatabaseCaFile));
+            env.Add(Env(AdapterSettings.DatabaseRootCertificate.Variable, DatabaseCaFile));
         }
-        env.Add(Env("PGSOURCE_HTTP_PORT", PgSourceKube.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        env.Add(Env(AdapterSettings.HttpPort.Variable, PgSourceKube.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         return env;
     }
 
@@ -258,7 +259,7 @@ internal static class SourceObjects
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
         if (deadLetterSinkUri is not null)
         {
-            yield return Env("PGSOURCE_DEAD_LETTER_SINK", deadLetterSinkUri);
+            yield return Env(AdapterSettings.DeadLetterSink.Variable, deadLetterSinkUri);
         }
         if (delivery is null)
         {
@@ -266,23 +267,23 @@ internal static class SourceObjects
         }
         if (delivery.MaxAttempts is { } attempts)
         {
-            yield return Env("PGSOURCE_DELIVERY_ATTEMPTS", attempts.ToString(invariant));
+            yield return Env(AdapterSettings.DeliveryAttempts.Variable, attempts.ToString(invariant));
         }
         if (delivery.RetryTime is { } time)
         {
-            yield return Env("PGSOURCE_DELIVERY_MAX_RETRY_TIME", SourceDelivery.FormatDuration(time));
+            yield return Env(AdapterSettings.DeliveryMaxRetryTime.Variable, SourceDelivery.FormatDuration(time));
         }
         if (delivery.OnUndeliverable is { } action)
         {
-            yield return Env("PGSOURCE_ON_UNDELIVERABLE", SourceDelivery.ToText(action));
+            yield return Env(AdapterSettings.OnUndeliverable.Variable, SourceDelivery.ToText(action));
         }
         if (delivery.Ordering is { } order)
         {
-            yield return Env("PGSOURCE_ORDERING", SourceDelivery.ToText(order));
+            yield return Env(AdapterSettings.Ordering.Variable, SourceDelivery.ToText(order));
         }
         if (delivery.MaxInFlight is { } inFlight)
         {
-            yield return Env("PGSOURCE_MAX_IN_FLIGHT", inFlight.ToString(invariant));
+            yield return Env(AdapterSettings.MaxInFlight.Variable, inFlight.ToString(invariant));
         }
     }
 

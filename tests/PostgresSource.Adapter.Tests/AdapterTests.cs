@@ -367,29 +367,6 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         { "PGSOURCE_DELIVERY_MAX_RETRY_TIME", "soon", "PGSOURCE_DELIVERY_MAX_RETRY_TIME" },
     };
 
-    [Fact]
-    public async Task HelpListsEveryVariableTheAdapterReads()
-    {
-        var source = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "src", "PostgresSource.Adapter", "AdapterConfig.cs"));
-        var read = Regex.Matches(source, "\"((?:PGSOURCE|K)_[A-Z_]+|NAME|NAMESPACE|EVENT_SOURCE|NOTIFICATION_CHANNEL)\"")
-            .Select(m => m.Groups[1].Value).ToHashSet();
-        Assert.Contains("PGSOURCE_ON_UNDELIVERABLE", read);
-        await using var adapter = AdapterProcess.Start(new Dictionary<string, string>(), "--help");
-        Assert.Equal(0, await adapter.WaitForExitAsync(Patience));
-        var help = string.Join("\n", adapter.Stdout);
-        Assert.All(read, variable => Assert.Matches($"\\b{variable}\\b", help));
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "PostgresSource.sln")))
-        {
-            directory = directory.Parent;
-        }
-        return directory?.FullName ?? throw new DirectoryNotFoundException("PostgresSource.sln not found above the test folder.");
-    }
-
     [Theory]
     [MemberData(nameof(BadConfigurations))]
     public async Task BadOrMissingConfigurationIsOneLineOnStderrNamingTheVariableAndExitsNonZero(string variable, string? value, string named)

@@ -70,6 +70,12 @@ internal sealed record CaptureOptions
     /// <summary>The one default of <see cref="JournalPollInterval"/> (the adapter's PGSOURCE_POLL_INTERVAL uses it too).</summary>
     public static readonly TimeSpan DefaultJournalPollInterval = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// The range of <see cref="JournalPollInterval"/>: below a millisecond a quiet journal would be read in a busy loop;
+    /// above a minute changes would sit unread.
+    /// </summary>
+    public static readonly TimeSpan MinJournalPollInterval = TimeSpan.FromMilliseconds(1), MaxJournalPollInterval = TimeSpan.FromMinutes(1);
+
     /// <summary>With <see cref="SingleActive"/>: how often a standby tries to become the active listener.</summary>
     public TimeSpan StandbyPollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -135,10 +141,14 @@ internal sealed record CaptureOptions
 
     public static CaptureOptions Default { get; } = new();
 
-    /// <summary>Checks the Notify buffer and queue-watch settings; returns this.</summary>
+    /// <summary>Checks the journal poll interval and the Notify buffer and queue-watch settings; returns this.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A setting is out of range (named in the exception).</exception>
     public CaptureOptions Validate()
     {
+        if (JournalPollInterval < MinJournalPollInterval || JournalPollInterval > MaxJournalPollInterval)
+        {
+            throw new ArgumentOutOfRangeException(nameof(JournalPollInterval), JournalPollInterval, "The journal poll interval must be from 1 ms to 1 minute.");
+        }
         if (NotifyBufferCapacity < 1) throw new ArgumentOutOfRangeException(nameof(NotifyBufferCapacity), NotifyBufferCapacity, "The Notify buffer needs room for at least one change.");
         if (NotifyBufferBytes < MinNotifyBufferBytes) throw new ArgumentOutOfRangeException(nameof(NotifyBufferBytes), NotifyBufferBytes, $"The Notify buffer needs at least {MinNotifyBufferBytes} bytes, room for the largest notification.");
         if (NotifyDropReportInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(NotifyDropReportInterval), NotifyDropReportInterval, "The drop report interval must be positive.");

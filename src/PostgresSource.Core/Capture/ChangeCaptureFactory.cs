@@ -20,7 +20,7 @@ internal static class ChangeCaptureFactory
     /// <exception cref="NotSupportedException">The mode has no capture in this build, or cannot peek (<see cref="CaptureOptions.Peek"/>).</exception>
     public static IChangeCapture Create(SourceDefinition source, ConnectionSettings connection, CaptureOptions? options = null)
     {
-        options ??= CaptureOptions.Default;
+        options = (options ?? CaptureOptions.Default).Validate();
         if (options.Peek)
         {
             return source.Mode switch

@@ -24,6 +24,11 @@ internal static class ConnectionResolver
         ("PGPASSFILE", "Passfile"),
     ];
 
+    /// <summary>The libpq variables read when PGSOURCE_CONNECTION is not set, PGSSLMODE included (for help texts).</summary>
+    public static IReadOnlyList<string> LibpqVariableNames { get; } = [.. LibpqVariables.Select(v => v.Variable), SslModeVariable];
+
+    private const string SslModeVariable = "PGSSLMODE";
+
     /// <summary>The explicit connection if given, otherwise the environment's; null when there is none.</summary>
     public static ConnectionSettings? Resolve(string? explicitConnectionString, Func<string, string?>? getEnvironment = null)
     {
@@ -50,7 +55,7 @@ internal static class ConnectionResolver
                 any = true;
             }
         }
-        var sslMode = getEnvironment("PGSSLMODE");
+        var sslMode = getEnvironment(SslModeVariable);
         if (!string.IsNullOrEmpty(sslMode))
         {
             return ConnectionSettings.Parse(

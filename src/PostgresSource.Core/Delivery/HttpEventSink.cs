@@ -31,11 +31,7 @@ internal sealed class HttpEventSink : IEventSink
 
     public HttpEventSink(Uri target, HttpSinkOptions? options = null)
     {
-        if (!target.IsAbsoluteUri || (target.Scheme != Uri.UriSchemeHttp && target.Scheme != Uri.UriSchemeHttps))
-        {
-            throw new ArgumentException($"The sink '{Describe(target)}' is not an absolute http or https URI.", nameof(target));
-        }
-        _target = target;
+        _target = SinkAddress.Require(target);
         _options = options ?? HttpSinkOptions.Default;
         _mode = _options.ContentMode == EventContentMode.Structured ? ContentMode.Structured : ContentMode.Binary;
         var handler = new SocketsHttpHandler
@@ -107,7 +103,7 @@ internal sealed class HttpEventSink : IEventSink
                 if (status is 307 or 308 && response.Headers.Location is { } location)
                 {
                     var next = Resolve(target, location);
-                    var refusal = next.Scheme != Uri.UriSchemeHttp && next.Scheme != Uri.UriSchemeHttps ? "not an http or https URL"
+                    var refusal = !SinkAddress.IsHttp(next) ? "not an http or https URL"
                         : target.Scheme == Uri.UriSchemeHttps && next.Scheme == Uri.UriSchemeHttp ? "it would go from https to http"
                         : hops >= MaxRedirects ? $"more than {MaxRedirects} redirects in a row"
                         : null;

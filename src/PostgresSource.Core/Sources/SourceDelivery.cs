@@ -140,20 +140,18 @@ internal sealed record SourceDelivery
             {
                 throw new SourceValidationException(field + ".ref", "needs apiVersion, kind and name.");
             }
-            if (sink.Uri is { IsAbsoluteUri: true } absolute && !IsHttp(absolute))
+            if (sink.Uri is { IsAbsoluteUri: true } absolute && !SinkAddress.IsHttp(absolute))
             {
                 throw new SourceValidationException(field + ".uri", $"'{absolute.OriginalString}' is not an http or https URL.");
             }
             return;
         }
-        if (sink.Uri is not { IsAbsoluteUri: true } uri || !IsHttp(uri))
+        if (sink.Uri is not { IsAbsoluteUri: true } uri || !SinkAddress.IsHttp(uri))
         {
             throw new SourceValidationException(field,
                 $"needs a ref or an absolute http or https uri{(sink.Uri is null ? string.Empty : $", not '{sink.Uri.OriginalString}'")}.");
         }
     }
-
-    private static bool IsHttp(Uri uri) => uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps;
 
     public override string ToString()
     {

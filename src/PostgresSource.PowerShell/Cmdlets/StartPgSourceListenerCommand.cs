@@ -39,7 +39,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
     private readonly SemaphoreSlim _signal = new(0);
     // Event ids already written as PgSource.DeliveryFailed: the listener's UndeliverableChangeException for one is not written twice.
     private readonly HashSet<string> _failedIds = [];
-    private Delivery? _delivery;
+    private ListenerSettings? _settings;
 
     [Parameter(Mandatory = true, ValueFromPipeline = true, Position = 0)]
     [ValidateNotNull]
@@ -138,7 +138,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
 
     private void Listen()
     {
-        _delivery = DeliverySettings();
+        _settings = Settings();
         var running = new List<Running>();
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(StopToken);
         Task all = Task.CompletedTask;
@@ -255,8 +255,8 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
         CancelHandoffs();
     }
 
-    /// <summary>The delivery parameters as core settings; an impossible combination ends the command before anything starts.</summary>
-    private Delivery DeliverySettings()
+    /// <summary>The parameters as the core's listener settings; an impossible combination ends the command before anything starts.</summary>
+    private ListenerSettings Settings()
     {
         var bound = MyInvocation.BoundParameters;
         if (Ordering == PgSourceDeliveryOrder.Commit && bound.ContainsKey(nameof(MaxInFlight)) && MaxInFlight > 1)
@@ -273,25 +273,39 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
         }
         try
         {
-            var policy = new RetryPolicy { InitialDelay = RetryDelay, MaxDelay = MaxRetryDelay };
-            var choices = new DeliveryChoices
+            // What is asked here must hold on its own; each source's spec.delivery fills what is not asked (ListenerBuilder).
+            return new ListenerSettings
             {
-                MaxAttempts = bound.ContainsKey(nameof(MaxAttempts)) ? MaxAttempts : null,
-                MaxRetryTime = bound.ContainsKey(nameof(MaxRetryTime)) ? MaxRetryTime : null,
-                Ordering = bound.ContainsKey(nameof(Ordering)) ? CoreEnumMap.ToCore(Ordering) : null,
-                MaxInFlight = bound.ContainsKey(nameof(MaxInFlight)) ? MaxInFlight : null,
-                OnUndeliverable = bound.ContainsKey(nameof(OnUndeliverable)) ? CoreEnumMap.ToCore(OnUndeliverable) : null,
-            };
-            var options = new ListenerOptions
-            {
-                QueueCapacity = QueueCapacity,
-                MaxEvents = bound.ContainsKey(nameof(MaxEvents)) ? MaxEvents : null,
-            };
-            // What is asked here must hold on its own; each source's spec.delivery fills what is not asked (Prepare).
-            var (checkedOptions, checkedPolicy) = choices.ApplyTo(options, policy, null);
-            checkedOptions.Validate();
-            checkedPolicy.Validate();
-            return new Delivery(policy, options, choices);
+                Sink = Sink,
+                DeadLetterSink = DeadLetterSink,
+                Http = new HttpSinkOptions
+                {
+                    ContentMode = CoreEnumMap.ToCore(ContentMode),
+                    CaCertificateFile = CaCertificatePath is null ? null : GetUnresolvedProviderPathFromPSPath(CaCertificatePath),
+                },
+                Retry = new RetryPolicy { InitialDelay = RetryDelay, MaxDelay = MaxRetryDelay },
+                Delivery = new DeliveryChoices
+                {
+                    MaxAttempts = bound.ContainsKey(nameof(MaxAttempts)) ? MaxAttempts : null,
+                    MaxRetryTime = bound.ContainsKey(nameof(MaxRetryTime)) ? MaxRetryTime : null,
+                    Ordering = bound.ContainsKey(nameof(Ordering)) ? CoreEnumMap.ToCore(Ordering) : null,
+                    MaxInFlight = bound.ContainsKey(nameof(MaxInFlight)) ? MaxInFlight : null,
+                    OnUndeliverable = bound.ContainsKey(nameof(OnUndeliverable)) ? CoreEnumMap.ToCore(OnUndeliverable) : null,
+                },
+                Listener = new ListenerOptions
+                {
+                    QueueCapacity = QueueCapacity,
+                    MaxEvents = bound.ContainsKey(nameof(MaxEvents)) ? MaxEvents : null,
+                },
+                Capture = new CaptureOptions
+                {
+                    // A wrong host is an error at once, not a hang.
+                    RetryInitialConnection = false,
+                    Snapshot = Snapshot,
+                    FailWhenBusy = !Standby,
+                    Peek = Peek,
+                },
+            }.Validate();
         }
         catch (ArgumentOutOfRangeException ex)
         {
@@ -328,25 +342,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
         {
             var definition = source.Definition;
             var connection = RequireConnection(definition);
-            var sinkUri = Sink ?? definition.Sink?.Uri;
-            if (sinkUri is null && definition.Sink?.IsRef == true)
-            {
-                throw new ArgumentException(
-                    $"The sink of {source} is a reference ({definition.Sink}) that only a cluster can resolve; pass -Sink with a URL, or omit the sink to write events to the pipeline.");
-            }
-            ValidateSink(sinkUri, nameof(Sink));
-            ValidateSink(DeadLetterSink, nameof(DeadLetterSink));
-            var httpOptions = new HttpSinkOptions
-            {
-                ContentMode = CoreEnumMap.ToCore(ContentMode),
-                CaCertificateFile = CaCertificatePath is null ? null : GetUnresolvedProviderPathFromPSPath(CaCertificatePath),
-            };
-            var toPipeline = sinkUri is null;
-            IEventSink sink = toPipeline ? new CallbackSink(HandOffAsync, "pipeline") : new HttpEventSink(sinkUri!, httpOptions);
-            // The source's own spec.delivery.deadLetterSink when it is a URL (a ref needs a cluster to resolve it).
-            var deadLetterUri = DeadLetterSink ?? (definition.Delivery?.DeadLetterSink is { IsRef: false, Uri: { } own } ? own : null);
-            ValidateSink(deadLetterUri, nameof(DeadLetterSink));
-            var deadLetter = deadLetterUri is null || toPipeline ? null : new HttpEventSink(deadLetterUri, httpOptions);
+            var toPipeline = ListenerBuilder.SinkUrl(definition, _settings!) is null;
             // Always watched: a snapshot requested at install runs without -Snapshot too.
             var snapshotProgress = new SnapshotProgressView(ProgressId + 1 + index, source.ToString(), Enqueue);
             // One consumer per source in the at-least-once modes: the adapter's lock; busy is an error unless -Standby.
@@ -355,29 +351,25 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
             {
                 WriteVerbose($"{source}: -Standby has no effect in {definition.Mode} mode: every Notify listener gets every change.");
             }
-            var capture = ChangeCaptureFactory.Create(definition, connection, new CaptureOptions
+            var settings = _settings! with
             {
-                RetryInitialConnection = false,
-                Snapshot = Snapshot,
-                SnapshotProgress = snapshotProgress.Reporter,
-                SingleActive = singleActive,
-                FailWhenBusy = !Standby,
-                Peek = Peek,
-            });
-            var (options, policy) = _delivery!.Choices.ApplyTo(_delivery.Options, _delivery.Policy, definition.Delivery);
-            options = options with
-            {
+                Capture = _settings.Capture with { SnapshotProgress = snapshotProgress.Reporter, SingleActive = singleActive },
                 // Events not yet taken by the pipeline are simply not acknowledged; a sink gets a moment to finish.
-                DrainTimeout = toPipeline ? TimeSpan.Zero : SinkDrainTimeout,
-                RowKeys = options.EffectiveOrdering == DeliveryOrder.Key ? RowKeyIndex.Deferred(connection, definition) : null,
+                Listener = _settings.Listener with { DrainTimeout = toPipeline ? TimeSpan.Zero : SinkDrainTimeout },
             };
-            var listener = new SourceListener(definition, capture, new EventDeliverer(sink, policy.Validate(), deadLetter), options);
-            var channel = capture is NotifyCapture notify ? notify.Channel : definition.DatabaseObjectName;
+            var listener = ListenerBuilder.Build(definition, connection, settings, inProcessSink: new CallbackSink(HandOffAsync, "pipeline"));
+            var channel = listener.Capture is NotifyCapture notify ? notify.Channel : definition.DatabaseObjectName;
             return new Running(source, listener, toPipeline, channel, snapshotProgress, Peek);
         }
         catch (ArgumentException ex)
         {
-            WriteError(new ErrorRecord(ex, ErrorIds.InvalidSink, ErrorCategory.InvalidArgument, source));
+            WriteError(new ErrorRecord(ex, ErrorIds.InvalidSink, ErrorCategory.InvalidArgument, source)
+            {
+                ErrorDetails = new ErrorDetails(ex.Message)
+                {
+                    RecommendedAction = "Pass -Sink (and -DeadLetterSink) as absolute http or https URLs, or leave -Sink out to write the events to the pipeline.",
+                },
+            });
         }
         catch (Exception ex) when (ex is FileNotFoundException or InvalidDataException or System.Security.Cryptography.CryptographicException)
         {
@@ -407,14 +399,6 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
             WriteFailure(ex, source);
         }
         return null;
-    }
-
-    private static void ValidateSink(Uri? uri, string parameter)
-    {
-        if (uri is not null && (!uri.IsAbsoluteUri || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)))
-        {
-            throw new ArgumentException($"-{parameter} '{uri}' is not an absolute http or https URL.");
-        }
     }
 
     /// <summary>
@@ -611,8 +595,6 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
         _inbox.Enqueue(item);
         _signal.Release();
     }
-
-    private sealed record Delivery(RetryPolicy Policy, ListenerOptions Options, DeliveryChoices Choices);
 
     /// <summary>
     /// One event waiting for the pipeline thread. Pending until that thread claims it to write it (then only that
