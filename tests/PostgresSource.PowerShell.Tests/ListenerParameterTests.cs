@@ -39,6 +39,33 @@ public sealed class ListenerParameterTests
         Assert.Equal(coreNames.Order(), pairs.Select(p => p[0]).Order());
     }
 
+    /// <summary>The other direction (core values shown to the user): each core member comes out as the cmdlet member of its name.</summary>
+    [Theory]
+    [InlineData("PostgresSource.Core.Sources.CaptureMode", "PgSourceMode")]
+    [InlineData("PostgresSource.Kubernetes.ChangeAction", "PgSourceClusterAction")]
+    public void CoreEnumsMapToTheCmdletsByName(string coreEnum, string cmdletEnum)
+    {
+        using var ps = PowerShellSession.Open();
+        var result = ps.Run("""
+            $cmdlet = [type]"PostgresSource.PowerShell.$name"
+            $map = $cmdlet.Assembly.GetType('PostgresSource.PowerShell.Infrastructure.CoreEnumMap', $true)
+            $method = $map.GetMethods() | Where-Object { $_.Name -eq 'ToPowerShell' -and $_.GetParameters()[0].ParameterType.FullName -eq $core }
+            foreach ($value in [Enum]::GetValues($method.GetParameters()[0].ParameterType)) {
+                $shown = $method.Invoke($null, @($value))
+                '{0}={1}:{2}' -f $value, $shown.GetType().Name, $shown
+            }
+            '#cmdlet=' + ([Enum]::GetNames($cmdlet) -join ',')
+            """, new Hashtable { ["name"] = cmdletEnum, ["core"] = coreEnum });
+        Assert.Null(result.Terminating);
+        Assert.Empty(result.Errors);
+        var lines = result.Output.Select(o => o.ToString()).ToList();
+        var cmdletNames = lines.Single(l => l.StartsWith("#cmdlet=", StringComparison.Ordinal))["#cmdlet=".Length..].Split(',');
+        var pairs = lines.Where(l => !l.StartsWith('#')).Select(l => l.Split('=', 2)).ToList();
+        Assert.NotEmpty(pairs);
+        Assert.All(pairs, p => Assert.Equal($"{cmdletEnum}:{p[0]}", p[1]));
+        Assert.Equal(cmdletNames.Order(), pairs.Select(p => p[0]).Order());
+    }
+
     public static TheoryData<string, string> Settings() => new()
     {
         { "", "commit order, 1 in flight, retries: no limit, undeliverable changes stop the listener." },

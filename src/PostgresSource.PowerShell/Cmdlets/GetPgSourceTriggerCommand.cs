@@ -61,7 +61,7 @@ public sealed class GetPgSourceTriggerCommand : DatabaseCmdlet
                     SourceName = row.SourceName,
                     Uid = row.Uid,
                     ObjectName = row.ObjectName,
-                    Mode = (PgSourceMode)(int)row.Mode,
+                    Mode = CoreEnumMap.ToPowerShell(row.Mode),
                     Schema = row.TableSchema,
                     Table = row.Table,
                     FunctionPresent = row.FunctionPresent,

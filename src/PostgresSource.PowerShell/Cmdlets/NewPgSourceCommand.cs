@@ -116,7 +116,7 @@ public sealed class NewPgSourceCommand : PgSourceCmdlet
                 Namespace = Namespace,
                 Uid = string.IsNullOrWhiteSpace(Uid) ? null : Uid,
                 Tables = Table.Select(TableName.Parse).ToList(),
-                Mode = (CaptureMode)(int)Mode,
+                Mode = CoreEnumMap.ToCore(Mode),
                 Sink = Sink is null ? null : SinkReference.FromUri(Sink),
                 EventType = EventType,
                 SecretName = SecretName,

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Management.Automation;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Delivery;
@@ -35,8 +34,8 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
     private static readonly TimeSpan StopWait = TimeSpan.FromSeconds(10);
 
     private readonly List<PgSource> _sources = [];
-    private readonly ConcurrentQueue<object> _inbox = new();
-    private readonly SemaphoreSlim _signal = new(0);
+    // Events, reports and failures from the listeners' tasks, written here on the pipeline thread.
+    private readonly PipelineInbox<object> _inbox = new();
     // Event ids already written as PgSource.DeliveryFailed: the listener's UndeliverableChangeException for one is not written twice.
     private readonly HashSet<string> _failedIds = [];
     private ListenerSettings? _settings;
@@ -189,7 +188,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
                         WriteProgress(new ProgressRecord(ProgressId, "Start-PgSourceListener", Status(running)));
                         nextProgress = DateTime.UtcNow.AddSeconds(1);
                     }
-                    _signal.Wait(TimeSpan.FromMilliseconds(250), StopToken);
+                    _inbox.Wait(TimeSpan.FromMilliseconds(250), StopToken);
                 }
             }
             catch (OperationCanceledException) when (StopToken.IsCancellationRequested)
@@ -409,8 +408,8 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
     private async ValueTask HandOffAsync(EventRecord record, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var handoff = new Handoff(record);
-        using (cancellationToken.Register(static h => ((Handoff)h!).Cancel(), handoff))
+        var handoff = new PipelineHandoff<EventRecord>(record);
+        using (cancellationToken.Register(static h => ((PipelineHandoff<EventRecord>)h!).Cancel(), handoff))
         {
             Enqueue(handoff);
             await handoff.Taken.Task.ConfigureAwait(false);
@@ -421,15 +420,15 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
     private long DrainInbox(long room)
     {
         long written = 0;
-        while (_inbox.TryDequeue(out var next))
+        while (_inbox.TryTake(out var next))
         {
             switch (next)
             {
-                case Handoff handoff when written >= room:
+                case PipelineHandoff<EventRecord> handoff when written >= room:
                     // No room (-MaxEvents reached across sources, or the final drain): not written, not acknowledged.
                     handoff.Cancel();
                     break;
-                case Handoff handoff:
+                case PipelineHandoff<EventRecord> handoff:
                     if (WriteHandoff(handoff))
                     {
                         written++;
@@ -461,7 +460,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
     }
 
     /// <summary>Writes one event; true when it was taken. Exceptions out of WriteObject go on after the hand-off is settled.</summary>
-    private bool WriteHandoff(Handoff handoff)
+    private bool WriteHandoff(PipelineHandoff<EventRecord> handoff)
     {
         if (!handoff.TryClaim())
         {
@@ -472,7 +471,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
         var receivedBefore = DownstreamStop.ReceivedDownstream(this);
         try
         {
-            WriteObject(new PgSourceEvent(handoff.Record));
+            WriteObject(new PgSourceEvent(handoff.Item));
             taken = true;
         }
         catch (Exception ex) when (DownstreamStop.StoppedAfterTaking(this, ex, receivedBefore))
@@ -556,7 +555,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
 
     private void WarnThroughHost()
     {
-        while (_inbox.TryDequeue(out var item))
+        while (_inbox.TryTake(out var item))
         {
             if (item is Reported { ToPipeline: false, Report.Kind: ListenerReportKind.Undelivered or ListenerReportKind.DeliveryFailed or ListenerReportKind.Skipped } reported)
             {
@@ -569,7 +568,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
                     return;
                 }
             }
-            else if (item is Handoff handoff)
+            else if (item is PipelineHandoff<EventRecord> handoff)
             {
                 handoff.Cancel();
             }
@@ -578,9 +577,9 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
 
     private void CancelHandoffs()
     {
-        foreach (var item in _inbox)
+        foreach (var item in _inbox.Pending)
         {
-            if (item is Handoff handoff)
+            if (item is PipelineHandoff<EventRecord> handoff)
             {
                 handoff.Cancel();
             }
@@ -592,50 +591,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
 
     private void Enqueue(object item)
     {
-        _inbox.Enqueue(item);
-        _signal.Release();
-    }
-
-    /// <summary>
-    /// One event waiting for the pipeline thread. Pending until that thread claims it to write it (then only that
-    /// thread settles it: taken or not) or until it is cancelled (never written).
-    /// </summary>
-    private sealed class Handoff(EventRecord record)
-    {
-        private const int Pending = 0;
-        private const int Writing = 1;
-        private const int Settled = 2;
-        private int _state;
-
-        public EventRecord Record { get; } = record;
-
-        public TaskCompletionSource Taken { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        /// <summary>The pipeline thread is about to write it; false when it was cancelled first.</summary>
-        public bool TryClaim() => Interlocked.CompareExchange(ref _state, Writing, Pending) == Pending;
-
-        /// <summary>The pipeline thread's verdict after writing.</summary>
-        public void Complete(bool taken)
-        {
-            Volatile.Write(ref _state, Settled);
-            if (taken)
-            {
-                Taken.TrySetResult();
-            }
-            else
-            {
-                Taken.TrySetCanceled();
-            }
-        }
-
-        /// <summary>Not written: cancelled, unless the pipeline thread is writing it right now.</summary>
-        public void Cancel()
-        {
-            if (Interlocked.CompareExchange(ref _state, Settled, Pending) == Pending)
-            {
-                Taken.TrySetCanceled();
-            }
-        }
+        _inbox.Post(item);
     }
 
     private sealed record Reported(PgSource Source, ListenerReport Report, bool ToPipeline, UndeliverableAction OnUndeliverable);

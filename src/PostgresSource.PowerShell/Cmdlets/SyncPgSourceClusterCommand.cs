@@ -109,10 +109,7 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
             var engine = new ClusterSynchronizer(api, options, observer);
             try
             {
-                using (TraceScope())
-                {
-                    PipelineThreadPump.Run(() => engine.SyncAsync(_sources.Select(s => s.Definition).ToList(), StopToken));
-                }
+                Run(ct => engine.SyncAsync(_sources.Select(s => s.Definition).ToList(), ct));
             }
             catch (OperationCanceledException)
             {
@@ -160,7 +157,7 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
             Namespace = change.Namespace,
             Name = change.Name,
             Subresource = change.Subresource,
-            Action = (PgSourceClusterAction)(int)change.Action,
+            Action = CoreEnumMap.ToPowerShell(change.Action),
             Changes = change.Changes.ToArray(),
             Message = change.Message,
         });

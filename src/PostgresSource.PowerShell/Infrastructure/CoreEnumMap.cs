@@ -1,6 +1,7 @@
 using PostgresSource.Core.Delivery;
 using PostgresSource.Core.Listening;
 using PostgresSource.Core.Sources;
+using PostgresSource.Kubernetes;
 
 namespace PostgresSource.PowerShell.Infrastructure;
 
@@ -46,5 +47,18 @@ internal static class CoreEnumMap
         CaptureMode.Durable => PgSourceMode.Durable,
         CaptureMode.Logical => PgSourceMode.Logical,
         _ => throw new ArgumentOutOfRangeException(nameof(value), value, "Not a capture mode."),
+    };
+
+    public static PgSourceClusterAction ToPowerShell(ChangeAction value) => value switch
+    {
+        ChangeAction.Created => PgSourceClusterAction.Created,
+        ChangeAction.Configured => PgSourceClusterAction.Configured,
+        ChangeAction.Unchanged => PgSourceClusterAction.Unchanged,
+        ChangeAction.Deleted => PgSourceClusterAction.Deleted,
+        ChangeAction.WouldCreate => PgSourceClusterAction.WouldCreate,
+        ChangeAction.WouldConfigure => PgSourceClusterAction.WouldConfigure,
+        ChangeAction.WouldDelete => PgSourceClusterAction.WouldDelete,
+        ChangeAction.Skipped => PgSourceClusterAction.Skipped,
+        _ => throw new ArgumentOutOfRangeException(nameof(value), value, "Not a cluster change."),
     };
 }

@@ -23,14 +23,17 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
 
     protected override void StopProcessing() => _stopping.Cancel();
 
-    /// <summary>Runs core work and waits for it on the pipeline thread, so Write* stays on that thread.</summary>
+    /// <summary>
+    /// Runs core work and waits for it on the pipeline thread (<see cref="PipelineThreadPump"/>), so Write* in its
+    /// continuations stays on that thread.
+    /// </summary>
     protected T Run<T>(Func<CancellationToken, Task<T>> work)
     {
         try
         {
             using (TraceScope())
             {
-                return work(StopToken).GetAwaiter().GetResult();
+                return PipelineThreadPump.Run(() => work(StopToken));
             }
         }
         finally

@@ -1,14 +1,13 @@
-using System.Collections.Concurrent;
-
 namespace PostgresSource.PowerShell.Infrastructure;
 
 /// <summary>
-/// Runs async core work so that every continuation of it comes back to the calling (pipeline) thread: the
-/// core's callbacks (confirmation, WriteObject, WriteProgress, WriteError) then run where PowerShell allows them.
+/// Runs async core work so that every continuation of it that did not opt out (ConfigureAwait(false)) comes back to
+/// the calling (pipeline) thread through a <see cref="PipelineInbox{T}"/>: the core's callbacks (confirmation,
+/// WriteObject, WriteProgress, WriteError) then run where PowerShell allows them.
 /// </summary>
 internal static class PipelineThreadPump
 {
-    public static void Run(Func<Task> work)
+    public static T Run<T>(Func<Task<T>> work)
     {
         var previous = SynchronizationContext.Current;
         using var context = new PumpContext();
@@ -18,7 +17,7 @@ internal static class PipelineThreadPump
             var task = work();
             task.ContinueWith(_ => context.Complete(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             context.RunUntilComplete();
-            task.GetAwaiter().GetResult();
+            return task.GetAwaiter().GetResult();
         }
         finally
         {
@@ -26,18 +25,20 @@ internal static class PipelineThreadPump
         }
     }
 
+    public static void Run(Func<Task> work) => Run(async () =>
+    {
+        await work();
+        return true;
+    });
+
     private sealed class PumpContext : SynchronizationContext, IDisposable
     {
-        private readonly BlockingCollection<(SendOrPostCallback Callback, object? State)> _queue = [];
+        private readonly PipelineInbox<(SendOrPostCallback Callback, object? State)> _inbox = new();
         private readonly int _threadId = Environment.CurrentManagedThreadId;
 
         public override void Post(SendOrPostCallback d, object? state)
         {
-            try
-            {
-                _queue.Add((d, state));
-            }
-            catch (InvalidOperationException)
+            if (!_inbox.Post((d, state)))
             {
                 // The pump has finished: run the late continuation where it is.
                 ThreadPool.QueueUserWorkItem(_ => d(state));
@@ -77,16 +78,25 @@ internal static class PipelineThreadPump
 
         public override SynchronizationContext CreateCopy() => this;
 
+        /// <summary>Runs what is posted until the work is complete and nothing more waits.</summary>
         public void RunUntilComplete()
         {
-            foreach (var (callback, state) in _queue.GetConsumingEnumerable())
+            while (true)
             {
-                callback(state);
+                while (_inbox.TryTake(out var next))
+                {
+                    next.Callback(next.State);
+                }
+                if (_inbox.IsClosed && _inbox.IsEmpty)
+                {
+                    return;
+                }
+                _inbox.Wait(Timeout.InfiniteTimeSpan, CancellationToken.None);
             }
         }
 
-        public void Complete() => _queue.CompleteAdding();
+        public void Complete() => _inbox.Close();
 
-        public void Dispose() => _queue.Dispose();
+        public void Dispose() => _inbox.Dispose();
     }
 }

@@ -21,7 +21,7 @@ public sealed class PgSource
     public string Namespace => Definition.Namespace;
     public string? Uid => Definition.Uid;
     public string[] Tables => Definition.Tables.Select(t => t.ToString()).ToArray();
-    public PgSourceMode Mode => (PgSourceMode)(int)Definition.Mode;
+    public PgSourceMode Mode => Infrastructure.CoreEnumMap.ToPowerShell(Definition.Mode);
     public string? Sink => Definition.Sink?.ToString();
     public string EventType => Definition.EventType;
     public string? SecretName => Definition.SecretName;
