@@ -92,10 +92,27 @@ public sealed class ListenerParameterTests
         Assert.Equal("PgSource.ConnectionFailed,PostgresSource.PowerShell.Cmdlets.StartPgSourceListenerCommand", Assert.Single(result.Errors).FullyQualifiedErrorId);
     }
 
+    /// <summary>-PollInterval reaches a Durable source's capture; the default is the core's one default.</summary>
+    [Theory]
+    [InlineData("", "journal read at least every 100 ms")]
+    [InlineData("-PollInterval 00:00:00.025", "journal read at least every 25 ms")]
+    [InlineData("-PollInterval 00:00:05", "journal read at least every 5000 ms")]
+    public void TheJournalPollIntervalInForceIsTheOneAskedFor(string parameters, string expected)
+    {
+        using var ps = PowerShellSession.Open();
+        var result = ps.Run($"New-PgSource -Name shop -Table orders -Mode Durable -ConnectionString $cs | Start-PgSourceListener -Sink http://127.0.0.1:9/ -MaxEvents 1 -Verbose {parameters}",
+            new Hashtable { ["cs"] = $"Host=127.0.0.1;Port={FreePort()};Username=u;Database=d;Timeout=3" });
+        Assert.Null(result.Terminating);
+        var line = Assert.Single(result.Verbose, v => v.StartsWith("Listening for default/shop", StringComparison.Ordinal));
+        Assert.Contains(expected, line);
+    }
+
     [Theory]
     [InlineData("-MaxInFlight 2", "-Ordering Key")]
     [InlineData("-Ordering Commit -MaxInFlight 8", "-Ordering Key")]
     [InlineData("-MaxRetryTime ([timespan]'-00:00:01')", "MaxRetryTime")]
+    [InlineData("-PollInterval 0", "poll interval")]
+    [InlineData("-PollInterval 00:02:00", "poll interval")]
     public void ImpossibleDeliverySettingsStopTheCommandBeforeItStarts(string parameters, string named)
     {
         using var ps = PowerShellSession.Open();

@@ -114,6 +114,10 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
     [ValidateNotNullOrEmpty]
     public string? CaCertificatePath { get; set; }
 
+    /// <summary>Durable: the longest wait between two reads of a quiet journal (1 ms to 1 minute).</summary>
+    [Parameter]
+    public TimeSpan PollInterval { get; set; } = CaptureOptions.DefaultJournalPollInterval;
+
     /// <summary>The most events held in memory at once; reading from the database pauses while it is full.</summary>
     [Parameter]
     [ValidateRange(1, 100_000)]
@@ -303,6 +307,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
                     Snapshot = Snapshot,
                     FailWhenBusy = !Standby,
                     Peek = Peek,
+                    JournalPollInterval = PollInterval,
                 },
             }.Validate();
         }
@@ -317,7 +322,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
     {
         var what = item.Peek
             ? $"Reading the waiting changes of {item.Source} ({item.Source.Mode} mode) without consuming them; "
-            : $"Listening for {item.Source} ({item.Source.Mode} mode, channel {item.Channel}); ";
+            : $"Listening for {item.Source} ({item.Source.Mode} mode, channel {item.Channel}{JournalPolling(item)}); ";
         if (item.ToPipeline)
         {
             return what + "writing events to the pipeline.";
@@ -333,6 +338,10 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
         return what + $"delivering to {item.Listener.Deliverer.Sink.Description}: {order}, " +
                $"{options.MaxConcurrentDeliveries} in flight, retries: {item.Listener.Deliverer.Policy.DescribeLimit()}, undeliverable changes {undeliverable}.";
     }
+
+    private string JournalPolling(Running item) => item.Source.Definition.Mode == CaptureMode.Durable && !item.Peek
+        ? $", journal read at least every {_settings!.Capture.JournalPollInterval.TotalMilliseconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} ms"
+        : string.Empty;
 
     /// <summary>Builds one source's listener, or writes why it cannot run.</summary>
     private Running? Prepare(PgSource source, int index)
