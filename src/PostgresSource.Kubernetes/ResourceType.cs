@@ -52,7 +52,7 @@ internal sealed record ResourceType(string Group, string Version, string Kind, s
         var lower = kind.ToLowerInvariant();
         var plural = lower switch
         {
-            _ when lower.EndsWith('s') || lower.EndsWith('x') || lower.EndsWith("ch") || lower.EndsWith("sh") => lower + "es",
+            _ when lower.EndsWith('s') || lower.EndsWith('x') || lower.EndsWith("ch", StringComparison.Ordinal) || lower.EndsWith("sh", StringComparison.Ordinal) => lower + "es",
             _ when lower.EndsWith('y') && lower.Length > 1 && !"aeiou".Contains(lower[^2]) => lower[..^1] + "ies",
             _ => lower + "s",
         };

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Npgsql;
 using PostgresSource.Core.Connections;
@@ -134,19 +135,19 @@ internal static class SourceSchema
     private static string Script(SourceDefinition source, string verb, IReadOnlyList<SchemaChange> changes)
     {
         var text = new StringBuilder();
-        text.AppendLine($"-- PostgresSource {verb} for source {source.EventSource} ({source.Mode} mode)");
-        text.AppendLine($"-- objects named: {source.DatabaseObjectName}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"-- PostgresSource {verb} for source {source.EventSource} ({source.Mode} mode)");
+        text.AppendLine(CultureInfo.InvariantCulture, $"-- objects named: {source.DatabaseObjectName}");
         var inTransaction = changes.Where(c => !c.OutsideTransaction).ToList();
         text.AppendLine("BEGIN;");
         foreach (var change in inTransaction)
         {
-            text.AppendLine($"-- {change.Describe()}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"-- {change.Describe()}");
             text.Append(change.Sql).AppendLine(";");
         }
         text.AppendLine("COMMIT;");
         foreach (var change in changes.Where(c => c.OutsideTransaction))
         {
-            text.AppendLine($"-- {change.Describe()}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"-- {change.Describe()}");
             text.Append(change.Sql).AppendLine(";");
         }
         return text.ToString();

@@ -74,7 +74,7 @@ internal sealed class SourceListener : IAsyncDisposable
         {
             try
             {
-                await ConsumeAsync(queue.Reader, credits, delivering.Token, () => producing.Cancel()).ConfigureAwait(false);
+                await ConsumeAsync(queue.Reader, credits, () => producing.Cancel(), delivering.Token).ConfigureAwait(false);
             }
             catch
             {
@@ -148,13 +148,13 @@ internal sealed class SourceListener : IAsyncDisposable
         }
     }
 
-    private Task ConsumeAsync(ChannelReader<Pending> reader, QueueCredits credits, CancellationToken stopDelivering, Action stopReading) =>
+    private Task ConsumeAsync(ChannelReader<Pending> reader, QueueCredits credits, Action stopReading, CancellationToken stopDelivering) =>
         _options.EffectiveOrdering == DeliveryOrder.Commit
-            ? ConsumeOrderedAsync(reader, credits, stopDelivering, stopReading)
-            : ConsumeConcurrentAsync(reader, credits, stopDelivering, stopReading, _options.EffectiveOrdering == DeliveryOrder.Key ? _options.RowKeys : null);
+            ? ConsumeOrderedAsync(reader, credits, stopReading, stopDelivering)
+            : ConsumeConcurrentAsync(reader, credits, stopReading, _options.EffectiveOrdering == DeliveryOrder.Key ? _options.RowKeys : null, stopDelivering);
 
     /// <summary>One delivery in flight: deliver, settle, next. After a change that stops the listener, nothing more is delivered or acknowledged.</summary>
-    private async Task ConsumeOrderedAsync(ChannelReader<Pending> reader, QueueCredits credits, CancellationToken stopDelivering, Action stopReading)
+    private async Task ConsumeOrderedAsync(ChannelReader<Pending> reader, QueueCredits credits, Action stopReading, CancellationToken stopDelivering)
     {
         Exception? failure = null;
         var holding = false;
@@ -213,8 +213,8 @@ internal sealed class SourceListener : IAsyncDisposable
     /// acknowledges change k only when every change up to k is settled, so the capture never advances past an
     /// unacknowledged change. Once a change is left unacknowledged, nothing after it is delivered or acknowledged.
     /// </summary>
-    private async Task ConsumeConcurrentAsync(ChannelReader<Pending> reader, QueueCredits credits, CancellationToken stopDelivering, Action stopReading,
-        RowKeyIndex? keys)
+    private async Task ConsumeConcurrentAsync(ChannelReader<Pending> reader, QueueCredits credits, Action stopReading, RowKeyIndex? keys,
+        CancellationToken stopDelivering)
     {
         using var halted = new CancellationTokenSource();
         using var stopOrHalted = CancellationTokenSource.CreateLinkedTokenSource(stopDelivering, halted.Token);

@@ -42,6 +42,8 @@ internal static class ChildName
         return TrimTrailingNonAlphanumeric(name);
     }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Security", "CA5351:Do Not Use Broken Cryptographic Algorithms",
+        Justification = "Not security: the seed names objects by an MD5 suffix, and the same names let each tool manage the other's objects.")]
     private static string Md5Hex(string value) =>
         Convert.ToHexString(MD5.HashData(Encoding.UTF8.GetBytes(value))).ToLowerInvariant();
 

@@ -164,7 +164,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
 
             foreach (var item in running)
             {
-                item.Start(stopping.Token, this);
+                item.Start(this, stopping.Token);
                 WriteVerbose(Describe(item));
             }
             all = Task.WhenAll(running.Select(r => r.Run!));
@@ -617,7 +617,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
         public bool Peek { get; } = peek;
         public Task? Run { get; private set; }
 
-        public void Start(CancellationToken cancellationToken, StartPgSourceListenerCommand command)
+        public void Start(StartPgSourceListenerCommand command, CancellationToken cancellationToken)
         {
             Listener.Reported += report => command.Enqueue(new Reported(Source, report, ToPipeline, Listener.Options.OnUndeliverable));
             Run = Task.Run(async () =>

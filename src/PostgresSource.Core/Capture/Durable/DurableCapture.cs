@@ -85,7 +85,7 @@ internal sealed class DurableCapture : ReliableCapture
                     Batch batch;
                     if (readAhead is null)
                     {
-                        _wake.Wait(0);
+                        _wake.Wait(0, CancellationToken.None);
                         batch = await PollWithRetryAsync(backoff, token).ConfigureAwait(false);
                     }
                     else
@@ -97,7 +97,7 @@ internal sealed class DurableCapture : ReliableCapture
                     {
                         // More rows wait: read the next batch while this one is delivered, so a backlog never
                         // leaves the listener's queue empty for a round trip (reads stay one at a time, in order).
-                        _wake.Wait(0);
+                        _wake.Wait(0, CancellationToken.None);
                         readAhead = PollWithRetryAsync(backoff, token);
                     }
                     foreach (var change in batch.Changes)

@@ -44,7 +44,8 @@ internal static class DurableJournalListing
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 var objectName = reader.GetString(0);
-                SourceObjectNames.TryParseDatabaseName(objectName, out var sourceName, out var uid);
+                // A name not made by the naming rule leaves both null: the row is listed as another tool\'s.
+                _ = SourceObjectNames.TryParseDatabaseName(objectName, out var sourceName, out var uid);
                 var functionPresent = reader.GetBoolean(1);
                 if (reader.GetBoolean(4))
                 {

@@ -58,7 +58,8 @@ internal static class LogicalReplicationListing
 
     private static InstalledSourceObject Row(string objectName, ReplicationSlotState? slot)
     {
-        SourceObjectNames.TryParseDatabaseName(objectName, out var sourceName, out var uid);
+        // A name not made by the naming rule leaves both null: the row is listed as another tool\'s.
+        _ = SourceObjectNames.TryParseDatabaseName(objectName, out var sourceName, out var uid);
         return new InstalledSourceObject
         {
             ObjectName = objectName,

@@ -19,6 +19,8 @@ internal sealed record LogicalPosition(PositionIssuer Issuer, long Sequence, ulo
 /// The payload is written straight from the row bytes with one reused JSON writer; what is the same for
 /// every change of a transaction or a relation is made once. Used by the stream reader only (one message at a time).
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001:Types that own disposable fields should be disposable",
+    Justification = "The JSON writer writes to an in-memory buffer and is reset per change; disposing it would only flush.")]
 internal sealed class PgOutputChangeConverter
 {
     private static readonly JsonEncodedText TableProperty = JsonEncodedText.Encode("table");

@@ -35,7 +35,8 @@ internal static class NotifyTriggerListing
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             var objectName = reader.GetString(0);
-            SourceObjectNames.TryParseDatabaseName(objectName, out var sourceName, out var uid);
+            // A name not made by the naming rule leaves both null: the row is listed as another tool\'s.
+            _ = SourceObjectNames.TryParseDatabaseName(objectName, out var sourceName, out var uid);
             var hasTrigger = !reader.IsDBNull(3);
             var type = hasTrigger ? reader.GetInt32(5) : 0;
             rows.Add(new InstalledSourceObject
