@@ -25,9 +25,9 @@ internal static class DatabaseErrors
 {
     public static DatabaseErrorKind Classify(Exception exception) => exception switch
     {
-        PostgresException { SqlState: "28P01" or "28000" } => DatabaseErrorKind.Authentication,
-        PostgresException { SqlState: "42501" } => DatabaseErrorKind.PermissionDenied,
-        PostgresException { SqlState: "55P03" } => DatabaseErrorKind.LockTimeout,
+        PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification } => DatabaseErrorKind.Authentication,
+        PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } => DatabaseErrorKind.PermissionDenied,
+        PostgresException { SqlState: PostgresErrorCodes.LockNotAvailable } => DatabaseErrorKind.LockTimeout,
         PostgresException => DatabaseErrorKind.Sql,
         TimeoutException or NpgsqlException { InnerException: TimeoutException } => DatabaseErrorKind.Timeout,
         // The server asked for a password and none was given (a connection string without one, and no -Credential).
