@@ -134,4 +134,10 @@ internal sealed class ConnectionSettings
 }
 
 /// <summary>A connection string that cannot be understood. The message never contains the password.</summary>
-internal sealed class ConnectionStringException(string message, Exception? inner = null) : Exception(message, inner);
+internal class ConnectionStringException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// No connection was given and the environment has none either: a distinct type, so hosts tell it from a connection
+/// string that is wrong without reading the message.
+/// </summary>
+internal sealed class NoConnectionException(string message) : ConnectionStringException(message);

@@ -62,7 +62,7 @@ internal static class ConnectionResolver
 
     /// <summary>Like <see cref="Resolve"/>, but a missing connection is an error that says where it looked.</summary>
     public static ConnectionSettings Require(string? explicitConnectionString, Func<string, string?>? getEnvironment = null) =>
-        Resolve(explicitConnectionString, getEnvironment) ?? throw new ConnectionStringException(
+        Resolve(explicitConnectionString, getEnvironment) ?? throw new NoConnectionException(
             $"No database connection: pass -ConnectionString, set {EnvironmentVariable}, or set the PGHOST/PGDATABASE/PGUSER variables.");
 
     private static string MapSslMode(string mode) => mode.ToLowerInvariant() switch

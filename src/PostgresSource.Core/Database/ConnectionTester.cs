@@ -83,6 +83,7 @@ internal static class ConnectionTester
                 return ("Timeout", "The server did not answer in time.");
             case NpgsqlException { InnerException: System.Net.Sockets.SocketException socket }:
                 return ("Connection", $"Cannot reach the server: {socket.Message}");
+            // Npgsql's "No password has been provided ..." has no SqlState and no type of its own: only its text tells.
             case NpgsqlException npgsql when npgsql.Message.Contains("password", StringComparison.OrdinalIgnoreCase):
                 return ("Authentication", "The server asked for a password and none was given.");
             case NpgsqlException npgsql:

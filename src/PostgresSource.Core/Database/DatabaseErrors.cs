@@ -30,7 +30,8 @@ internal static class DatabaseErrors
         PostgresException { SqlState: PostgresErrorCodes.LockNotAvailable } => DatabaseErrorKind.LockTimeout,
         PostgresException => DatabaseErrorKind.Sql,
         TimeoutException or NpgsqlException { InnerException: TimeoutException } => DatabaseErrorKind.Timeout,
-        // The server asked for a password and none was given (a connection string without one, and no -Credential).
+        // The server asked for a password and none was given (a connection string without one, and no credential).
+        // Npgsql raises that as a plain NpgsqlException with no SqlState and no type of its own: its text is all there is.
         NpgsqlException { Message: var message } when message.Contains("No password has been provided", StringComparison.Ordinal) =>
             DatabaseErrorKind.Authentication,
         NpgsqlException => DatabaseErrorKind.Connection,

@@ -181,7 +181,7 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
         MissingTablesException => (ErrorIds.TableNotFound, ErrorCategory.ObjectNotFound,
             "Check the table names (schema.table; names are case-sensitive when quoted) and that the user can see them."),
         SourceValidationException => (ErrorIds.InvalidSource, ErrorCategory.InvalidArgument, null),
-        ConnectionStringException ex when ex.Message.StartsWith("No database connection", StringComparison.Ordinal) =>
+        NoConnectionException =>
             (ErrorIds.NoConnection, ErrorCategory.InvalidArgument, "Pass -ConnectionString (and -Credential), or set PGSOURCE_CONNECTION."),
         ConnectionStringException => (ErrorIds.InvalidConnectionString, ErrorCategory.InvalidArgument, null),
         CaptureModeConflictException => (ErrorIds.ModeConflict, ErrorCategory.ResourceExists,
