@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
 using PostgresSource.Kubernetes.Manifests;
@@ -85,7 +86,10 @@ internal sealed class ClusterSynchronizer
                 source.Validate();
                 if (source.Sink is null)
                 {
-                    throw new SinkResolutionException($"{source.EventSource} has no sink: give it one (New-PgSource -Sink, or spec.sink in YAML) before putting it in a cluster.");
+                    throw new SinkResolutionException($"{source.EventSource} has no sink: it needs one (spec.sink in YAML) before it goes into a cluster.")
+                    {
+                        Remedy = Remedy.GiveSink,
+                    };
                 }
                 if (!seen.Add(source.EventSource))
                 {
@@ -114,7 +118,7 @@ internal sealed class ClusterSynchronizer
         }
         catch (ClusterRequestException ex) when (ex.StatusCode == HttpStatusCode.Forbidden)
         {
-            _observer.Warn($"Cannot read CustomResourceDefinitions (403): assuming {PgSourceKube.CrdName} is installed. Pass -SkipClusterResources to skip this check.");
+            _observer.Warn($"Cannot read CustomResourceDefinitions (403): assuming {PgSourceKube.CrdName} is installed.", Remedy.SkipClusterResourceCheck);
             return true;
         }
 
@@ -163,7 +167,7 @@ internal sealed class ClusterSynchronizer
         }
         catch (ClusterRequestException ex) when (ex.StatusCode == HttpStatusCode.Forbidden)
         {
-            _observer.Warn($"Cannot read ClusterRoles (403): assuming {PgSourceKube.AdapterClusterRole} exists. Pass -SkipClusterResources to skip this check.");
+            _observer.Warn($"Cannot read ClusterRoles (403): assuming {PgSourceKube.AdapterClusterRole} exists.", Remedy.SkipClusterResourceCheck);
             return;
         }
         if (live is not null && !IsManagedByUs(live))
@@ -195,9 +199,10 @@ internal sealed class ClusterSynchronizer
         {
             throw new ClusterException(
                 $"The cluster does not serve {PgSourceKube.ApiVersion} {PgSourceKube.Kind}: the CRD {PgSourceKube.CrdName} is not installed. " +
-                "Run without -SkipClusterResources, or have an administrator apply: Export-PgSourceManifest -IncludeCrd -IncludeClusterRole", ex)
+                "It and the adapter's ClusterRole have to be installed, by a sync that manages cluster resources or by an administrator.", ex)
             {
                 Operation = ex.Operation,
+                Remedy = Remedy.InstallClusterResources,
             };
         }
         var (appliedCr, crAction) = await ApplyObjectAsync(source.EventSource, crType, desiredCr, liveCr, cancellationToken);

@@ -1,3 +1,4 @@
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes;
@@ -66,7 +67,8 @@ internal interface ISyncObserver
 
     void Report(ObjectChange change);
 
-    void Warn(string message);
+    /// <summary>A warning; <paramref name="remedy"/> is what would avoid it, for the caller to word (see <see cref="Remedy"/>).</summary>
+    void Warn(string message, Remedy remedy = Remedy.None);
 
     void Verbose(string message);
 

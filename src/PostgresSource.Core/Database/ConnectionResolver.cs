@@ -63,7 +63,7 @@ internal static class ConnectionResolver
     /// <summary>Like <see cref="Resolve"/>, but a missing connection is an error that says where it looked.</summary>
     public static ConnectionSettings Require(string? explicitConnectionString, Func<string, string?>? getEnvironment = null) =>
         Resolve(explicitConnectionString, getEnvironment) ?? throw new NoConnectionException(
-            $"No database connection: pass -ConnectionString, set {EnvironmentVariable}, or set the PGHOST/PGDATABASE/PGUSER variables.");
+            $"No database connection was given, and the environment has none: neither {EnvironmentVariable} nor the PGHOST/PGDATABASE/PGUSER variables are set.");
 
     private static string MapSslMode(string mode) => mode.ToLowerInvariant() switch
     {

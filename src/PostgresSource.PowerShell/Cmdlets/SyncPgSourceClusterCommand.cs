@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Kubernetes;
 using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.PowerShell.Infrastructure;
@@ -166,7 +167,7 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
         });
         }
 
-        public void Warn(string message) => cmdlet.WriteWarning(message);
+        public void Warn(string message, Remedy remedy) => cmdlet.WriteWarning(CmdletAdvice.Warning(message, remedy));
 
         public void Verbose(string message) => cmdlet.WriteVerbose(message);
 
