@@ -20,7 +20,10 @@ internal sealed class ClusterSynchronizer
 {
     private readonly IClusterApi _api;
     private readonly SyncOptions _options;
-    private readonly ISyncObserver _observer;
+    private readonly ISyncObserver _callerObserver;
+
+    // The caller's observer bound to the caller's context, set at the start of each sync (see ISyncObserver).
+    private ISyncObserver _observer;
     private readonly Func<DateTimeOffset> _clock;
     private readonly SinkResolver _sinks;
     private readonly JsonObject _schema = PostgresSourceCrd.SchemaJson();
@@ -29,6 +32,7 @@ internal sealed class ClusterSynchronizer
     {
         _api = api;
         _options = options;
+        _callerObserver = observer;
         _observer = observer;
         _clock = clock ?? (() => DateTimeOffset.UtcNow);
         _sinks = new SinkResolver(api);
@@ -36,12 +40,15 @@ internal sealed class ClusterSynchronizer
 
     public async Task SyncAsync(IReadOnlyList<SourceDefinition> input, CancellationToken cancellationToken)
     {
+        // Before the first await, so still on the caller's thread: the engine awaits with ConfigureAwait(false), and
+        // the observer's calls are posted back to this context (the cmdlet's pipeline thread) by the binding.
+        _observer = CallerContextObserver.Bind(_callerObserver, SynchronizationContext.Current);
         var sources = Prepare(input);
         var crdServed = true;
         if (_options.ManageClusterResources)
         {
-            crdServed = await EnsureCrdAsync(cancellationToken);
-            await EnsureClusterRoleAsync(cancellationToken);
+            crdServed = await EnsureCrdAsync(cancellationToken).ConfigureAwait(false);
+            await EnsureClusterRoleAsync(cancellationToken).ConfigureAwait(false);
         }
 
         for (var i = 0; i < sources.Count; i++)
@@ -50,7 +57,7 @@ internal sealed class ClusterSynchronizer
             _observer.Progress(i, sources.Count, $"Syncing {source.EventSource}");
             try
             {
-                await SyncSourceAsync(source, crdServed, cancellationToken);
+                await SyncSourceAsync(source, crdServed, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsPerSourceFailure(ex))
             {
@@ -61,7 +68,7 @@ internal sealed class ClusterSynchronizer
 
         if (_options.Prune)
         {
-            await PruneAsync(sources, crdServed, cancellationToken);
+            await PruneAsync(sources, crdServed, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -114,7 +121,7 @@ internal sealed class ClusterSynchronizer
         JsonObject? live;
         try
         {
-            live = await _api.GetAsync(type, null, PgSourceKube.CrdName, cancellationToken);
+            live = await _api.GetAsync(type, null, PgSourceKube.CrdName, cancellationToken).ConfigureAwait(false);
         }
         catch (ClusterRequestException ex) when (ex.StatusCode == HttpStatusCode.Forbidden)
         {
@@ -129,10 +136,10 @@ internal sealed class ClusterSynchronizer
             return true;
         }
 
-        var (_, action) = await ApplyObjectAsync(null, type, JsonTree.ToJson(PostgresSourceCrd.Build()), live, cancellationToken);
+        var (_, action) = await ApplyObjectAsync(null, type, JsonTree.ToJson(PostgresSourceCrd.Build()), live, cancellationToken).ConfigureAwait(false);
         if (action is ChangeAction.Created or ChangeAction.Configured)
         {
-            await WaitForEstablishedAsync(cancellationToken);
+            await WaitForEstablishedAsync(cancellationToken).ConfigureAwait(false);
         }
         return live is not null || action == ChangeAction.Created;
     }
@@ -142,7 +149,7 @@ internal sealed class ClusterSynchronizer
         var deadline = _clock() + _options.CrdEstablishTimeout;
         while (true)
         {
-            var crd = await _api.GetAsync(ResourceType.CustomResourceDefinition, null, PgSourceKube.CrdName, cancellationToken);
+            var crd = await _api.GetAsync(ResourceType.CustomResourceDefinition, null, PgSourceKube.CrdName, cancellationToken).ConfigureAwait(false);
             if (ConditionStatus(crd, "Established") == "True")
             {
                 return;
@@ -153,7 +160,7 @@ internal sealed class ClusterSynchronizer
                 return;
             }
             _observer.Verbose($"Waiting for {PgSourceKube.CrdName} to be Established.");
-            await Task.Delay(_options.PollInterval, cancellationToken);
+            await Task.Delay(_options.PollInterval, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -163,7 +170,7 @@ internal sealed class ClusterSynchronizer
         JsonObject? live;
         try
         {
-            live = await _api.GetAsync(type, null, PgSourceKube.AdapterClusterRole, cancellationToken);
+            live = await _api.GetAsync(type, null, PgSourceKube.AdapterClusterRole, cancellationToken).ConfigureAwait(false);
         }
         catch (ClusterRequestException ex) when (ex.StatusCode == HttpStatusCode.Forbidden)
         {
@@ -175,7 +182,7 @@ internal sealed class ClusterSynchronizer
             _observer.Report(new ObjectChange(null, type.Kind, null, PgSourceKube.AdapterClusterRole, ChangeAction.Unchanged, [], Message: "Not managed by postgressource; left as is."));
             return;
         }
-        await ApplyObjectAsync(null, type, JsonTree.ToJson(SourceObjects.AdapterClusterRole()), live, cancellationToken);
+        await ApplyObjectAsync(null, type, JsonTree.ToJson(SourceObjects.AdapterClusterRole()), live, cancellationToken).ConfigureAwait(false);
     }
 
     // ---- one source ------------------------------------------------------------------------------------------
@@ -193,7 +200,7 @@ internal sealed class ClusterSynchronizer
         JsonObject? liveCr;
         try
         {
-            liveCr = crdServed ? await _api.GetAsync(crType, source.Namespace, source.Name, cancellationToken) : null;
+            liveCr = crdServed ? await _api.GetAsync(crType, source.Namespace, source.Name, cancellationToken).ConfigureAwait(false) : null;
         }
         catch (ClusterRequestException ex) when (ex.IsResourceTypeMissing)
         {
@@ -205,7 +212,7 @@ internal sealed class ClusterSynchronizer
                 Remedy = Remedy.InstallClusterResources,
             };
         }
-        var (appliedCr, crAction) = await ApplyObjectAsync(source.EventSource, crType, desiredCr, liveCr, cancellationToken);
+        var (appliedCr, crAction) = await ApplyObjectAsync(source.EventSource, crType, desiredCr, liveCr, cancellationToken).ConfigureAwait(false);
         if (crAction == ChangeAction.Skipped && liveCr is null)
         {
             return;
@@ -223,7 +230,7 @@ internal sealed class ClusterSynchronizer
         SinkResolutionException? sinkError = null;
         try
         {
-            var resolution = await _sinks.ResolveAsync(placed, cancellationToken);
+            var resolution = await _sinks.ResolveAsync(placed, cancellationToken).ConfigureAwait(false);
             sinkUri = resolution.Uri;
             if (resolution.Warning is not null)
             {
@@ -244,7 +251,7 @@ internal sealed class ClusterSynchronizer
         {
             try
             {
-                var resolution = await _sinks.ResolveAsync(placed, deadLetterSink, SinkResolver.DeadLetterSinkRole, cancellationToken);
+                var resolution = await _sinks.ResolveAsync(placed, deadLetterSink, SinkResolver.DeadLetterSinkRole, cancellationToken).ConfigureAwait(false);
                 deadLetterSinkUri = resolution.Uri;
                 if (resolution.Warning is not null)
                 {
@@ -275,20 +282,20 @@ internal sealed class ClusterSynchronizer
         }
         foreach (var (type, desired) in desiredChildren)
         {
-            var live = uid is null ? null : await _api.GetAsync(type, placed.Namespace, NameOf(desired), cancellationToken);
+            var live = uid is null ? null : await _api.GetAsync(type, placed.Namespace, NameOf(desired), cancellationToken).ConfigureAwait(false);
             children.Add((type, desired, live));
         }
 
         var objectName = SourceObjects.ObjectName(placed);
         var liveDeployment = uid is null ? null
             : children.FirstOrDefault(c => c.Type == ResourceType.Deployment).Live
-              ?? (deployment is null ? await _api.GetAsync(ResourceType.Deployment, placed.Namespace, objectName, cancellationToken) : null);
+              ?? (deployment is null ? await _api.GetAsync(ResourceType.Deployment, placed.Namespace, objectName, cancellationToken).ConfigureAwait(false) : null);
         var deploymentChanges = deployment is not null && liveDeployment is not null && ChangesBetween(deployment, liveDeployment).Count > 0;
 
         if (current is not null)
         {
             var deadLetter = deadLetterSink is null ? null : new DeadLetterResolution(deadLetterSinkUri, deadLetterError);
-            await SyncStatusAsync(placed, current, crAction, sinkUri, sinkError, deadLetter, liveDeployment, deployment is not null, deploymentChanges, cancellationToken);
+            await SyncStatusAsync(placed, current, crAction, sinkUri, sinkError, deadLetter, liveDeployment, deployment is not null, deploymentChanges, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -304,12 +311,12 @@ internal sealed class ClusterSynchronizer
                 ReportPlanned(placed.EventSource, type.Kind, placed.Namespace, pending, ChangeVerb.Create, []);
                 continue;
             }
-            await ApplyObjectAsync(placed.EventSource, type, desired, live, cancellationToken);
+            await ApplyObjectAsync(placed.EventSource, type, desired, live, cancellationToken).ConfigureAwait(false);
         }
 
         if (_options.Prune && uid is not null)
         {
-            await PruneStaleAsync(placed, desiredChildren.ToDictionary(c => c.Item1, c => NameOf(c.Item2)), cancellationToken);
+            await PruneStaleAsync(placed, desiredChildren.ToDictionary(c => c.Item1, c => NameOf(c.Item2)), cancellationToken).ConfigureAwait(false);
         }
 
         if (sinkError is not null)
@@ -463,7 +470,7 @@ internal sealed class ClusterSynchronizer
             ["metadata"] = new JsonObject { ["name"] = source.Name, ["namespace"] = source.Namespace },
             ["status"] = status,
         };
-        await _api.ApplyStatusAsync(ResourceType.PostgresSource, body, cancellationToken);
+        await _api.ApplyStatusAsync(ResourceType.PostgresSource, body, cancellationToken).ConfigureAwait(false);
         _observer.Report(new ObjectChange(source.EventSource, kind, source.Namespace, source.Name,
             verb == ChangeVerb.Create ? ChangeAction.Created : ChangeAction.Configured, changes, "status",
             $"Ready={ready.Status}" + (ready.Reason is null ? string.Empty : $" ({ready.Reason})")));
@@ -492,7 +499,7 @@ internal sealed class ClusterSynchronizer
             return (null, ReportNotApplied(source, type.Kind, @namespace, name, verb, approval, changes));
         }
 
-        var result = await _api.ApplyAsync(type, desired, _options.Force, cancellationToken);
+        var result = await _api.ApplyAsync(type, desired, _options.Force, cancellationToken).ConfigureAwait(false);
         var action = verb == ChangeVerb.Create ? ChangeAction.Created : ChangeAction.Configured;
         _observer.Report(new ObjectChange(source, type.Kind, @namespace, name, action, changes));
         return (result, action);
@@ -528,7 +535,7 @@ internal sealed class ClusterSynchronizer
             ReportNotApplied(source, type.Kind, @namespace, name, ChangeVerb.Delete, approval, []);
             return false;
         }
-        var existed = await _api.DeleteAsync(type, @namespace, name, foreground, cancellationToken);
+        var existed = await _api.DeleteAsync(type, @namespace, name, foreground, cancellationToken).ConfigureAwait(false);
         _observer.Report(new ObjectChange(source, type.Kind, @namespace, name, ChangeAction.Deleted, [], Message: existed ? null : "Already gone."));
         return true;
     }
@@ -541,12 +548,12 @@ internal sealed class ClusterSynchronizer
         var selector = PgSourceKube.SelectorFor(SourceObjects.LabelValue(source.Name));
         foreach (var type in ResourceType.PerSourceKinds)
         {
-            foreach (var item in await _api.ListAsync(type, source.Namespace, selector, cancellationToken))
+            foreach (var item in await _api.ListAsync(type, source.Namespace, selector, cancellationToken).ConfigureAwait(false))
             {
                 if (!expected.TryGetValue(type, out var name) || name != NameOf(item))
                 {
                     _observer.Verbose($"{type.Kind} {source.Namespace}/{NameOf(item)} belongs to {source.EventSource} but is not one of its current objects.");
-                    await DeleteObjectAsync(source.EventSource, type, item, foreground: false, cancellationToken);
+                    await DeleteObjectAsync(source.EventSource, type, item, foreground: false, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
@@ -578,7 +585,7 @@ internal sealed class ClusterSynchronizer
 
             if (crdServed)
             {
-                foreach (var resource in await _api.ListAsync(ResourceType.PostgresSource, @namespace, $"{PgSourceKube.ManagedByLabel}={PgSourceKube.ManagedByValue}", cancellationToken))
+                foreach (var resource in await _api.ListAsync(ResourceType.PostgresSource, @namespace, $"{PgSourceKube.ManagedByLabel}={PgSourceKube.ManagedByValue}", cancellationToken).ConfigureAwait(false))
                 {
                     var name = NameOf(resource);
                     var label = SourceObjects.LabelValue(name);
@@ -592,7 +599,7 @@ internal sealed class ClusterSynchronizer
             }
             foreach (var type in ResourceType.PerSourceKinds)
             {
-                foreach (var item in await _api.ListAsync(type, @namespace, PgSourceKube.ManagedSelector, cancellationToken))
+                foreach (var item in await _api.ListAsync(type, @namespace, PgSourceKube.ManagedSelector, cancellationToken).ConfigureAwait(false))
                 {
                     var label = JsonTree.GetString(item, "metadata", "labels", PgSourceKube.SourceLabel);
                     if (label is null || kept.Contains(label))
@@ -610,7 +617,7 @@ internal sealed class ClusterSynchronizer
             }
             if (_options.RunUninstallJob && found.Count > 0)
             {
-                foreach (var job in await _api.ListAsync(ResourceType.Job, @namespace, PgSourceKube.ManagedSelector, cancellationToken))
+                foreach (var job in await _api.ListAsync(ResourceType.Job, @namespace, PgSourceKube.ManagedSelector, cancellationToken).ConfigureAwait(false))
                 {
                     var label = JsonTree.GetString(job, "metadata", "labels", PgSourceKube.SourceLabel);
                     if (label is not null && found.TryGetValue(label, out var set))
@@ -627,7 +634,7 @@ internal sealed class ClusterSynchronizer
             _observer.Progress(i, sets.Count, $"Pruning {sets[i].Display}");
             try
             {
-                await PruneSourceAsync(sets[i], cancellationToken);
+                await PruneSourceAsync(sets[i], cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsPerSourceFailure(ex))
             {
@@ -655,12 +662,12 @@ internal sealed class ClusterSynchronizer
         var allApproved = true;
         foreach (var deployment in deployments)
         {
-            allApproved &= await DeleteObjectAsync(source, ResourceType.Deployment, deployment, foreground: uninstall, cancellationToken);
+            allApproved &= await DeleteObjectAsync(source, ResourceType.Deployment, deployment, foreground: uninstall, cancellationToken).ConfigureAwait(false);
         }
 
         if (uninstall)
         {
-            var ran = await RunUninstallJobAsync(set, template.Object, template.Container!, waitForDeployments: allApproved ? deployments : [], cancellationToken);
+            var ran = await RunUninstallJobAsync(set, template.Object, template.Container!, waitForDeployments: allApproved ? deployments : [], cancellationToken).ConfigureAwait(false);
             if (ran == Approval.Declined)
             {
                 // Without the uninstall, keep what it needs (ServiceAccount, PostgresSource) for a later attempt.
@@ -672,12 +679,12 @@ internal sealed class ClusterSynchronizer
         {
             foreach (var item in set.Objects.GetValueOrDefault(type) ?? [])
             {
-                await DeleteObjectAsync(source, type, item, foreground: false, cancellationToken);
+                await DeleteObjectAsync(source, type, item, foreground: false, cancellationToken).ConfigureAwait(false);
             }
         }
         if (set.Resource is not null)
         {
-            await DeleteObjectAsync(source, ResourceType.PostgresSource, set.Resource, foreground: false, cancellationToken);
+            await DeleteObjectAsync(source, ResourceType.PostgresSource, set.Resource, foreground: false, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -707,35 +714,35 @@ internal sealed class ClusterSynchronizer
         var deadline = _clock() + _options.UninstallTimeout;
         foreach (var deployment in waitForDeployments)
         {
-            while (await _api.GetAsync(ResourceType.Deployment, set.Namespace, NameOf(deployment), cancellationToken) is not null)
+            while (await _api.GetAsync(ResourceType.Deployment, set.Namespace, NameOf(deployment), cancellationToken).ConfigureAwait(false) is not null)
             {
                 if (_clock() >= deadline)
                 {
                     throw new UninstallJobException($"The adapter Deployment {set.Namespace}/{NameOf(deployment)} of {source} was still being deleted after {_options.UninstallTimeout.TotalSeconds:0} s; the uninstall Job was not started. Run the prune again.");
                 }
-                await Task.Delay(_options.PollInterval, cancellationToken);
+                await Task.Delay(_options.PollInterval, cancellationToken).ConfigureAwait(false);
             }
         }
 
         // An earlier Job of the same name (a failed attempt) is replaced.
-        if (await _api.GetAsync(ResourceType.Job, set.Namespace, jobName, cancellationToken) is not null)
+        if (await _api.GetAsync(ResourceType.Job, set.Namespace, jobName, cancellationToken).ConfigureAwait(false) is not null)
         {
-            await _api.DeleteAsync(ResourceType.Job, set.Namespace, jobName, foreground: true, cancellationToken);
-            while (await _api.GetAsync(ResourceType.Job, set.Namespace, jobName, cancellationToken) is not null)
+            await _api.DeleteAsync(ResourceType.Job, set.Namespace, jobName, foreground: true, cancellationToken).ConfigureAwait(false);
+            while (await _api.GetAsync(ResourceType.Job, set.Namespace, jobName, cancellationToken).ConfigureAwait(false) is not null)
             {
                 if (_clock() >= deadline)
                 {
                     throw new UninstallJobException($"The earlier uninstall Job {set.Namespace}/{jobName} of {source} is still being deleted; run the prune again.");
                 }
-                await Task.Delay(_options.PollInterval, cancellationToken);
+                await Task.Delay(_options.PollInterval, cancellationToken).ConfigureAwait(false);
             }
         }
 
-        await _api.ApplyAsync(ResourceType.Job, job, force: true, cancellationToken);
+        await _api.ApplyAsync(ResourceType.Job, job, force: true, cancellationToken).ConfigureAwait(false);
         _observer.Verbose($"Started Job {set.Namespace}/{jobName}: the adapter removes the database objects of {source}.");
         while (true)
         {
-            var live = await _api.GetAsync(ResourceType.Job, set.Namespace, jobName, cancellationToken);
+            var live = await _api.GetAsync(ResourceType.Job, set.Namespace, jobName, cancellationToken).ConfigureAwait(false);
             if ((JsonTree.GetInt64(live, "status", "succeeded") ?? 0) > 0 || ConditionStatus(live, "Complete") == "True")
             {
                 _observer.Report(new ObjectChange(source, ResourceType.Job.Kind, set.Namespace, jobName, ChangeAction.Created, ["run the adapter with 'uninstall'"],
@@ -755,7 +762,7 @@ internal sealed class ClusterSynchronizer
                     $"The uninstall Job {set.Namespace}/{jobName} of {source} did not finish within {_options.UninstallTimeout.TotalSeconds:0} s. " +
                     "Its ServiceAccount, RoleBinding and PostgresSource are kept; check kubectl logs job/" + jobName + " -n " + set.Namespace);
             }
-            await Task.Delay(_options.PollInterval, cancellationToken);
+            await Task.Delay(_options.PollInterval, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -57,8 +57,10 @@ internal sealed record ObjectChange(
     string? Message = null);
 
 /// <summary>
-/// How the sync engine talks to its caller. Every call comes from the engine's own flow, so a caller that runs
-/// the engine on one thread (the PowerShell pipeline thread) gets every call on that thread.
+/// How the sync engine talks to its caller. The rule: every call is made on the <see cref="SynchronizationContext"/>
+/// that was current when <see cref="ClusterSynchronizer.SyncAsync"/> was called, one at a time, and waits for its
+/// return (so the PowerShell pipeline thread gets every call, see <see cref="CallerContextObserver"/>); without a
+/// context, on whatever thread the engine is on. An implementation need not be thread-safe.
 /// </summary>
 internal interface ISyncObserver
 {

@@ -131,7 +131,10 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
         }
     }
 
-    /// <summary>The engine's callbacks, all on the pipeline thread (see <see cref="PipelineThreadPump"/>).</summary>
+    /// <summary>
+    /// The engine's callbacks, all on the pipeline thread: the engine posts them to the context current when the sync
+    /// started, which <see cref="PipelineThreadPump"/> pumps on this thread (see ISyncObserver).
+    /// </summary>
     private sealed class Observer(SyncPgSourceClusterCommand cmdlet, IReadOnlyList<PgSource> sources) : ISyncObserver
     {
         private const int ProgressId = 1;
