@@ -5,7 +5,7 @@ namespace PostgresSource.Core.Database;
 
 /// <summary>
 /// Chooses the connection when none is given: PGSOURCE_CONNECTION first, then the standard libpq
-/// PG* variables (DESIGN.md section 6).
+/// PG* variables below, as libpq reads them (docs/adapter.md, Environment, lists them for the adapter).
 /// </summary>
 internal static class ConnectionResolver
 {
