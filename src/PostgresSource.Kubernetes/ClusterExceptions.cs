@@ -1,14 +1,17 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes;
 
 /// <summary>A cluster operation that failed. The message names the verb, the resource and the object.</summary>
-internal class ClusterException(string message, Exception? inner = null) : Exception(message, inner)
+internal class ClusterException(string message, Exception? inner = null) : Exception(message, inner), IHasRemedy
 {
     /// <summary>"patch deployments.apps \"x\" in namespace default": what was being done.</summary>
     public string? Operation { get; init; }
+
+    public Remedy Remedy { get; init; }
 }
 
 /// <summary>The API server could not be reached (connection refused, DNS, TLS, timeout).</summary>
@@ -40,7 +43,10 @@ internal sealed class ClusterRequestException(string message, HttpStatusCode sta
 internal sealed class SinkResolutionException(string message, Exception? inner = null) : ClusterException(message, inner);
 
 /// <summary>No usable kubeconfig, or the context asked for is not in it.</summary>
-internal sealed class KubeconfigException(string message, Exception? inner = null) : Exception(message, inner);
+internal sealed class KubeconfigException(string message, Exception? inner = null) : Exception(message, inner), IHasRemedy
+{
+    public Remedy Remedy => Remedy.ChooseKubeconfig;
+}
 
 /// <summary>The uninstall Job of a pruned source failed or did not finish in time.</summary>
 internal sealed class UninstallJobException(string message) : ClusterException(message);

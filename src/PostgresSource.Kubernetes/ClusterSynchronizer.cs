@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Core.Hosting;
 using PostgresSource.Core.Naming;
 using PostgresSource.Core.Sources;
@@ -20,7 +21,10 @@ internal sealed class ClusterSynchronizer
 {
     private readonly IClusterApi _api;
     private readonly SyncOptions _options;
-    private readonly ISyncObserver _observer;
+    private readonly ISyncObserver _callerObserver;
+
+    // The caller's observer bound to the caller's context, set at the start of each sync (see ISyncObserver).
+    private ISyncObserver _observer;
     private readonly Func<DateTimeOffset> _clock;
     private readonly SinkResolver _sinks;
     private readonly JsonObject _schema = PostgresSourceCrd.SchemaJson();
@@ -29,6 +33,7 @@ internal sealed class ClusterSynchronizer
     {
         _api = api;
         _options = options;
+        _callerObserver = observer;
         _observer = observer;
         _clock = clock ?? (() => DateTimeOffset.UtcNow);
         _sinks = new SinkResolver(api);
@@ -36,12 +41,15 @@ internal sealed class ClusterSynchronizer
 
     public async Task SyncAsync(IReadOnlyList<SourceDefinition> input, CancellationToken cancellationToken)
     {
+        // Before the first await, so still on the caller's thread: the engine awaits with ConfigureAwait(false), and
+        // the observer's calls are posted back to this context (the cmdlet's pipeline thread) by the binding.
+        _observer = CallerContextObserver.Bind(_callerObserver, SynchronizationContext.Current);
         var sources = Prepare(input);
         var crdServed = true;
         if (_options.ManageClusterResources)
         {
-            crdServed = await EnsureCrdAsync(cancellationToken);
-            await EnsureClusterRoleAsync(cancellationToken);
+            crdServed = await EnsureCrdAsync(cancellationToken).ConfigureAwait(false);
+            await EnsureClusterRoleAsync(cancellationToken).ConfigureAwait(false);
         }
 
         for (var i = 0; i < sources.Count; i++)
@@ -50,7 +58,7 @@ internal sealed class ClusterSynchronizer
             _observer.Progress(i, sources.Count, $"Syncing {source.EventSource}");
             try
             {
-                await SyncSourceAsync(source, crdServed, cancellationToken);
+                await SyncSourceAsync(source, crdServed, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsPerSourceFailure(ex))
             {
@@ -61,7 +69,7 @@ internal sealed class ClusterSynchronizer
 
         if (_options.Prune)
         {
-            await PruneAsync(sources, crdServed, cancellationToken);
+            await PruneAsync(sources, crdServed, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -86,7 +94,10 @@ internal sealed class ClusterSynchronizer
                 source.Validate();
                 if (source.Sink is null)
                 {
-                    throw new SinkResolutionException($"{source.EventSource} has no sink: give it one (New-PgSource -Sink, or spec.sink in YAML) before putting it in a cluster.");
+                    throw new SinkResolutionException($"{source.EventSource} has no sink: it needs one (spec.sink in YAML) before it goes into a cluster.")
+                    {
+                        Remedy = Remedy.GiveSink,
+                    };
                 }
                 if (!seen.Add(source.EventSource))
                 {
@@ -111,11 +122,11 @@ internal sealed class ClusterSynchronizer
         JsonObject? live;
         try
         {
-            live = await _api.GetAsync(type, null, PgSourceKube.CrdName, cancellationToken);
+            live = await _api.GetAsync(type, null, PgSourceKube.CrdName, cancellationToken).ConfigureAwait(false);
         }
         catch (ClusterRequestException ex) when (ex.StatusCode == HttpStatusCode.Forbidden)
         {
-            _observer.Warn($"Cannot read CustomResourceDefinitions (403): assuming {PgSourceKube.CrdName} is installed. Pass -SkipClusterResources to skip this check.");
+            _observer.Warn($"Cannot read CustomResourceDefinitions (403): assuming {PgSourceKube.CrdName} is installed.", Remedy.SkipClusterResourceCheck);
             return true;
         }
 
@@ -126,10 +137,10 @@ internal sealed class ClusterSynchronizer
             return true;
         }
 
-        var (_, action) = await ApplyObjectAsync(null, type, JsonTree.ToJson(PostgresSourceCrd.Build()), live, cancellationToken);
+        var (_, action) = await ApplyObjectAsync(null, type, JsonTree.ToJson(PostgresSourceCrd.Build()), live, cancellationToken).ConfigureAwait(false);
         if (action is ChangeAction.Created or ChangeAction.Configured)
         {
-            await WaitForEstablishedAsync(cancellationToken);
+            await WaitForEstablishedAsync(cancellationToken).ConfigureAwait(false);
         }
         return live is not null || action == ChangeAction.Created;
     }
@@ -139,7 +150,7 @@ internal sealed class ClusterSynchronizer
         var deadline = _clock() + _options.CrdEstablishTimeout;
         while (true)
         {
-            var crd = await _api.GetAsync(ResourceType.CustomResourceDefinition, null, PgSourceKube.CrdName, cancellationToken);
+            var crd = await _api.GetAsync(ResourceType.CustomResourceDefinition, null, PgSourceKube.CrdName, cancellationToken).ConfigureAwait(false);
             if (ConditionStatus(crd, "Established") == "True")
             {
                 return;
@@ -150,7 +161,7 @@ internal sealed class ClusterSynchronizer
                 return;
             }
             _observer.Verbose($"Waiting for {PgSourceKube.CrdName} to be Established.");
-            await Task.Delay(_options.PollInterval, cancellationToken);
+            await Task.Delay(_options.PollInterval, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -160,11 +171,11 @@ internal sealed class ClusterSynchronizer
         JsonObject? live;
         try
         {
-            live = await _api.GetAsync(type, null, PgSourceKube.AdapterClusterRole, cancellationToken);
+            live = await _api.GetAsync(type, null, PgSourceKube.AdapterClusterRole, cancellationToken).ConfigureAwait(false);
         }
         catch (ClusterRequestException ex) when (ex.StatusCode == HttpStatusCode.Forbidden)
         {
-            _observer.Warn($"Cannot read ClusterRoles (403): assuming {PgSourceKube.AdapterClusterRole} exists. Pass -SkipClusterResources to skip this check.");
+            _observer.Warn($"Cannot read ClusterRoles (403): assuming {PgSourceKube.AdapterClusterRole} exists.", Remedy.SkipClusterResourceCheck);
             return;
         }
         if (live is not null && !IsManagedByUs(live))
@@ -172,7 +183,7 @@ internal sealed class ClusterSynchronizer
             _observer.Report(new ObjectChange(null, type.Kind, null, PgSourceKube.AdapterClusterRole, ChangeAction.Unchanged, [], Message: "Not managed by postgressource; left as is."));
             return;
         }
-        await ApplyObjectAsync(null, type, JsonTree.ToJson(SourceObjects.AdapterClusterRole()), live, cancellationToken);
+        await ApplyObjectAsync(null, type, JsonTree.ToJson(SourceObjects.AdapterClusterRole()), live, cancellationToken).ConfigureAwait(false);
     }
 
     // ---- one source ------------------------------------------------------------------------------------------
@@ -190,18 +201,19 @@ internal sealed class ClusterSynchronizer
         JsonObject? liveCr;
         try
         {
-            liveCr = crdServed ? await _api.GetAsync(crType, source.Namespace, source.Name, cancellationToken) : null;
+            liveCr = crdServed ? await _api.GetAsync(crType, source.Namespace, source.Name, cancellationToken).ConfigureAwait(false) : null;
         }
         catch (ClusterRequestException ex) when (ex.IsResourceTypeMissing)
         {
             throw new ClusterException(
                 $"The cluster does not serve {PgSourceKube.ApiVersion} {PgSourceKube.Kind}: the CRD {PgSourceKube.CrdName} is not installed. " +
-                "Run without -SkipClusterResources, or have an administrator apply: Export-PgSourceManifest -IncludeCrd -IncludeClusterRole", ex)
+                "It and the adapter's ClusterRole have to be installed, by a sync that manages cluster resources or by an administrator.", ex)
             {
                 Operation = ex.Operation,
+                Remedy = Remedy.InstallClusterResources,
             };
         }
-        var (appliedCr, crAction) = await ApplyObjectAsync(source.EventSource, crType, desiredCr, liveCr, cancellationToken);
+        var (appliedCr, crAction) = await ApplyObjectAsync(source.EventSource, crType, desiredCr, liveCr, cancellationToken).ConfigureAwait(false);
         if (crAction == ChangeAction.Skipped && liveCr is null)
         {
             return;
@@ -219,7 +231,7 @@ internal sealed class ClusterSynchronizer
         SinkResolutionException? sinkError = null;
         try
         {
-            var resolution = await _sinks.ResolveAsync(placed, cancellationToken);
+            var resolution = await _sinks.ResolveAsync(placed, cancellationToken).ConfigureAwait(false);
             sinkUri = resolution.Uri;
             if (resolution.Warning is not null)
             {
@@ -240,7 +252,7 @@ internal sealed class ClusterSynchronizer
         {
             try
             {
-                var resolution = await _sinks.ResolveAsync(placed, deadLetterSink, SinkResolver.DeadLetterSinkRole, cancellationToken);
+                var resolution = await _sinks.ResolveAsync(placed, deadLetterSink, SinkResolver.DeadLetterSinkRole, cancellationToken).ConfigureAwait(false);
                 deadLetterSinkUri = resolution.Uri;
                 if (resolution.Warning is not null)
                 {
@@ -271,20 +283,20 @@ internal sealed class ClusterSynchronizer
         }
         foreach (var (type, desired) in desiredChildren)
         {
-            var live = uid is null ? null : await _api.GetAsync(type, placed.Namespace, NameOf(desired), cancellationToken);
+            var live = uid is null ? null : await _api.GetAsync(type, placed.Namespace, NameOf(desired), cancellationToken).ConfigureAwait(false);
             children.Add((type, desired, live));
         }
 
         var objectName = SourceObjects.ObjectName(placed);
         var liveDeployment = uid is null ? null
             : children.FirstOrDefault(c => c.Type == ResourceType.Deployment).Live
-              ?? (deployment is null ? await _api.GetAsync(ResourceType.Deployment, placed.Namespace, objectName, cancellationToken) : null);
+              ?? (deployment is null ? await _api.GetAsync(ResourceType.Deployment, placed.Namespace, objectName, cancellationToken).ConfigureAwait(false) : null);
         var deploymentChanges = deployment is not null && liveDeployment is not null && ChangesBetween(deployment, liveDeployment).Count > 0;
 
         if (current is not null)
         {
             var deadLetter = deadLetterSink is null ? null : new DeadLetterResolution(deadLetterSinkUri, deadLetterError);
-            await SyncStatusAsync(placed, current, crAction, sinkUri, sinkError, deadLetter, liveDeployment, deployment is not null, deploymentChanges, cancellationToken);
+            await SyncStatusAsync(placed, current, crAction, sinkUri, sinkError, deadLetter, liveDeployment, deployment is not null, deploymentChanges, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -300,12 +312,12 @@ internal sealed class ClusterSynchronizer
                 ReportPlanned(placed.EventSource, type.Kind, placed.Namespace, pending, ChangeVerb.Create, []);
                 continue;
             }
-            await ApplyObjectAsync(placed.EventSource, type, desired, live, cancellationToken);
+            await ApplyObjectAsync(placed.EventSource, type, desired, live, cancellationToken).ConfigureAwait(false);
         }
 
         if (_options.Prune && uid is not null)
         {
-            await PruneStaleAsync(placed, desiredChildren.ToDictionary(c => c.Item1, c => NameOf(c.Item2)), cancellationToken);
+            await PruneStaleAsync(placed, desiredChildren.ToDictionary(c => c.Item1, c => NameOf(c.Item2)), cancellationToken).ConfigureAwait(false);
         }
 
         if (sinkError is not null)
@@ -459,7 +471,7 @@ internal sealed class ClusterSynchronizer
             ["metadata"] = new JsonObject { ["name"] = source.Name, ["namespace"] = source.Namespace },
             ["status"] = status,
         };
-        await _api.ApplyStatusAsync(ResourceType.PostgresSource, body, cancellationToken);
+        await _api.ApplyStatusAsync(ResourceType.PostgresSource, body, cancellationToken).ConfigureAwait(false);
         _observer.Report(new ObjectChange(source.EventSource, kind, source.Namespace, source.Name,
             verb == ChangeVerb.Create ? ChangeAction.Created : ChangeAction.Configured, changes, "status",
             $"Ready={ready.Status}" + (ready.Reason is null ? string.Empty : $" ({ready.Reason})")));
@@ -488,7 +500,7 @@ internal sealed class ClusterSynchronizer
             return (null, ReportNotApplied(source, type.Kind, @namespace, name, verb, approval, changes));
         }
 
-        var result = await _api.ApplyAsync(type, desired, _options.Force, cancellationToken);
+        var result = await _api.ApplyAsync(type, desired, _options.Force, cancellationToken).ConfigureAwait(false);
         var action = verb == ChangeVerb.Create ? ChangeAction.Created : ChangeAction.Configured;
         _observer.Report(new ObjectChange(source, type.Kind, @namespace, name, action, changes));
         return (result, action);
@@ -524,7 +536,7 @@ internal sealed class ClusterSynchronizer
             ReportNotApplied(source, type.Kind, @namespace, name, ChangeVerb.Delete, approval, []);
             return false;
         }
-        var existed = await _api.DeleteAsync(type, @namespace, name, foreground, cancellationToken);
+        var existed = await _api.DeleteAsync(type, @namespace, name, foreground, cancellationToken).ConfigureAwait(false);
         _observer.Report(new ObjectChange(source, type.Kind, @namespace, name, ChangeAction.Deleted, [], Message: existed ? null : "Already gone."));
         return true;
     }
@@ -537,12 +549,12 @@ internal sealed class ClusterSynchronizer
         var selector = PgSourceKube.SelectorFor(SourceObjects.LabelValue(source.Name));
         foreach (var type in ResourceType.PerSourceKinds)
         {
-            foreach (var item in await _api.ListAsync(type, source.Namespace, selector, cancellationToken))
+            foreach (var item in await _api.ListAsync(type, source.Namespace, selector, cancellationToken).ConfigureAwait(false))
             {
                 if (!expected.TryGetValue(type, out var name) || name != NameOf(item))
                 {
                     _observer.Verbose($"{type.Kind} {source.Namespace}/{NameOf(item)} belongs to {source.EventSource} but is not one of its current objects.");
-                    await DeleteObjectAsync(source.EventSource, type, item, foreground: false, cancellationToken);
+                    await DeleteObjectAsync(source.EventSource, type, item, foreground: false, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
@@ -574,7 +586,7 @@ internal sealed class ClusterSynchronizer
 
             if (crdServed)
             {
-                foreach (var resource in await _api.ListAsync(ResourceType.PostgresSource, @namespace, $"{PgSourceKube.ManagedByLabel}={PgSourceKube.ManagedByValue}", cancellationToken))
+                foreach (var resource in await _api.ListAsync(ResourceType.PostgresSource, @namespace, $"{PgSourceKube.ManagedByLabel}={PgSourceKube.ManagedByValue}", cancellationToken).ConfigureAwait(false))
                 {
                     var name = NameOf(resource);
                     var label = SourceObjects.LabelValue(name);
@@ -588,7 +600,7 @@ internal sealed class ClusterSynchronizer
             }
             foreach (var type in ResourceType.PerSourceKinds)
             {
-                foreach (var item in await _api.ListAsync(type, @namespace, PgSourceKube.ManagedSelector, cancellationToken))
+                foreach (var item in await _api.ListAsync(type, @namespace, PgSourceKube.ManagedSelector, cancellationToken).ConfigureAwait(false))
                 {
                     var label = JsonTree.GetString(item, "metadata", "labels", PgSourceKube.SourceLabel);
                     if (label is null || kept.Contains(label))
@@ -606,7 +618,7 @@ internal sealed class ClusterSynchronizer
             }
             if (_options.RunUninstallJob && found.Count > 0)
             {
-                foreach (var job in await _api.ListAsync(ResourceType.Job, @namespace, PgSourceKube.ManagedSelector, cancellationToken))
+                foreach (var job in await _api.ListAsync(ResourceType.Job, @namespace, PgSourceKube.ManagedSelector, cancellationToken).ConfigureAwait(false))
                 {
                     var label = JsonTree.GetString(job, "metadata", "labels", PgSourceKube.SourceLabel);
                     if (label is not null && found.TryGetValue(label, out var set))
@@ -623,7 +635,7 @@ internal sealed class ClusterSynchronizer
             _observer.Progress(i, sets.Count, $"Pruning {sets[i].Display}");
             try
             {
-                await PruneSourceAsync(sets[i], cancellationToken);
+                await PruneSourceAsync(sets[i], cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (IsPerSourceFailure(ex))
             {
@@ -651,12 +663,12 @@ internal sealed class ClusterSynchronizer
         var allApproved = true;
         foreach (var deployment in deployments)
         {
-            allApproved &= await DeleteObjectAsync(source, ResourceType.Deployment, deployment, foreground: uninstall, cancellationToken);
+            allApproved &= await DeleteObjectAsync(source, ResourceType.Deployment, deployment, foreground: uninstall, cancellationToken).ConfigureAwait(false);
         }
 
         if (uninstall)
         {
-            var ran = await RunUninstallJobAsync(set, template.Object, template.Container!, waitForDeployments: allApproved ? deployments : [], cancellationToken);
+            var ran = await RunUninstallJobAsync(set, template.Object, template.Container!, waitForDeployments: allApproved ? deployments : [], cancellationToken).ConfigureAwait(false);
             if (ran == Approval.Declined)
             {
                 // Without the uninstall, keep what it needs (ServiceAccount, PostgresSource) for a later attempt.
@@ -668,12 +680,12 @@ internal sealed class ClusterSynchronizer
         {
             foreach (var item in set.Objects.GetValueOrDefault(type) ?? [])
             {
-                await DeleteObjectAsync(source, type, item, foreground: false, cancellationToken);
+                await DeleteObjectAsync(source, type, item, foreground: false, cancellationToken).ConfigureAwait(false);
             }
         }
         if (set.Resource is not null)
         {
-            await DeleteObjectAsync(source, ResourceType.PostgresSource, set.Resource, foreground: false, cancellationToken);
+            await DeleteObjectAsync(source, ResourceType.PostgresSource, set.Resource, foreground: false, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -703,35 +715,35 @@ internal sealed class ClusterSynchronizer
         var deadline = _clock() + _options.UninstallTimeout;
         foreach (var deployment in waitForDeployments)
         {
-            while (await _api.GetAsync(ResourceType.Deployment, set.Namespace, NameOf(deployment), cancellationToken) is not null)
+            while (await _api.GetAsync(ResourceType.Deployment, set.Namespace, NameOf(deployment), cancellationToken).ConfigureAwait(false) is not null)
             {
                 if (_clock() >= deadline)
                 {
                     throw new UninstallJobException($"The adapter Deployment {set.Namespace}/{NameOf(deployment)} of {source} was still being deleted after {_options.UninstallTimeout.TotalSeconds:0} s; the uninstall Job was not started. Run the prune again.");
                 }
-                await Task.Delay(_options.PollInterval, cancellationToken);
+                await Task.Delay(_options.PollInterval, cancellationToken).ConfigureAwait(false);
             }
         }
 
         // An earlier Job of the same name (a failed attempt) is replaced.
-        if (await _api.GetAsync(ResourceType.Job, set.Namespace, jobName, cancellationToken) is not null)
+        if (await _api.GetAsync(ResourceType.Job, set.Namespace, jobName, cancellationToken).ConfigureAwait(false) is not null)
         {
-            await _api.DeleteAsync(ResourceType.Job, set.Namespace, jobName, foreground: true, cancellationToken);
-            while (await _api.GetAsync(ResourceType.Job, set.Namespace, jobName, cancellationToken) is not null)
+            await _api.DeleteAsync(ResourceType.Job, set.Namespace, jobName, foreground: true, cancellationToken).ConfigureAwait(false);
+            while (await _api.GetAsync(ResourceType.Job, set.Namespace, jobName, cancellationToken).ConfigureAwait(false) is not null)
             {
                 if (_clock() >= deadline)
                 {
                     throw new UninstallJobException($"The earlier uninstall Job {set.Namespace}/{jobName} of {source} is still being deleted; run the prune again.");
                 }
-                await Task.Delay(_options.PollInterval, cancellationToken);
+                await Task.Delay(_options.PollInterval, cancellationToken).ConfigureAwait(false);
             }
         }
 
-        await _api.ApplyAsync(ResourceType.Job, job, force: true, cancellationToken);
+        await _api.ApplyAsync(ResourceType.Job, job, force: true, cancellationToken).ConfigureAwait(false);
         _observer.Verbose($"Started Job {set.Namespace}/{jobName}: the adapter removes the database objects of {source}.");
         while (true)
         {
-            var live = await _api.GetAsync(ResourceType.Job, set.Namespace, jobName, cancellationToken);
+            var live = await _api.GetAsync(ResourceType.Job, set.Namespace, jobName, cancellationToken).ConfigureAwait(false);
             if ((JsonTree.GetInt64(live, "status", "succeeded") ?? 0) > 0 || ConditionStatus(live, "Complete") == "True")
             {
                 _observer.Report(new ObjectChange(source, ResourceType.Job.Kind, set.Namespace, jobName, ChangeAction.Created, ["run the adapter with 'uninstall'"],
@@ -751,7 +763,7 @@ internal sealed class ClusterSynchronizer
                     $"The uninstall Job {set.Namespace}/{jobName} of {source} did not finish within {_options.UninstallTimeout.TotalSeconds:0} s. " +
                     "Its ServiceAccount, RoleBinding and PostgresSource are kept; check kubectl logs job/" + jobName + " -n " + set.Namespace);
             }
-            await Task.Delay(_options.PollInterval, cancellationToken);
+            await Task.Delay(_options.PollInterval, cancellationToken).ConfigureAwait(false);
         }
     }
 

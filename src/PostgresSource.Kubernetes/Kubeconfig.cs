@@ -25,19 +25,19 @@ internal static class Kubeconfig
             {
                 if (!string.IsNullOrEmpty(context))
                 {
-                    throw new KubeconfigException($"-Context '{context}' was given, but there is no kubeconfig: inside a cluster only the pod's own service account is available.");
+                    throw new KubeconfigException($"Context '{context}' was asked for, but there is no kubeconfig: inside a cluster only the pod's own service account is available.");
                 }
                 return new Loaded(KubernetesClientConfiguration.InClusterConfig(), "in-cluster service account", null);
             }
             throw new KubeconfigException(
-                "No kubeconfig found: pass -Kubeconfig, set KUBECONFIG, create ~/.kube/config, or run inside a cluster.");
+                "No kubeconfig found: none was given, KUBECONFIG is not set, there is no ~/.kube/config, and this is not inside a cluster.");
         }
 
         var contexts = (config.Contexts ?? []).Select(c => c.Name).ToList();
         var chosen = string.IsNullOrEmpty(context) ? config.CurrentContext : context;
         if (string.IsNullOrEmpty(chosen))
         {
-            throw new KubeconfigException($"The kubeconfig ({origin}) has no current-context: pass -Context (one of: {string.Join(", ", contexts)}).");
+            throw new KubeconfigException($"The kubeconfig ({origin}) has no current-context, and no context was given; it has: {string.Join(", ", contexts)}.");
         }
         if (!contexts.Contains(chosen))
         {

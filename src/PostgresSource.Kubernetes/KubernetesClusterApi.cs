@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes;
@@ -209,17 +210,24 @@ internal static class ClusterErrors
         var message = code switch
         {
             HttpStatusCode.Unauthorized =>
-                $"The API server at {server} did not accept the kubeconfig credentials (401 Unauthorized) for: {verb} {target}. The token or client certificate may have expired; log in again or pick another -Context.",
+                $"The API server at {server} did not accept the kubeconfig credentials (401 Unauthorized) for: {verb} {target}. The token or client certificate may have expired; logging in again, or another identity, is needed.",
             HttpStatusCode.Forbidden =>
-                $"Forbidden (403): the cluster does not allow this user to {verb} {target}. Server said: {serverMessage} Ask for RBAC permission to '{verb}' {type.Resource}, or use another -Context.",
+                $"Forbidden (403): the cluster does not allow this user to {verb} {target}. Server said: {serverMessage} It needs RBAC permission to '{verb}' {type.Resource}, or an identity that has it.",
             HttpStatusCode.Conflict =>
-                $"Conflict (409) when trying to {verb} {target}: {serverMessage} Another field manager owns these fields; run again with -Force to take them over, or change them through that manager.",
+                $"Conflict (409) when trying to {verb} {target}: {serverMessage} Another field manager owns these fields: they can be taken over (a forced apply), or changed through that manager.",
             HttpStatusCode.NotFound when status is null || JsonTree.GetString(status, "details", "name") is null =>
                 $"The cluster does not serve {type.Resource} ({type.ApiVersion}) (404) for: {verb} {target}. {serverMessage}",
             _ => $"The API server refused to {verb} {target} ({numeric} {reason ?? reasonPhrase}): {serverMessage}",
         };
         return new ClusterRequestException(message, code, reason, status, inner)
         {
+            Remedy = code switch
+            {
+                HttpStatusCode.Unauthorized => Remedy.ClusterLogin,
+                HttpStatusCode.Forbidden => Remedy.ClusterPermission,
+                HttpStatusCode.Conflict => Remedy.TakeOverFields,
+                _ => Remedy.None,
+            },
             Verb = verb,
             Resource = type.Resource,
             ObjectName = name,

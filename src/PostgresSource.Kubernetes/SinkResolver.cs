@@ -1,3 +1,4 @@
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Core.Hosting;
 using PostgresSource.Core.Sources;
 using PostgresSource.Kubernetes.Manifests;
@@ -84,10 +85,14 @@ internal sealed class SinkResolver(IClusterApi api)
     /// ingress URL for the default (MT channel-based) broker class. Other references need a cluster.
     /// </summary>
     public static Resolution ResolveOffline(SourceDefinition source) =>
-        ResolveOffline(source, source.Sink ?? throw NoSink(source), "sink", "pass -SinkUri, or use Sync-PgSourceCluster, which reads its status.address.url.");
+        ResolveOffline(source, source.Sink ?? throw NoSink(source), "sink",
+            "its URL has to be given, or read from its status.address.url in the cluster.", Remedy.GiveSinkUri);
 
-    /// <summary>Offline resolution of any Destination of the source; <paramref name="hint"/> ends the message when it needs a cluster.</summary>
-    public static Resolution ResolveOffline(SourceDefinition source, SinkReference sink, string role, string hint)
+    /// <summary>
+    /// Offline resolution of any Destination of the source; <paramref name="hint"/> ends the message when it needs a cluster,
+    /// and <paramref name="remedy"/> is the exception's remedy then.
+    /// </summary>
+    public static Resolution ResolveOffline(SourceDefinition source, SinkReference sink, string role, string hint, Remedy remedy = Remedy.None)
     {
         if (!sink.IsRef)
         {
@@ -106,7 +111,10 @@ internal sealed class SinkResolver(IClusterApi api)
                 $"The {role} of {source.EventSource} is Broker {@namespace}/{sink.RefName}: {variable} is set to {url}, the ingress of the default (MT channel-based) broker class. Sync-PgSourceCluster reads the Broker's real address instead.");
         }
         throw new SinkResolutionException(
-            $"The {role} of {source.EventSource} ({sink.RefKind} {@namespace}/{sink.RefName}) cannot be resolved without a cluster: {hint}");
+            $"The {role} of {source.EventSource} ({sink.RefKind} {@namespace}/{sink.RefName}) cannot be resolved without a cluster: {hint}")
+        {
+            Remedy = remedy,
+        };
     }
 
     private static bool IsCoreService(SinkReference sink) => sink.RefKind == "Service" && sink.RefApiVersion == "v1";
@@ -132,5 +140,5 @@ internal sealed class SinkResolver(IClusterApi api)
     }
 
     private static SinkResolutionException NoSink(SourceDefinition source) =>
-        new($"{source.EventSource} has no sink: give it a sink (New-PgSource -Sink, or spec.sink in YAML) before putting it in a cluster.");
+        new($"{source.EventSource} has no sink: it needs one (spec.sink in YAML) before it goes into a cluster.") { Remedy = Remedy.GiveSink };
 }

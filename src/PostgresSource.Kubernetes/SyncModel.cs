@@ -1,3 +1,4 @@
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Kubernetes.Manifests;
 
 namespace PostgresSource.Kubernetes;
@@ -56,8 +57,10 @@ internal sealed record ObjectChange(
     string? Message = null);
 
 /// <summary>
-/// How the sync engine talks to its caller. Every call comes from the engine's own flow, so a caller that runs
-/// the engine on one thread (the PowerShell pipeline thread) gets every call on that thread.
+/// How the sync engine talks to its caller. The rule: every call is made on the <see cref="SynchronizationContext"/>
+/// that was current when <see cref="ClusterSynchronizer.SyncAsync"/> was called, one at a time, and waits for its
+/// return (so the PowerShell pipeline thread gets every call, see <see cref="CallerContextObserver"/>); without a
+/// context, on whatever thread the engine is on. An implementation need not be thread-safe.
 /// </summary>
 internal interface ISyncObserver
 {
@@ -66,7 +69,8 @@ internal interface ISyncObserver
 
     void Report(ObjectChange change);
 
-    void Warn(string message);
+    /// <summary>A warning; <paramref name="remedy"/> is what would avoid it, for the caller to word (see <see cref="Remedy"/>).</summary>
+    void Warn(string message, Remedy remedy = Remedy.None);
 
     void Verbose(string message);
 

@@ -64,6 +64,6 @@ public sealed class ConnectionSettingsTests
         Assert.Equal("PG* variables", fromPg.Origin);
         environment.Clear();
         Assert.Null(ConnectionResolver.Resolve(null, k => environment.GetValueOrDefault(k)));
-        Assert.Throws<ConnectionStringException>(() => ConnectionResolver.Require(null, k => environment.GetValueOrDefault(k)));
+        Assert.Throws<NoConnectionException>(() => ConnectionResolver.Require(null, k => environment.GetValueOrDefault(k)));
     }
 }

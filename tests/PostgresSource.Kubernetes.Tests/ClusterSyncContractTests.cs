@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Kubernetes;
 using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Naming;
@@ -414,6 +415,7 @@ public sealed class ClusterSyncContractTests : IDisposable
         Assert.Equal("deployments.apps", forbidden.Resource);
         Assert.Contains("Forbidden (403): the cluster does not allow this user to patch deployments.apps \"postgressource-orders-", error.Message);
         Assert.Contains("in namespace default", error.Message);
+        Assert.Equal(Remedy.ClusterPermission, forbidden.Remedy);
         Assert.Contains(observer.Changes, c => c.Source == "default/invoices" && c.Kind == "Deployment" && c.Action == ChangeAction.Created);
     }
 
@@ -492,7 +494,8 @@ public sealed class ClusterSyncContractTests : IDisposable
         var conflict = Assert.IsType<ClusterRequestException>(error);
         Assert.Equal(HttpStatusCode.Conflict, conflict.StatusCode);
         Assert.Contains("conflict with \"kubectl-edit\"", error.Message);
-        Assert.Contains("-Force", error.Message);
+        Assert.Contains("Another field manager owns these fields: they can be taken over (a forced apply)", error.Message);
+        Assert.Equal(Remedy.TakeOverFields, conflict.Remedy);
 
         var forced = _harness.Sync([SyncHarness.Source(tables: ["public.orders"])], new SyncOptions { Force = true });
         Assert.Empty(forced.Failures);
@@ -533,6 +536,7 @@ public sealed class ClusterSyncContractTests : IDisposable
 
         var (_, error) = Assert.Single(observer.Failures);
         Assert.Contains("has no sink", error.Message);
+        Assert.Equal(Remedy.GiveSink, Assert.IsType<SinkResolutionException>(error).Remedy);
         Assert.Empty(Server.Requests);
     }
 
@@ -556,6 +560,7 @@ public sealed class ClusterSyncContractTests : IDisposable
         var error = await Assert.ThrowsAsync<ClusterRequestException>(() => engine.SyncAsync([SyncHarness.Source()], CancellationToken.None));
         Assert.Equal(HttpStatusCode.Unauthorized, error.StatusCode);
         Assert.Contains("did not accept the kubeconfig credentials (401 Unauthorized) for: get customresourcedefinitions.apiextensions.k8s.io", error.Message);
+        Assert.Equal(Remedy.ClusterLogin, error.Remedy);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using k8s;
 using PostgresSource.Core.Delivery;
 using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Kubernetes;
 using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Sources;
@@ -158,7 +159,8 @@ public sealed class ManifestExportTests
         var channel = ManifestExporter.Export([SyncHarness.Source(sink: new SinkReference { RefApiVersion = "messaging.knative.dev/v1", RefKind = "Channel", RefName = "c" })], new ExportOptions());
         var (source, error) = Assert.Single(channel.Errors);
         Assert.Equal("default/orders", source);
-        Assert.Contains("cannot be resolved without a cluster: pass -SinkUri", error.Message);
+        Assert.Contains("cannot be resolved without a cluster: its URL has to be given", error.Message);
+        Assert.Equal(Remedy.GiveSinkUri, Assert.IsType<SinkResolutionException>(error).Remedy);
 
         var overridden = ManifestExporter.Export([SyncHarness.Source(sink: new SinkReference { RefApiVersion = "messaging.knative.dev/v1", RefKind = "Channel", RefName = "c" })],
             new ExportOptions { SinkUri = "http://c-kn-channel.default.svc.cluster.local" });

@@ -1,3 +1,4 @@
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Kubernetes;
 using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.Core.Sources;
@@ -23,7 +24,7 @@ internal sealed class RecordingObserver(Approval answer = Approval.Approved) : I
     }
 
     public void Report(ObjectChange change) => Changes.Add(change);
-    public void Warn(string message) => Warnings.Add(message);
+    public void Warn(string message, Remedy remedy) => Warnings.Add(message);
     public void Verbose(string message) => VerboseLines.Add(message);
     public void Progress(int done, int total, string activity) => ProgressCalls++;
     public void Failed(string source, Exception error) => Failures.Add((source, error));

@@ -59,7 +59,8 @@ public sealed class CaptureModeTests(DatabaseFixture database)
         var error = Assert.Single(refused.Errors);
         Assert.StartsWith("PgSource.ModeConflict,", error.FullyQualifiedErrorId);
         Assert.Equal(ErrorCategory.ResourceExists, error.CategoryInfo.Category);
-        Assert.Contains("-SwitchMode", error.Exception.Message);
+        Assert.Contains("Switching modes is explicit and was not asked for", error.Exception.Message);
+        Assert.Contains("-SwitchMode", error.ErrorDetails?.RecommendedAction);
         Assert.DoesNotContain(await TestSql.SourceObjectsAsync(db), o => o == "function postgressource_switcher");
 
         var whatIf = ps.Run("New-PgSource -Name switcher -Table orders -Mode Notify -ConnectionString $cs | Install-PgSourceTrigger -SwitchMode -WhatIf", vars);

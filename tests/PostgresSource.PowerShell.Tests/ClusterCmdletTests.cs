@@ -133,7 +133,7 @@ public sealed class ClusterCmdletTests : IDisposable
         Assert.Equal(ErrorCategory.PermissionDenied, error.CategoryInfo.Category);
         Assert.Equal("orders", ((dynamic)error.TargetObject).Name);
         Assert.Contains("patch deployments.apps", error.Exception.Message);
-        Assert.NotNull(error.ErrorDetails?.RecommendedAction);
+        Assert.Contains("RBAC permission", error.ErrorDetails?.RecommendedAction);
     }
 
     [Fact]

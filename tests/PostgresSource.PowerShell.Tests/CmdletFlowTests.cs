@@ -228,6 +228,8 @@ public sealed class CmdletFlowTests(DatabaseFixture database)
             var error = Assert.Single(result.Errors);
             Assert.StartsWith("PgSource.NoConnection,", error.FullyQualifiedErrorId);
             Assert.Contains("PGSOURCE_CONNECTION", error.Exception.Message);
+            Assert.StartsWith("No database connection was given", error.Exception.Message);
+            Assert.Contains("-ConnectionString", error.ErrorDetails?.RecommendedAction);
         }
         finally
         {

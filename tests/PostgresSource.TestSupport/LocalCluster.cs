@@ -86,7 +86,11 @@ public sealed class LocalCluster : IAsyncDisposable
         {
             var path = Path.Combine(data, name);
             await File.WriteAllTextAsync(path, content, cancellationToken).ConfigureAwait(false);
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            // A throwaway cluster runs from the local server binaries, on Linux only (the tests use Docker or a given server elsewhere).
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
             if (asServiceUser)
             {
                 await RunAsync("chown", [ServiceUser, path], asUser: null, cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using Npgsql;
+using PostgresSource.Core.Diagnostics;
 
 namespace PostgresSource.Core.Connections;
 
@@ -134,4 +135,16 @@ internal sealed class ConnectionSettings
 }
 
 /// <summary>A connection string that cannot be understood. The message never contains the password.</summary>
-internal sealed class ConnectionStringException(string message, Exception? inner = null) : Exception(message, inner);
+internal class ConnectionStringException(string message, Exception? inner = null) : Exception(message, inner), IHasRemedy
+{
+    public Remedy Remedy { get; init; }
+}
+
+/// <summary>
+/// No connection was given and the environment has none either: a distinct type, so hosts tell it from a connection
+/// string that is wrong without reading the message.
+/// </summary>
+internal sealed class NoConnectionException : ConnectionStringException
+{
+    public NoConnectionException(string message) : base(message) => Remedy = Remedy.ChooseConnection;
+}

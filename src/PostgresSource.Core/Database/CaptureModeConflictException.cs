@@ -1,3 +1,4 @@
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Core.Sources;
 
 namespace PostgresSource.Core.Database;
@@ -8,7 +9,9 @@ namespace PostgresSource.Core.Database;
 /// </summary>
 internal sealed class CaptureModeConflictException(SourceDefinition source, IReadOnlyList<CaptureMode> installedModes)
     : Exception($"Source {source.EventSource} is installed in {string.Join(" and ", installedModes)} mode, not {source.Mode}. " +
-                $"Switching modes is explicit: run Install-PgSourceTrigger -SwitchMode to remove the {string.Join(" and ", installedModes)} objects and install {source.Mode} mode. Nothing was changed.")
+                $"Switching modes is explicit and was not asked for: it removes the {string.Join(" and ", installedModes)} objects and installs {source.Mode} mode. Nothing was changed."), IHasRemedy
 {
     public IReadOnlyList<CaptureMode> InstalledModes { get; } = installedModes;
+
+    public Remedy Remedy => Remedy.SwitchMode;
 }

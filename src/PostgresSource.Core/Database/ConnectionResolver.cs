@@ -5,7 +5,7 @@ namespace PostgresSource.Core.Database;
 
 /// <summary>
 /// Chooses the connection when none is given: PGSOURCE_CONNECTION first, then the standard libpq
-/// PG* variables (DESIGN.md section 6).
+/// PG* variables below, as libpq reads them (docs/adapter.md, Environment, lists them for the adapter).
 /// </summary>
 internal static class ConnectionResolver
 {
@@ -67,8 +67,8 @@ internal static class ConnectionResolver
 
     /// <summary>Like <see cref="Resolve"/>, but a missing connection is an error that says where it looked.</summary>
     public static ConnectionSettings Require(string? explicitConnectionString, Func<string, string?>? getEnvironment = null) =>
-        Resolve(explicitConnectionString, getEnvironment) ?? throw new ConnectionStringException(
-            $"No database connection: pass -ConnectionString, set {EnvironmentVariable}, or set the PGHOST/PGDATABASE/PGUSER variables.");
+        Resolve(explicitConnectionString, getEnvironment) ?? throw new NoConnectionException(
+            $"No database connection was given, and the environment has none: neither {EnvironmentVariable} nor the PGHOST/PGDATABASE/PGUSER variables are set.");
 
     private static string MapSslMode(string mode) => mode.ToLowerInvariant() switch
     {

@@ -70,9 +70,9 @@ internal static class ConnectionTester
     {
         switch (ex)
         {
-            case PostgresException pg when pg.SqlState is "28P01" or "28000":
+            case PostgresException pg when pg.SqlState is PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification:
                 return ("Authentication", $"The server refused the login ({pg.SqlState}): {pg.MessageText}");
-            case PostgresException pg when pg.SqlState == "3D000":
+            case PostgresException pg when pg.SqlState == PostgresErrorCodes.InvalidCatalogName:
                 return ("Configuration", $"The database does not exist: {pg.MessageText}");
             case PostgresException pg:
                 return ("Connection", $"The server answered with an error ({pg.SqlState}): {pg.MessageText}");
@@ -83,6 +83,7 @@ internal static class ConnectionTester
                 return ("Timeout", "The server did not answer in time.");
             case NpgsqlException { InnerException: System.Net.Sockets.SocketException socket }:
                 return ("Connection", $"Cannot reach the server: {socket.Message}");
+            // Npgsql's "No password has been provided ..." has no SqlState and no type of its own: only its text tells.
             case NpgsqlException npgsql when npgsql.Message.Contains("password", StringComparison.OrdinalIgnoreCase):
                 return ("Authentication", "The server asked for a password and none was given.");
             case NpgsqlException npgsql:

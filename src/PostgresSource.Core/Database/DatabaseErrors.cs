@@ -25,12 +25,13 @@ internal static class DatabaseErrors
 {
     public static DatabaseErrorKind Classify(Exception exception) => exception switch
     {
-        PostgresException { SqlState: "28P01" or "28000" } => DatabaseErrorKind.Authentication,
-        PostgresException { SqlState: "42501" } => DatabaseErrorKind.PermissionDenied,
-        PostgresException { SqlState: "55P03" } => DatabaseErrorKind.LockTimeout,
+        PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification } => DatabaseErrorKind.Authentication,
+        PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } => DatabaseErrorKind.PermissionDenied,
+        PostgresException { SqlState: PostgresErrorCodes.LockNotAvailable } => DatabaseErrorKind.LockTimeout,
         PostgresException => DatabaseErrorKind.Sql,
         TimeoutException or NpgsqlException { InnerException: TimeoutException } => DatabaseErrorKind.Timeout,
-        // The server asked for a password and none was given (a connection string without one, and no -Credential).
+        // The server asked for a password and none was given (a connection string without one, and no credential).
+        // Npgsql raises that as a plain NpgsqlException with no SqlState and no type of its own: its text is all there is.
         NpgsqlException { Message: var message } when message.Contains("No password has been provided", StringComparison.Ordinal) =>
             DatabaseErrorKind.Authentication,
         NpgsqlException => DatabaseErrorKind.Connection,

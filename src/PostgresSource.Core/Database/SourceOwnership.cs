@@ -1,4 +1,5 @@
 using Npgsql;
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Core.Sources;
 
 namespace PostgresSource.Core.Database;
@@ -93,19 +94,21 @@ internal static class SourceOwnership
 }
 
 /// <summary>Objects with the source's names belong to another role; nothing was changed.</summary>
-internal sealed class SourceOwnershipException : Exception
+internal sealed class SourceOwnershipException : Exception, IHasRemedy
 {
     internal SourceOwnershipException(SourceDefinition source, IReadOnlyList<SourceOwnership.ForeignObject> objects)
         : base($"Source {source.EventSource}: {Describe(objects)} with the source's name {(objects.Count == 1 ? "belongs" : "belong")} to another role, " +
                "so this source did not make " + (objects.Count == 1 ? "it" : "them") + " for you and will not use or remove " + (objects.Count == 1 ? "it" : "them") + ". " +
-               "Connect as the owning role, or take them over explicitly (Install-PgSourceTrigger -TakeOver; Uninstall-PgSourceTrigger -TakeOver), " +
-               "which removes them with everything in them and installs afresh. Nothing was changed.")
+               "Connect as the owning role, or take them over explicitly, which removes them with everything in them and installs afresh. " +
+               "Nothing was changed.")
     {
         Objects = objects.Select(o => $"{o.Kind} {o.Name} (owner {o.Owner})").ToList();
     }
 
     /// <summary>Each object as "kind name (owner role)".</summary>
     public IReadOnlyList<string> Objects { get; }
+
+    public Remedy Remedy => Remedy.TakeOverObjects;
 
     private static string Describe(IReadOnlyList<SourceOwnership.ForeignObject> objects) =>
         string.Join(", ", objects.Select(o => $"{o.Kind} {o.Name} (owner {o.Owner})"));

@@ -20,13 +20,19 @@ internal static class TransientErrors
         _ => exception.InnerException is { } inner && IsTransient(inner),
     };
 
+    // Npgsql's PostgresErrorCodes has no name for this one (PostgreSQL 9.6+).
+    private const string IdleInTransactionSessionTimeout = "25P03";
+
     public static bool IsTransientState(string sqlState) =>
+        // Whole classes by their two- or three-character prefix; PostgresErrorCodes names single states only.
         sqlState.StartsWith("08", StringComparison.Ordinal)      // connection exceptions
         || sqlState.StartsWith("53", StringComparison.Ordinal)   // insufficient resources (too many connections, ...)
         || sqlState.StartsWith("57P", StringComparison.Ordinal)  // admin/crash shutdown, cannot connect now
-        || sqlState is "57014"                                   // query canceled (statement timeout)
-            or "40001" or "40P01"                                // serialization failure, deadlock
-            or "55006"                                           // object in use (a replication slot still held)
-            or "25P03"                                           // idle in transaction timeout
-            or "58000" or "58030";                               // system / I/O error on the server
+        || sqlState is PostgresErrorCodes.QueryCanceled          // statement timeout
+            or PostgresErrorCodes.SerializationFailure
+            or PostgresErrorCodes.DeadlockDetected
+            or PostgresErrorCodes.ObjectInUse                    // a replication slot still held
+            or IdleInTransactionSessionTimeout
+            or PostgresErrorCodes.SystemError
+            or PostgresErrorCodes.IoError;                       // on the server
 }

@@ -5,7 +5,7 @@ using PostgresSource.Core.Sources;
 namespace PostgresSource.Core.Events;
 
 /// <summary>
-/// Turns a captured change into a CloudEvent 1.0 (DESIGN.md section 5): id = the change's own id when
+/// Turns a captured change into a CloudEvent 1.0 (the README's Events section): id = the change's own id when
 /// the mode has a deterministic one, else a new unique id; source = the source's identity; type =
 /// the source's event type; subject = schema.table; time = commit time when known, else receive time;
 /// data = the seed payload verbatim; pg* extensions; then the ceOverrides, which win.

@@ -1,6 +1,6 @@
 namespace PostgresSource.Core.Sources;
 
-/// <summary>How a source captures changes (DESIGN.md section 3).</summary>
+/// <summary>How a source captures changes (docs/capture-modes.md: what each mode guarantees and costs).</summary>
 // Public on purpose: a word of the user's vocabulary (CR fields, cmdlet arguments), and test theories take it as a parameter.
 public enum CaptureMode
 {

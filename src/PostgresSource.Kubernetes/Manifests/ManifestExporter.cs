@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Core.Sources;
 using PostgresSource.Kubernetes;
 
@@ -106,7 +107,7 @@ internal static class ManifestExporter
                 }
                 else if (source.SecretName is null)
                 {
-                    warnings.Add($"{source.EventSource} names no Secret: the Deployment reads key '{PgSourceKube.ConnectionSecretKey}' of Secret '{SourceObjects.SecretName(source)}', which must exist (or export with -IncludeSecret).");
+                    warnings.Add($"{source.EventSource} names no Secret: the Deployment reads key '{PgSourceKube.ConnectionSecretKey}' of Secret '{SourceObjects.SecretName(source)}', which must exist (or be exported with the manifest).");
                 }
                 perSource.Add(resource);
                 if (SourceObjects.ServiceAccount(source) is { } serviceAccount)
@@ -135,7 +136,7 @@ internal static class ManifestExporter
         if (sources.Any(s => s.Uid is null))
         {
             header.Add("Sources without a UID (never in a cluster): objects are named postgressource-<name> and have no owner references;");
-            header.Add("delete them with the PostgresSource, or let Sync-PgSourceCluster -Prune replace them with UID-named, owned ones.");
+            header.Add("delete them with the PostgresSource, or let a cluster sync that prunes replace them with UID-named, owned ones.");
         }
         return header;
     }
@@ -154,11 +155,17 @@ internal static class ManifestExporter
                 return options.SecretConnectionString;
             }
             return source.Connection?.ToNpgsqlConnectionString()
-                ?? throw new ConnectionStringException($"{source.EventSource} has no connection to put into its Secret: pass -SecretConnectionString, or give the source one (New-PgSource -ConnectionString).");
+                ?? throw new ConnectionStringException($"{source.EventSource} has no connection to put into its Secret: none was given for the Secret, and the source has none.")
+                {
+                    Remedy = Remedy.GiveSecretConnection,
+                };
         }
 
         var settings = options.SecretConnectionString is not null ? ConnectionSettings.Parse(options.SecretConnectionString) : source.Connection
-            ?? throw new ConnectionStringException($"{source.EventSource} has no server to combine with -SecretCredential: pass -SecretConnectionString (host, port, database), or give the source a connection.");
+            ?? throw new ConnectionStringException($"{source.EventSource} has no server to combine with the Secret's credential: no connection (host, port, database) was given for the Secret, and the source has none.")
+            {
+                Remedy = Remedy.GiveSecretServer,
+            };
         var builder = settings.ToBuilder();
         builder.Username = options.SecretCredential.Value.User;
         builder.Password = options.SecretCredential.Value.Password;

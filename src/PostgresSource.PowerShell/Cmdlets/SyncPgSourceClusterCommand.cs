@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Kubernetes;
 using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.PowerShell.Infrastructure;
@@ -127,7 +128,10 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
         }
     }
 
-    /// <summary>The engine's callbacks, all on the pipeline thread (see <see cref="PipelineThreadPump"/>).</summary>
+    /// <summary>
+    /// The engine's callbacks, all on the pipeline thread: the engine posts them to the context current when the sync
+    /// started, which <see cref="PipelineThreadPump"/> pumps on this thread (see ISyncObserver).
+    /// </summary>
     private sealed class Observer(SyncPgSourceClusterCommand cmdlet, IReadOnlyList<PgSource> sources) : ISyncObserver
     {
         private const int ProgressId = 1;
@@ -163,7 +167,7 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
         });
         }
 
-        public void Warn(string message) => cmdlet.WriteWarning(message);
+        public void Warn(string message, Remedy remedy) => cmdlet.WriteWarning(CmdletAdvice.Warning(message, remedy));
 
         public void Verbose(string message) => cmdlet.WriteVerbose(message);
 

@@ -165,10 +165,14 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
             "Confirm (high impact)", ref _yesToAllHighImpact, ref _noToAllHighImpact);
     }
 
-    /// <summary>Maps a failure to an error record. The message never contains a password.</summary>
+    /// <summary>
+    /// Maps a failure to an error record. The message never contains a password. The recommended action is the cmdlet
+    /// advice for the remedy the exception states (<see cref="CmdletAdvice"/>), else the one for its kind.
+    /// </summary>
     internal static ErrorRecord ToErrorRecord(Exception exception, object? target)
     {
-        var (id, category, action) = Classify(exception);
+        var (id, category, kindAction) = Classify(exception);
+        var action = CmdletAdvice.For(exception) ?? kindAction;
         var record = new ErrorRecord(exception, id, category, target);
         if (action is not null)
         {
@@ -179,29 +183,23 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
 
     protected void WriteFailure(Exception exception, object? target) => WriteError(ToErrorRecord(exception, target));
 
+    /// <summary>The id, category and recommended action for the kind of failure; a stated remedy's advice comes first.</summary>
     private static (string Id, ErrorCategory Category, string? Action) Classify(Exception exception) => exception switch
     {
         MissingTablesException => (ErrorIds.TableNotFound, ErrorCategory.ObjectNotFound,
             "Check the table names (schema.table; names are case-sensitive when quoted) and that the user can see them."),
         SourceValidationException => (ErrorIds.InvalidSource, ErrorCategory.InvalidArgument, null),
-        ConnectionStringException ex when ex.Message.StartsWith("No database connection", StringComparison.Ordinal) =>
-            (ErrorIds.NoConnection, ErrorCategory.InvalidArgument, "Pass -ConnectionString (and -Credential), or set PGSOURCE_CONNECTION."),
+        NoConnectionException => (ErrorIds.NoConnection, ErrorCategory.InvalidArgument, null),
         ConnectionStringException => (ErrorIds.InvalidConnectionString, ErrorCategory.InvalidArgument, null),
-        CaptureModeConflictException => (ErrorIds.ModeConflict, ErrorCategory.ResourceExists,
-            "Pass -SwitchMode to switch (read its warnings: waiting changes can be dropped), or use the source's current -Mode."),
-        SourceOwnershipException => (ErrorIds.NotOwner, ErrorCategory.PermissionDenied,
-            "Connect as the role that owns the objects named, or pass -TakeOver to remove them and install afresh (what they hold is lost)."),
+        CaptureModeConflictException => (ErrorIds.ModeConflict, ErrorCategory.ResourceExists, null),
+        SourceOwnershipException => (ErrorIds.NotOwner, ErrorCategory.PermissionDenied, null),
         ManifestException => (ErrorIds.ManifestInvalid, ErrorCategory.InvalidData, "Fix the field named in the message and import again."),
-        KubeconfigException => (ErrorIds.KubeconfigInvalid, ErrorCategory.InvalidArgument,
-            "Pass -Kubeconfig, set KUBECONFIG, or choose one of the kubeconfig's contexts with -Context."),
+        KubeconfigException => (ErrorIds.KubeconfigInvalid, ErrorCategory.InvalidArgument, null),
         ClusterUnreachableException => (ErrorIds.ClusterUnreachable, ErrorCategory.ConnectionError,
             "Check the kubeconfig context (-Context), the network, and that the cluster is running."),
-        ClusterRequestException { StatusCode: System.Net.HttpStatusCode.Unauthorized } => (ErrorIds.ClusterUnauthorized, ErrorCategory.AuthenticationError,
-            "Log in to the cluster again (the token or certificate may have expired), or choose another -Context."),
-        ClusterRequestException { StatusCode: System.Net.HttpStatusCode.Forbidden } => (ErrorIds.ClusterForbidden, ErrorCategory.PermissionDenied,
-            "Ask for RBAC permission for the verb and resource named in the message, or use a -Context whose identity has it."),
-        ClusterRequestException { StatusCode: System.Net.HttpStatusCode.Conflict } => (ErrorIds.ClusterConflict, ErrorCategory.WriteError,
-            "Run again with -Force to take over the conflicting fields, or change them through the field manager that owns them."),
+        ClusterRequestException { StatusCode: System.Net.HttpStatusCode.Unauthorized } => (ErrorIds.ClusterUnauthorized, ErrorCategory.AuthenticationError, null),
+        ClusterRequestException { StatusCode: System.Net.HttpStatusCode.Forbidden } => (ErrorIds.ClusterForbidden, ErrorCategory.PermissionDenied, null),
+        ClusterRequestException { StatusCode: System.Net.HttpStatusCode.Conflict } => (ErrorIds.ClusterConflict, ErrorCategory.WriteError, null),
         ClusterRequestException { StatusCode: System.Net.HttpStatusCode.NotFound } => (ErrorIds.ClusterRequestFailed, ErrorCategory.ObjectNotFound, null),
         ClusterRequestException { StatusCode: System.Net.HttpStatusCode.UnprocessableEntity } => (ErrorIds.ClusterRequestFailed, ErrorCategory.InvalidData, null),
         SinkResolutionException => (ErrorIds.SinkNotResolved, ErrorCategory.ObjectNotFound,

@@ -188,7 +188,7 @@ internal sealed class DurableCapture : ReliableCapture
 
     private protected override bool ReadyAfterStart => true;
 
-    private protected override Exception? StartFailure(PostgresException error) => error.SqlState == "42501"
+    private protected override Exception? StartFailure(PostgresException error) => error.SqlState == PostgresErrorCodes.InsufficientPrivilege
         ? new CaptureConfigurationException(
             $"The role cannot read source {Source.EventSource}'s journal or state ({error.MessageText}). Grant it access to schema {Name}, or connect as the role that installed the source.", error)
         : null;
@@ -229,7 +229,7 @@ internal sealed class DurableCapture : ReliableCapture
             {
                 await FailedAsync(ex, "while reading the journal", backoff, token).ConfigureAwait(false);
             }
-            catch (PostgresException ex) when (ex.SqlState is "42P01" or "3F000")
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
             {
                 throw new CaptureConfigurationException(
                     $"Source {Source.EventSource}'s Durable journal is gone ({ex.MessageText}): it was uninstalled or switched to another mode.", ex);

@@ -96,12 +96,12 @@ internal sealed class JournalPeek : IChangeCapture
             return await JournalRead.ReadAsync(connection, _name, low, [], takeBound: false, delete: [],
                 _options.BatchSize, _options.MaxBatchBytes, token).ConfigureAwait(false);
         }
-        catch (PostgresException ex) when (ex.SqlState == "42501")
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InsufficientPrivilege)
         {
             throw new CaptureConfigurationException(
                 $"The role cannot read source {_source.EventSource}'s journal ({ex.MessageText}). Grant it access to schema {_name}, or connect as the role that installed the source.", ex);
         }
-        catch (PostgresException ex) when (ex.SqlState is "42P01" or "3F000")
+        catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
         {
             throw new CaptureConfigurationException(
                 $"Source {_source.EventSource}'s Durable journal is gone ({ex.MessageText}): it was uninstalled or switched to another mode.", ex);

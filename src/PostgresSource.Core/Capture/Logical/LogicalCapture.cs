@@ -188,7 +188,7 @@ internal sealed class LogicalCapture : ReliableCapture
                 _acknowledgements.Attach(connection);
                 return connection;
             }
-            catch (PostgresException ex) when (ex.SqlState is "42501" or "28000")
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InsufficientPrivilege or PostgresErrorCodes.InvalidAuthorizationSpecification)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
                 throw new CaptureConfigurationException(
@@ -206,7 +206,7 @@ internal sealed class LogicalCapture : ReliableCapture
     {
         if (error is PostgresException postgres)
         {
-            if (postgres.SqlState == "55006" && Options.TakeOverSlot)
+            if (postgres.SqlState == PostgresErrorCodes.ObjectInUse && Options.TakeOverSlot)
             {
                 // The slot is still held by a walsender of a listener that is gone: this capture owns the source now.
                 await Guard.RunAsync(() => Control.UseAsync((connection, t) => LogicalSlotSetup.EndSlotHolderAsync(connection, Name, t), token)).ConfigureAwait(false);
@@ -214,9 +214,9 @@ internal sealed class LogicalCapture : ReliableCapture
                 await Task.Delay(TimeSpan.FromMilliseconds(200), token).ConfigureAwait(false);
                 return;
             }
-            if (postgres.SqlState is "42704" or "55000" or "42501" || !TransientErrors.IsTransient(postgres))
+            if (postgres.SqlState is PostgresErrorCodes.UndefinedObject or PostgresErrorCodes.ObjectNotInPrerequisiteState or PostgresErrorCodes.InsufficientPrivilege || !TransientErrors.IsTransient(postgres))
             {
-                throw new CaptureConfigurationException(postgres.SqlState == "42704"
+                throw new CaptureConfigurationException(postgres.SqlState == PostgresErrorCodes.UndefinedObject
                     ? $"Logical capture of {Source.EventSource} cannot stream: {postgres.MessageText}. The slot or publication was dropped (uninstalled, or switched to another mode); changes made since are not captured."
                     : $"Logical capture of {Source.EventSource} cannot stream: {postgres.MessageText}.", postgres);
             }

@@ -34,7 +34,7 @@ internal static class ServerShutdownWatch
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
-        catch (Exception ex) when (ex is PostgresException { SqlState: "57P01" or "57P02" or "57P03" } || TransientErrors.IsTransient(ex))
+        catch (Exception ex) when (ex is PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow } || TransientErrors.IsTransient(ex))
         {
             try
             {
