@@ -4,6 +4,7 @@ using PostgresSource.Core;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Capture.Notify;
 using PostgresSource.Core.Database;
+using PostgresSource.Core.Diagnostics;
 using PostgresSource.Core.Delivery;
 using PostgresSource.Core.Hosting;
 using PostgresSource.Core.Listening;
@@ -186,9 +187,9 @@ internal static class Program
                 return true;
             }, "database not reachable; retrying install", config, log, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is NpgsqlException or MissingTablesException or NotSupportedException or TimeoutException)
+        catch (Exception ex) when (ex is NpgsqlException or MissingTablesException or NotSupportedException or TimeoutException or IHasRemedy)
         {
-            log.Error("install failed", ("error", ex.Message), ("database", config.Connection.ToDisplayString()));
+            log.Error("install failed", ("error", ex.Message), ("remedy", AdapterAdvice.For(ex)), ("database", config.Connection.ToDisplayString()));
             return false;
         }
     }
