@@ -287,15 +287,7 @@ internal sealed class DurableCapture : ReliableCapture
                 suppressed.Add(row.Id);
                 continue;
             }
-            changes.Add(new CapturedChange
-            {
-                Schema = row.Schema,
-                Table = row.Table,
-                Operation = CapturedChange.ParseAction(row.Operation),
-                PayloadJson = row.Payload,
-                Id = $"{Name}-{row.Id}",
-                TransactionId = row.Txid,
-            });
+            changes.Add(row.ToChange(Name));
             ids.Add(row.Id);
         }
 

@@ -64,16 +64,8 @@ internal sealed class JournalPeek : IChangeCapture
                 var batch = await ReadAsync(connection, low, cancellationToken).ConfigureAwait(false);
                 foreach (var row in batch.Rows)
                 {
-                    yield return new CapturedChange
-                    {
-                        Schema = row.Schema,
-                        Table = row.Table,
-                        Operation = CapturedChange.ParseAction(row.Operation),
-                        PayloadJson = row.Payload,
-                        Id = $"{_name}-{row.Id}",
-                        TransactionId = row.Txid,
-                        // No position: nothing to acknowledge.
-                    };
+                    // No position: nothing to acknowledge.
+                    yield return row.ToChange(_name);
                 }
                 if (!batch.Truncated || batch.Rows.Count == 0)
                 {

@@ -6,7 +6,19 @@ using PostgresSource.Core.Database;
 namespace PostgresSource.Core.Capture.Durable;
 
 /// <summary>One journal row as the reader sees it.</summary>
-internal readonly record struct JournalRow(long Id, string Txid, string Schema, string Table, string Operation, string Payload);
+internal readonly record struct JournalRow(long Id, string Txid, string Schema, string Table, string Operation, string Payload)
+{
+    /// <summary>The change this row holds, its id "&lt;object name&gt;-&lt;journal id&gt;"; the reader adds the position it acknowledges by.</summary>
+    public CapturedChange ToChange(string objectName) => new()
+    {
+        Schema = Schema,
+        Table = Table,
+        Operation = CapturedChange.ParseAction(Operation),
+        PayloadJson = Payload,
+        Id = $"{objectName}-{Id}",
+        TransactionId = Txid,
+    };
+}
 
 /// <summary>What one read returned: the rows, the snapshot they were read in, the bound (see <see cref="JournalWindow"/>).</summary>
 internal sealed record JournalBatch(PgSnapshot Snapshot, ulong? Bound, IReadOnlyList<JournalRow> Rows, bool Truncated);

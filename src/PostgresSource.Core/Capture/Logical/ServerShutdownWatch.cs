@@ -13,15 +13,14 @@ internal static class ServerShutdownWatch
 {
     public static async Task RunAsync(string connectionString, CancellationTokenSource stop)
     {
-        var connection = new NpgsqlConnection(connectionString);
+        NpgsqlConnection connection;
         try
         {
-            await connection.OpenAsync(stop.Token).ConfigureAwait(false);
+            connection = await DatabaseConnection.OpenAsync(connectionString, stop.Token).ConfigureAwait(false);
         }
         catch (Exception)
         {
             // No watch without a connection; the stream still fails by itself if the server goes.
-            await connection.DisposeAsync().ConfigureAwait(false);
             return;
         }
         try

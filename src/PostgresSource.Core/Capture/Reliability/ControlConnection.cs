@@ -1,5 +1,5 @@
-using PostgresSource.Core.Database;
 using Npgsql;
+using PostgresSource.Core.Database;
 
 namespace PostgresSource.Core.Capture.Reliability;
 
@@ -25,17 +25,7 @@ internal sealed class ControlConnection(string connectionString) : IAsyncDisposa
             if (_connection is null || _connection.State != System.Data.ConnectionState.Open)
             {
                 await DropAsync().ConfigureAwait(false);
-                var connection = new NpgsqlConnection(connectionString);
-                try
-                {
-                    await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch
-                {
-                    await connection.DisposeAsync().ConfigureAwait(false);
-                    throw;
-                }
-                _connection = connection;
+                _connection = await DatabaseConnection.OpenAsync(connectionString, cancellationToken).ConfigureAwait(false);
             }
             try
             {

@@ -166,17 +166,7 @@ internal sealed class SingleActiveCapture : IChangeCapture
             {
                 if (_lockConnection is null)
                 {
-                    var connection = new NpgsqlConnection(_lockConnectionString);
-                    try
-                    {
-                        await connection.OpenAsync(token).ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        await connection.DisposeAsync().ConfigureAwait(false);
-                        throw;
-                    }
-                    _lockConnection = connection;
+                    _lockConnection = await DatabaseConnection.OpenAsync(_lockConnectionString, token).ConfigureAwait(false);
                     _connectedOnce = true;
                 }
                 await using var command = new NpgsqlCommand("SELECT pg_catalog.pg_try_advisory_lock(@class, pg_catalog.hashtext(@name))", _lockConnection);
