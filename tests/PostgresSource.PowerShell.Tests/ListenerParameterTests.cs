@@ -71,6 +71,7 @@ public sealed class ListenerParameterTests
         { "", "commit order, 1 in flight, retries: no limit, undeliverable changes stop the listener." },
         { "-Ordering Key", "per-key order, 4 in flight," },
         { "-Ordering Unordered -MaxInFlight 7", "no order, 7 in flight," },
+        { "-Ordering Unordered -MaxConcurrentDeliveries 5", "no order, 5 in flight," },
         { "-Ordering Commit -MaxInFlight 1", "commit order, 1 in flight," },
         { "-MaxAttempts 3 -MaxRetryTime 00:01:30", "retries: 3 attempt(s) or 90 s of retrying," },
         { "-MaxRetryTime 00:00:20", "retries: 20 s of retrying," },

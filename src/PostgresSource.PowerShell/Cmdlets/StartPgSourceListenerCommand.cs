@@ -78,8 +78,12 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
     [Parameter]
     public PgSourceDeliveryOrder Ordering { get; set; } = PgSourceDeliveryOrder.Commit;
 
-    /// <summary>Deliveries in flight at once: 1 for Commit order; default 4 with Key or Unordered.</summary>
+    /// <summary>
+    /// Deliveries in flight at once: 1 for Commit order; default 4 with Key or Unordered. Alias MaxConcurrentDeliveries,
+    /// the core's name for it.
+    /// </summary>
     [Parameter]
+    [Alias("MaxConcurrentDeliveries")]
     [ValidateRange(1, 1000)]
     public int MaxInFlight { get; set; }
 

@@ -15,9 +15,13 @@ internal sealed class JournalPollPacing(TimeSpan longest)
     public const int QuietReadsAtShortest = 16;
 
     private int _emptyReads;
-    private TimeSpan _backoff = Shortest;
 
     public TimeSpan Longest { get; } = longest < Shortest ? Shortest : longest;
+
+    private Backoff? _doubling;
+
+    // The one backoff, without jitter: one reader per journal, so nothing to spread out.
+    private Backoff Doubling => _doubling ??= new(Shortest, Longest, jitter: 0);
 
     /// <summary>The wait before the next read, given whether the read just made found rows.</summary>
     public TimeSpan After(bool foundRows)
@@ -25,14 +29,13 @@ internal sealed class JournalPollPacing(TimeSpan longest)
         if (foundRows)
         {
             _emptyReads = 0;
-            _backoff = Shortest;
             return Shortest;
         }
         if (++_emptyReads <= QuietReadsAtShortest)
         {
             return Shortest;
         }
-        _backoff = TimeSpan.FromTicks(Math.Min(_backoff.Ticks * 2, Longest.Ticks));
-        return _backoff;
+        // The first empty read past the quiet ones waits twice the shortest, each further one twice the one before.
+        return Doubling.Delay(_emptyReads - QuietReadsAtShortest + 1);
     }
 }
