@@ -29,14 +29,7 @@ public sealed class ListenerParameterTests
             }
             '#core=' + ([Enum]::GetNames($method.ReturnType) -join ',')
             """, new Hashtable { ["name"] = cmdletEnum });
-        Assert.Null(result.Terminating);
-        Assert.Empty(result.Errors);
-        var lines = result.Output.Select(o => o.ToString()).ToList();
-        var coreNames = lines.Single(l => l.StartsWith("#core=", StringComparison.Ordinal))["#core=".Length..].Split(',');
-        var pairs = lines.Where(l => !l.StartsWith('#')).Select(l => l.Split('=', 2)).ToList();
-        Assert.NotEmpty(pairs);
-        Assert.All(pairs, p => Assert.Equal($"{coreEnum}:{p[0]}", p[1]));
-        Assert.Equal(coreNames.Order(), pairs.Select(p => p[0]).Order());
+        AssertEveryMemberMapsToItsName(result, "#core=", coreEnum);
     }
 
     /// <summary>The other direction (core values shown to the user): each core member comes out as the cmdlet member of its name.</summary>
@@ -56,14 +49,23 @@ public sealed class ListenerParameterTests
             }
             '#cmdlet=' + ([Enum]::GetNames($cmdlet) -join ',')
             """, new Hashtable { ["name"] = cmdletEnum, ["core"] = coreEnum });
+        AssertEveryMemberMapsToItsName(result, "#cmdlet=", cmdletEnum);
+    }
+
+    /// <summary>
+    /// The script's lines "member=TargetType:member" all map a member to the one of its name, and the "marker" line
+    /// (the target's member names) shows every target member reached.
+    /// </summary>
+    private static void AssertEveryMemberMapsToItsName(PowerShellSession.Result result, string marker, string targetType)
+    {
         Assert.Null(result.Terminating);
         Assert.Empty(result.Errors);
         var lines = result.Output.Select(o => o.ToString()).ToList();
-        var cmdletNames = lines.Single(l => l.StartsWith("#cmdlet=", StringComparison.Ordinal))["#cmdlet=".Length..].Split(',');
+        var targetNames = lines.Single(l => l.StartsWith(marker, StringComparison.Ordinal))[marker.Length..].Split(',');
         var pairs = lines.Where(l => !l.StartsWith('#')).Select(l => l.Split('=', 2)).ToList();
         Assert.NotEmpty(pairs);
-        Assert.All(pairs, p => Assert.Equal($"{cmdletEnum}:{p[0]}", p[1]));
-        Assert.Equal(cmdletNames.Order(), pairs.Select(p => p[0]).Order());
+        Assert.All(pairs, p => Assert.Equal($"{targetType}:{p[0]}", p[1]));
+        Assert.Equal(targetNames.Order(), pairs.Select(p => p[0]).Order());
     }
 
     public static TheoryData<string, string> Settings() => new()
