@@ -63,6 +63,13 @@ public sealed class AdapterSettingsTests : IDisposable
     }
 
     [Fact]
+    public void TheAdapterPageDocumentsEveryVariable()
+    {
+        var page = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "adapter.md"));
+        Assert.All(AdapterSettings.All, setting => Assert.Contains($"`{setting.Variable}`", page));
+    }
+
+    [Fact]
     public void TheAdapterReadsNoVariableOutsideTheTable()
     {
         // Program and AdapterConfig reach the environment only through AdapterSettings rows.
