@@ -2,6 +2,7 @@ using PostgresSource.Core.Capture;
 using PostgresSource.Core.Connections;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Delivery;
+using PostgresSource.Core.Events;
 using PostgresSource.Core.Hosting;
 using PostgresSource.Core.Listening;
 using PostgresSource.Core.Sources;
@@ -39,8 +40,10 @@ internal sealed record AdapterConfig
     /// <summary>The channel the capture LISTENs on.</summary>
     public string EffectiveChannel => string.IsNullOrWhiteSpace(Listener.Capture.Channel) ? Source.DatabaseObjectName : Listener.Capture.Channel;
 
-    public static AdapterConfig Load(string[] args, Func<string, string?> env)
+    public static AdapterConfig Load(string[] args, Func<string, string?> environment)
     {
+        // Blank is unset and values are trimmed, also for the libpq variables read below (a Secret file's newline).
+        string? env(string name) => environment(name) is { } value && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
         var action = (args.FirstOrDefault() is { } argument ? ParseAction(argument) : S.Action.Read(env)) == "uninstall"
             ? AdapterAction.Uninstall
             : AdapterAction.Run;
@@ -61,7 +64,7 @@ internal sealed record AdapterConfig
         {
             throw S.Mode.Error($"{source.Mode} mode is not available in this build.");
         }
-        return config with { HttpPort = S.HttpPort.Read(env), Listener = LoadListener(env) };
+        return config with { HttpPort = S.HttpPort.Read(env), Listener = LoadListener(env, source) };
     }
 
     private static string ParseAction(string argument) => argument.ToLowerInvariant() is "run" or "uninstall"
@@ -111,7 +114,7 @@ internal sealed record AdapterConfig
         }
     }
 
-    private static ListenerSettings LoadListener(Func<string, string?> env)
+    private static ListenerSettings LoadListener(Func<string, string?> env, SourceDefinition source)
     {
         var sink = S.Sink.Require(env, "the URL events are sent to.");
         var overrides = Parse(S.CeOverrides, () => PostgresSource.Core.Events.CeOverrides.Parse(S.CeOverrides.Read(env)));
@@ -157,9 +160,36 @@ internal sealed record AdapterConfig
                 JournalPollInterval = S.PollInterval.Read(env),
             },
         };
-        // The delays' order (the first retry's wait above the longest) is the one rule across two variables.
-        return Parse(S.DeliveryMaxBackoffDelay, settings.Validate);
+        // An event source no CloudEvent can carry is a configuration error at start, not a failure per event.
+        Parse(S.EventSource, () => new ChangeEventFactory(source, settings.Listener.EventSource, settings.Listener.CeOverrides));
+        try
+        {
+            return settings.Validate();
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            // The rules across settings (the first retry's wait above the longest): named by the setting the core names.
+            throw SettingNamed(ex.ParamName).Error(OneLine(ex));
+        }
     }
+
+    /// <summary>The core's words without what ArgumentException appends (the parameter name, the actual value on another line).</summary>
+    private static string OneLine(ArgumentException ex)
+    {
+        var text = ex.Message.Split('\n')[0].TrimEnd();
+        var appended = text.IndexOf(" (Parameter '", StringComparison.Ordinal);
+        return appended < 0 ? text : text[..appended];
+    }
+
+    private static AdapterSetting SettingNamed(string? coreName) => coreName switch
+    {
+        nameof(RetryPolicy.InitialDelay) => S.DeliveryBackoffDelay,
+        nameof(ListenerOptions.QueueCapacity) => S.QueueCapacity,
+        nameof(ListenerOptions.MaxConcurrentDeliveries) => S.MaxInFlight,
+        nameof(ListenerOptions.DrainTimeout) => S.DrainTimeout,
+        nameof(CaptureOptions.JournalPollInterval) => S.PollInterval,
+        _ => S.DeliveryMaxBackoffDelay,
+    };
 
     /// <summary>PGSOURCE_CONNECTION, else the Secret's file (PGSOURCE_CONNECTION_FILE or the default mount), else the PG* variables.</summary>
     private static ConnectionSettings LoadConnection(Func<string, string?> env)

@@ -25,7 +25,8 @@ public sealed class AdapterSettingsTests : IDisposable
         ["PGSOURCE_DELIVERY_ATTEMPTS"] = "5", ["PGSOURCE_DELIVERY_MAX_RETRY_TIME"] = "PT2M", ["PGSOURCE_DELIVERY_TIMEOUT"] = "10s",
         ["PGSOURCE_DELIVERY_BACKOFF_DELAY"] = "100ms", ["PGSOURCE_DELIVERY_MAX_BACKOFF_DELAY"] = "5s", ["PGSOURCE_QUEUE_CAPACITY"] = "50",
         ["PGSOURCE_DRAIN_TIMEOUT"] = "3s", ["PGSOURCE_HTTP_PORT"] = "8181",
-        ["PGHOST"] = "db.example", ["PGDATABASE"] = "shop", ["PGUSER"] = "app",
+        // A Secret file's trailing newline and stray spaces: trimmed, as every variable is.
+        ["PGHOST"] = " db.example\n", ["PGDATABASE"] = "shop", ["PGUSER"] = "app", ["PGSSLMODE"] = " require ",
     };
 
     [Fact]
@@ -45,6 +46,7 @@ public sealed class AdapterSettingsTests : IDisposable
         Assert.Equal(TimeSpan.FromMilliseconds(250), config.Listener.Capture.JournalPollInterval);
         Assert.Equal(5, config.Listener.Delivery.MaxAttempts);
         Assert.Equal(8181, config.HttpPort);
+        // Trimmed: untrimmed, PGSSLMODE " require " would have been a configuration error and the host "db.example\n" wrong.
         Assert.Equal("db.example", config.Connection.Host);
 
         // Every row of the table is read, and nothing is read that the table (or libpq's list) does not name.

@@ -365,6 +365,8 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         { "PGSOURCE_ORDERING", "sideways", "PGSOURCE_ORDERING" },
         { "PGSOURCE_ON_UNDELIVERABLE", "maybe", "PGSOURCE_ON_UNDELIVERABLE" },
         { "PGSOURCE_DELIVERY_MAX_RETRY_TIME", "soon", "PGSOURCE_DELIVERY_MAX_RETRY_TIME" },
+        { "EVENT_SOURCE", "http://[", "EVENT_SOURCE" },
+        { "PGSOURCE_DELIVERY_BACKOFF_DELAY", "1m", "PGSOURCE_DELIVERY_MAX_BACKOFF_DELAY" },
     };
 
     [Theory]

@@ -127,6 +127,17 @@ public sealed class ListenerParameterTests
         Assert.DoesNotContain(result.Verbose, v => v.StartsWith("Listening for", StringComparison.Ordinal));
     }
 
+    /// <summary>A dead-letter sink that is not an http or https URL is refused also when the events go to the pipeline (where it is not used).</summary>
+    [Fact]
+    public void AWrongDeadLetterSinkIsRefusedWithoutASinkToo()
+    {
+        using var ps = PowerShellSession.Open();
+        var result = ps.Run("New-PgSource -Name shop -Table orders -ConnectionString 'Host=127.0.0.1;Port=1;Username=u;Database=d' | Start-PgSourceListener -DeadLetterSink ftp://files.example/ -MaxEvents 1");
+        var error = TheError(result);
+        Assert.Equal("PgSource.InvalidSink,PostgresSource.PowerShell.Cmdlets.StartPgSourceListenerCommand", error.FullyQualifiedErrorId);
+        Assert.Contains("dead-letter sink 'ftp://files.example/' is not an absolute http or https URL", error.Exception.Message);
+    }
+
     [Fact]
     public void PeekIsItsOwnParameterSet()
     {

@@ -40,12 +40,16 @@ internal static class ListenerBuilder
         {
             throw new ArgumentException($"Source {source.EventSource} has no sink to deliver to.");
         }
-        // The source's own dead-letter sink when it is a URL (a ref needs a cluster to resolve it).
-        var deadLetterUri = sinkUri is null ? null
-            : settings.DeadLetterSink ?? (source.Delivery?.DeadLetterSink is { IsRef: false, Uri: { } own } ? own : null);
+        // The source's own dead-letter sink when it is a URL (a ref needs a cluster to resolve it); checked also when
+        // the events stay in process, where it is not used, so a wrong one is reported wherever it was given.
+        var deadLetterUri = settings.DeadLetterSink ?? (source.Delivery?.DeadLetterSink is { IsRef: false, Uri: { } own } ? own : null);
         if (deadLetterUri is not null)
         {
             SinkAddress.Require(deadLetterUri, "dead-letter sink");
+        }
+        if (sinkUri is null)
+        {
+            deadLetterUri = null;
         }
         var (options, policy) = settings.Delivery.ApplyTo(settings.Listener, settings.Retry, source.Delivery);
         options = options with
@@ -58,18 +62,19 @@ internal static class ListenerBuilder
         // The sinks first: a CA file that cannot be read fails here, before a capture exists to be cleaned up.
         var sink = sinkUri is null ? inProcessSink! : new HttpEventSink(sinkUri, settings.Http);
         var deadLetter = deadLetterUri is null ? null : new HttpEventSink(deadLetterUri, settings.Http);
-        IChangeCapture capture;
+        IChangeCapture? capture = null;
         try
         {
             capture = ChangeCaptureFactory.Create(source, connection, settings.Capture);
+            return new SourceListener(source, capture, new EventDeliverer(sink, policy, deadLetter), options);
         }
         catch
         {
-            // HttpEventSink's disposal completes synchronously (it only disposes its HttpClient).
+            // Nothing was started: each disposal completes at once (HttpEventSink only disposes its HttpClient).
+            capture?.DisposeAsync().AsTask().GetAwaiter().GetResult();
             if (sinkUri is not null) sink.DisposeAsync().AsTask().GetAwaiter().GetResult();
             deadLetter?.DisposeAsync().AsTask().GetAwaiter().GetResult();
             throw;
         }
-        return new SourceListener(source, capture, new EventDeliverer(sink, policy, deadLetter), options);
     }
 }

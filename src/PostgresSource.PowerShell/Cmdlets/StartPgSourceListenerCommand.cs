@@ -288,7 +288,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
                 Http = new HttpSinkOptions
                 {
                     ContentMode = CoreEnumMap.ToCore(ContentMode),
-                    CaCertificateFile = CaCertificatePath is null ? null : GetUnresolvedProviderPathFromPSPath(CaCertificatePath),
+                    CaCertificateFile = CaCertificateFile(),
                 },
                 Retry = new RetryPolicy { InitialDelay = RetryDelay, MaxDelay = MaxRetryDelay },
                 Delivery = new DeliveryChoices
@@ -343,6 +343,30 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
                $"{options.MaxConcurrentDeliveries} in flight, retries: {item.Listener.Deliverer.Policy.DescribeLimit()}, undeliverable changes {undeliverable}.";
     }
 
+    /// <summary>-CaCertificatePath as a file system path; a path no file can be at ends the command before anything starts.</summary>
+    private string? CaCertificateFile()
+    {
+        if (CaCertificatePath is null)
+        {
+            return null;
+        }
+        try
+        {
+            return GetUnresolvedProviderPathFromPSPath(CaCertificatePath);
+        }
+        catch (Exception ex) when (ex is ProviderNotFoundException or System.Management.Automation.DriveNotFoundException or NotSupportedException or PSArgumentException or PSInvalidOperationException)
+        {
+            ThrowTerminatingError(new ErrorRecord(ex, ErrorIds.InvalidParameter, ErrorCategory.InvalidArgument, CaCertificatePath)
+            {
+                ErrorDetails = new ErrorDetails($"-CaCertificatePath '{CaCertificatePath}' is not a file system path: {ex.Message}")
+                {
+                    RecommendedAction = "Give the path of a PEM file on a file system drive.",
+                },
+            });
+            throw; // not reached
+        }
+    }
+
     private string JournalPolling(Running item) => item.Source.Definition.Mode == CaptureMode.Durable && !item.Peek
         ? $", journal read at least every {_settings!.Capture.JournalPollInterval.TotalMilliseconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} ms"
         : string.Empty;
@@ -373,13 +397,18 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
             var channel = listener.Capture is NotifyCapture notify ? notify.Channel : definition.DatabaseObjectName;
             return new Running(source, listener, toPipeline, channel, snapshotProgress, Peek);
         }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            // What was asked, merged with the source's spec.delivery, does not hold (for example commit order with more in flight).
+            WriteError(new ErrorRecord(ex, ErrorIds.InvalidSink, ErrorCategory.InvalidArgument, source));
+        }
         catch (ArgumentException ex)
         {
             WriteError(new ErrorRecord(ex, ErrorIds.InvalidSink, ErrorCategory.InvalidArgument, source)
             {
                 ErrorDetails = new ErrorDetails(ex.Message)
                 {
-                    RecommendedAction = "Pass -Sink (and -DeadLetterSink) as absolute http or https URLs, or leave -Sink out to write the events to the pipeline.",
+                    RecommendedAction = "Pass -Sink (and -DeadLetterSink) as absolute http or https URLs; without -Sink, events go to the pipeline unless the source names a sink of its own.",
                 },
             });
         }

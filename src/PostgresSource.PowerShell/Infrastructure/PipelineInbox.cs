@@ -25,8 +25,9 @@ internal sealed class PipelineInbox<T> : IDisposable
                 return false;
             }
             _items.Enqueue(item);
+            // Inside the lock: once the reader saw the inbox closed and empty (and may dispose it), no Release can follow.
+            _signal.Release();
         }
-        _signal.Release();
         return true;
     }
 
@@ -35,9 +36,6 @@ internal sealed class PipelineInbox<T> : IDisposable
 
     /// <summary>Pipeline thread: waits until an item may be there, the timeout passed, or the token is cancelled (throws).</summary>
     public void Wait(TimeSpan timeout, CancellationToken cancellationToken) => _signal.Wait(timeout, cancellationToken);
-
-    /// <summary>Wakes a waiting <see cref="Wait"/> without an item (for example when the work it waits for is done).</summary>
-    public void Wake() => _signal.Release();
 
     public bool IsEmpty => _items.IsEmpty;
 
@@ -49,9 +47,13 @@ internal sealed class PipelineInbox<T> : IDisposable
     {
         lock (_gate)
         {
-            _closed = true;
+            if (!_closed)
+            {
+                _closed = true;
+                // Wakes a waiting reader, which then sees the inbox closed.
+                _signal.Release();
+            }
         }
-        Wake();
     }
 
     public bool IsClosed
