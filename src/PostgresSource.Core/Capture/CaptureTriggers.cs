@@ -15,6 +15,16 @@ internal static class CaptureTriggers
 {
     private const int RowChanges = TriggerCatalog.RowBit | TriggerCatalog.InsertBit | TriggerCatalog.DeleteBit | TriggerCatalog.UpdateBit;
 
+    /// <summary>
+    /// The schema and table an event names, as the trigger functions compute them: the trigger's arguments when it was
+    /// made on a partitioned table (PostgreSQL clones it onto every partition, attached later ones too, with the same
+    /// arguments, so a change in a partition names the parent), else the table it fired on. Costs nothing per row.
+    /// </summary>
+    public const string EventSchema = "COALESCE(TG_ARGV[0], TG_TABLE_SCHEMA)";
+
+    /// <inheritdoc cref="EventSchema"/>
+    public const string EventTable = "COALESCE(TG_ARGV[1], TG_TABLE_NAME)";
+
     /// <summary>The statement trigger's name: trigger names are per table, so it needs its own.</summary>
     public static string TruncateName(string name) => ChildName.Make(name, "_truncate");
 
@@ -26,7 +36,8 @@ internal static class CaptureTriggers
         string name, string function, uint? functionOid, ResolvedTable table,
         IReadOnlyList<TriggerCatalog.TriggerInfo> existing, InstallOptions options)
     {
-        foreach (var (triggerName, create, matches) in Wanted(name, function, table.Qualified))
+        var arguments = ArgumentsFor(table);
+        foreach (var (triggerName, create, matches) in Wanted(name, function, table.Qualified, arguments))
         {
             var target = Target(table.ToString(), name, triggerName);
             var found = existing.FirstOrDefault(t => t.TableOid == table.Oid && t.TriggerName == triggerName);
@@ -35,7 +46,8 @@ internal static class CaptureTriggers
             {
                 yield return new SchemaChange(SchemaChangeKind.CreateTrigger, target, Join(create, enable));
             }
-            else if (!matches(found.Type) || functionOid is null || found.FunctionOid != functionOid || found.Enabled is 'D' or 'R')
+            else if (!matches(found.Type) || functionOid is null || found.FunctionOid != functionOid || found.Enabled is 'D' or 'R'
+                     || !(found.Arguments ?? []).SequenceEqual(arguments))
             {
                 // Another mode's trigger, a disabled or altered one: replaced, same name, this mode's function.
                 yield return new SchemaChange(SchemaChangeKind.ReplaceTrigger, target,
@@ -51,7 +63,8 @@ internal static class CaptureTriggers
     /// <summary>The idempotent script form, for a table as the user wrote it.</summary>
     public static IEnumerable<SchemaChange> Script(string name, string function, string qualifiedTable, string tableText, InstallOptions options)
     {
-        foreach (var (triggerName, create, _) in Wanted(name, function, qualifiedTable))
+        // Without a database the script cannot tell a partitioned table: its events name the partitions (install directly for the parent's name).
+        foreach (var (triggerName, create, _) in Wanted(name, function, qualifiedTable, []))
         {
             yield return new SchemaChange(SchemaChangeKind.CreateTrigger, Target(tableText, name, triggerName),
                 Join(Drop(triggerName, qualifiedTable) + ";\n" + create, EnableSql(triggerName, qualifiedTable, options.CaptureReplicaSessions)));
@@ -72,14 +85,19 @@ internal static class CaptureTriggers
         (tgtype & (TriggerCatalog.RowBit | TriggerCatalog.BeforeBit | TriggerCatalog.InsteadBit | TriggerCatalog.TruncateBit
                    | TriggerCatalog.InsertBit | TriggerCatalog.DeleteBit | TriggerCatalog.UpdateBit)) == TriggerCatalog.TruncateBit;
 
-    private static IEnumerable<(string Name, string Create, Func<int, bool> Matches)> Wanted(string name, string function, string qualifiedTable)
+    /// <summary>What the triggers pass their function: the table's own names on a partitioned table, nothing otherwise.</summary>
+    private static IReadOnlyList<string> ArgumentsFor(ResolvedTable table) => table.Partitioned ? [table.Schema, table.Name] : [];
+
+    private static IEnumerable<(string Name, string Create, Func<int, bool> Matches)> Wanted(
+        string name, string function, string qualifiedTable, IReadOnlyList<string> arguments)
     {
+        var call = $"{function}({string.Join(", ", arguments.Select(Sql.Literal))})";
         yield return (name,
-            $"CREATE TRIGGER {Sql.Identifier(name)} AFTER INSERT OR UPDATE OR DELETE ON {qualifiedTable} FOR EACH ROW EXECUTE FUNCTION {function}()",
+            $"CREATE TRIGGER {Sql.Identifier(name)} AFTER INSERT OR UPDATE OR DELETE ON {qualifiedTable} FOR EACH ROW EXECUTE FUNCTION {call}",
             IsRowShape);
         var truncate = TruncateName(name);
         yield return (truncate,
-            $"CREATE TRIGGER {Sql.Identifier(truncate)} AFTER TRUNCATE ON {qualifiedTable} FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
+            $"CREATE TRIGGER {Sql.Identifier(truncate)} AFTER TRUNCATE ON {qualifiedTable} FOR EACH STATEMENT EXECUTE FUNCTION {call}",
             IsTruncateShape);
     }
 

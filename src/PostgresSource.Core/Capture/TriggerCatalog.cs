@@ -15,13 +15,15 @@ internal static class TriggerCatalog
     /// </summary>
     public const string RowTriggerOperationsColumn = """
         t.tgtype::int | COALESCE((SELECT pg_catalog.bit_or(tt.tgtype::int) & 32 FROM pg_catalog.pg_trigger tt
-                                  WHERE tt.tgrelid = t.tgrelid AND tt.tgfoid = p.oid AND NOT tt.tgisinternal), 0)
+                                  WHERE tt.tgrelid = t.tgrelid AND tt.tgfoid = p.oid AND NOT tt.tgisinternal AND tt.tgparentid = 0), 0)
         """;
 
     /// <summary>A trigger function named by the source; <c>Pinned</c>: its search_path is <see cref="Sql.PinnedSearchPath"/>.</summary>
     public sealed record FunctionInfo(uint Oid, string Schema, string Name, string Source, bool SecurityDefiner = false, bool Pinned = false);
 
-    public sealed record TriggerInfo(uint TableOid, string TableSchema, string TableName, string TriggerName, int Type, uint FunctionOid, char Enabled)
+    /// <summary>A trigger of the source; <c>Arguments</c>: what it passes its function (the parent's names on a partitioned table).</summary>
+    public sealed record TriggerInfo(uint TableOid, string TableSchema, string TableName, string TriggerName, int Type, uint FunctionOid, char Enabled,
+        IReadOnlyList<string>? Arguments = null)
     {
         public string QualifiedTable => Sql.Qualified(TableSchema, TableName);
 
@@ -57,11 +59,13 @@ internal static class TriggerCatalog
         NpgsqlConnection connection, string name, CancellationToken cancellationToken)
     {
         const string query = """
-            SELECT c.oid, n.nspname, c.relname, t.tgname, t.tgtype, t.tgfoid, t.tgenabled
+            SELECT c.oid, n.nspname, c.relname, t.tgname, t.tgtype, t.tgfoid, t.tgenabled, t.tgnargs, t.tgargs
             FROM pg_catalog.pg_trigger t
             JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-            WHERE NOT t.tgisinternal AND t.tgname = ANY (@names)
+            -- Not the clones PostgreSQL keeps on the partitions of a partitioned table (PostgreSQL 13+: tgparentid):
+            -- they come and go with the parent's trigger.
+            WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND t.tgname = ANY (@names)
             ORDER BY n.nspname, c.relname
             """;
         await using var command = new NpgsqlCommand(query, connection);
@@ -72,10 +76,14 @@ internal static class TriggerCatalog
         {
             triggers.Add(new TriggerInfo(
                 reader.GetFieldValue<uint>(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                reader.GetInt16(4), reader.GetFieldValue<uint>(5), reader.GetChar(6)));
+                reader.GetInt16(4), reader.GetFieldValue<uint>(5), reader.GetChar(6), Arguments(reader.GetInt16(7), reader.GetFieldValue<byte[]>(8))));
         }
         return triggers;
     }
+
+    /// <summary>pg_trigger.tgargs: each argument followed by a zero byte.</summary>
+    private static IReadOnlyList<string> Arguments(short count, byte[] bytes) =>
+        count == 0 ? [] : System.Text.Encoding.UTF8.GetString(bytes).Split('\0')[..count];
 
     public static IReadOnlyList<string> Operations(int tgtype)
     {

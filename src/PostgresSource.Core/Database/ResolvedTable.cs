@@ -1,7 +1,7 @@
 namespace PostgresSource.Core.Database;
 
-/// <summary>A table that exists, as PostgreSQL names it.</summary>
-internal sealed record ResolvedTable(string Schema, string Name, uint Oid)
+/// <summary>A table that exists, as PostgreSQL names it; <paramref name="Partitioned"/>: its rows live in its partitions.</summary>
+internal sealed record ResolvedTable(string Schema, string Name, uint Oid, bool Partitioned = false)
 {
     public string Qualified => Sql.Qualified(Schema, Name);
     public override string ToString() => $"{Schema}.{Name}";

@@ -11,7 +11,7 @@ namespace PostgresSource.Core.Database;
 internal static class TableResolver
 {
     private const string Query = """
-        SELECT n.nspname, c.relname, c.oid
+        SELECT n.nspname, c.relname, c.oid, c.relkind = 'p'
         FROM pg_catalog.pg_class c
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p')
@@ -62,6 +62,6 @@ internal static class TableResolver
         {
             return null;
         }
-        return new ResolvedTable(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<uint>(2));
+        return new ResolvedTable(reader.GetString(0), reader.GetString(1), reader.GetFieldValue<uint>(2), reader.GetBoolean(3));
     }
 }

@@ -24,7 +24,7 @@ internal static class DurableJournalListing
         LEFT JOIN pg_catalog.pg_proc p ON p.pronamespace = n.oid AND p.proname = @function AND p.pronargs = 0
              AND p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype
         LEFT JOIN pg_catalog.pg_class j ON j.relnamespace = n.oid AND j.relname = @journal AND j.relkind IN ('r', 'p')
-        LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = p.oid AND NOT t.tgisinternal AND (t.tgtype::int & 1) = 1 -- row triggers: one line per table
+        LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = p.oid AND NOT t.tgisinternal AND t.tgparentid = 0 AND (t.tgtype::int & 1) = 1 -- row triggers, not their clones on partitions: one line per table
         LEFT JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
         LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
         WHERE n.nspname LIKE 'postgressource\_%' AND (p.oid IS NOT NULL OR j.oid IS NOT NULL)

@@ -76,16 +76,16 @@ internal static class DurableJournalSql
             -- One INSERT per operation: each cached plan computes only its own operation's row images.
             IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
                 INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data)
-                VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', pg_catalog.row_to_json(NEW));
+                VALUES ({{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, 'INSERT', pg_catalog.row_to_json(NEW));
             ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
                 INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data, old)
-                VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', pg_catalog.row_to_json(NEW), pg_catalog.row_to_json(OLD));
+                VALUES ({{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, 'UPDATE', pg_catalog.row_to_json(NEW), pg_catalog.row_to_json(OLD));
             ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
                 INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data)
-                VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', pg_catalog.row_to_json(OLD));
+                VALUES ({{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, 'DELETE', pg_catalog.row_to_json(OLD));
             ELSE
                 INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation)
-                VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'TRUNCATE');
+                VALUES ({{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, 'TRUNCATE');
             END IF;
             -- No NOTIFY: at commit it takes a database-wide lock held through the WAL flush, so writers that
             -- notify cannot share a flush. The reader polls instead (see JournalPollPacing).

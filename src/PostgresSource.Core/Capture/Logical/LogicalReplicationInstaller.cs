@@ -48,13 +48,21 @@ internal sealed class LogicalReplicationInstaller : ICaptureInstaller
 
         var published = await PublicationTablesAsync(connection, name, cancellationToken).ConfigureAwait(false);
         var wanted = tables.Select(t => t.Qualified).ToList();
+        var viaRoot = tables.Any(t => t.Partitioned);
         if (published is null)
         {
-            changes.Add(new SchemaChange(SchemaChangeKind.CreatePublication, name, LogicalReplicationSql.CreatePublication(name, wanted)));
+            changes.Add(new SchemaChange(SchemaChangeKind.CreatePublication, name, LogicalReplicationSql.CreatePublication(name, wanted, viaRoot)));
         }
-        else if (!published.SetEquals(tables.Select(t => t.Oid)))
+        else
         {
-            changes.Add(new SchemaChange(SchemaChangeKind.AlterPublication, name, LogicalReplicationSql.SetPublicationTables(name, wanted)));
+            if (!published.SetEquals(tables.Select(t => t.Oid)))
+            {
+                changes.Add(new SchemaChange(SchemaChangeKind.AlterPublication, name, LogicalReplicationSql.SetPublicationTables(name, wanted)));
+            }
+            if (viaRoot && !await PublishesViaRootAsync(connection, name, cancellationToken).ConfigureAwait(false))
+            {
+                changes.Add(new SchemaChange(SchemaChangeKind.AlterPublication, name + " (publish via partition root)", LogicalReplicationSql.PublishViaPartitionRoot(name)));
+            }
         }
 
         changes.AddRange(await SourceStateSql.PlanStateAsync(connection, name, tables, options.Snapshot, schemaPlanned: false, cancellationToken,
@@ -170,6 +178,13 @@ internal sealed class LogicalReplicationInstaller : ICaptureInstaller
             }
         }
         return tables;
+    }
+
+    private static async Task<bool> PublishesViaRootAsync(NpgsqlConnection connection, string name, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT pubviaroot FROM pg_catalog.pg_publication WHERE pubname = @name", connection);
+        command.Parameters.AddWithValue("name", name);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
     }
 
     private static async Task<(char Identity, bool HasPrimaryKey)> ReplicaIdentityAsync(NpgsqlConnection connection, uint table, CancellationToken cancellationToken)

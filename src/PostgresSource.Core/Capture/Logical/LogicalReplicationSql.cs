@@ -14,8 +14,16 @@ internal static class LogicalReplicationSql
     public static bool IsValidSlotName(string name) =>
         name.Length is > 0 and <= 63 && name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_');
 
-    public static string CreatePublication(string name, IEnumerable<string> qualifiedTables) =>
-        $"CREATE PUBLICATION {Sql.Identifier(name)} FOR TABLE {string.Join(", ", qualifiedTables)}";
+    /// <param name="viaPartitionRoot">
+    /// A table is partitioned: publish its partitions' changes as the parent's (PostgreSQL 13+), so events name the
+    /// parent and partitions attached later are covered with no change to the publication.
+    /// </param>
+    public static string CreatePublication(string name, IEnumerable<string> qualifiedTables, bool viaPartitionRoot = false) =>
+        $"CREATE PUBLICATION {Sql.Identifier(name)} FOR TABLE {string.Join(", ", qualifiedTables)}" +
+        (viaPartitionRoot ? " WITH (publish_via_partition_root = true)" : string.Empty);
+
+    public static string PublishViaPartitionRoot(string name) =>
+        $"ALTER PUBLICATION {Sql.Identifier(name)} SET (publish_via_partition_root = true)";
 
     public static string SetPublicationTables(string name, IEnumerable<string> qualifiedTables) =>
         $"ALTER PUBLICATION {Sql.Identifier(name)} SET TABLE {string.Join(", ", qualifiedTables)}";

@@ -18,7 +18,7 @@ internal static class NotifyTriggerListing
                t.tgenabled
         FROM pg_catalog.pg_proc p
         JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
-        LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = p.oid AND NOT t.tgisinternal AND (t.tgtype::int & 1) = 1 -- row triggers: one line per table
+        LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = p.oid AND NOT t.tgisinternal AND t.tgparentid = 0 AND (t.tgtype::int & 1) = 1 -- row triggers, not their clones on partitions: one line per table
         LEFT JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
         LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
         WHERE p.proname LIKE 'postgressource\_%'

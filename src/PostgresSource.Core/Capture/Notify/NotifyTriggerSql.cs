@@ -32,16 +32,16 @@ internal static class NotifyTriggerSql
             END IF;
 
             notification = pg_catalog.json_build_object(
-                'table', TG_TABLE_NAME,
-                'schema', TG_TABLE_SCHEMA,
+                'table', {{CaptureTriggers.EventTable}},
+                'schema', {{CaptureTriggers.EventSchema}},
                 'action', TG_OP,
                 'data', data)::pg_catalog.text;
 
             -- NOTIFY fails at {{MaxPayloadBytes + 1}} bytes, inside the user's transaction: send the key instead.
             IF pg_catalog.octet_length(notification) OPERATOR(pg_catalog.>) {{MaxPayloadBytes}} THEN
                 notification = pg_catalog.json_build_object(
-                    'table', TG_TABLE_NAME,
-                    'schema', TG_TABLE_SCHEMA,
+                    'table', {{CaptureTriggers.EventTable}},
+                    'schema', {{CaptureTriggers.EventSchema}},
                     'action', TG_OP,
                     'truncated', true,
                     'data', (SELECT pg_catalog.json_object_agg(d.key, d.value)
@@ -55,8 +55,8 @@ internal static class NotifyTriggerSql
                                    WHERE i.indrelid OPERATOR(pg_catalog.=) TG_RELID AND i.indisprimary)))::pg_catalog.text;
                 IF pg_catalog.octet_length(notification) OPERATOR(pg_catalog.>) {{MaxPayloadBytes}} THEN
                     notification = pg_catalog.json_build_object(
-                        'table', TG_TABLE_NAME,
-                        'schema', TG_TABLE_SCHEMA,
+                        'table', {{CaptureTriggers.EventTable}},
+                        'schema', {{CaptureTriggers.EventSchema}},
                         'action', TG_OP,
                         'truncated', true,
                         'data', NULL)::pg_catalog.text;
