@@ -3,10 +3,11 @@ using PostgresSource.Core.Database;
 namespace PostgresSource.Core.Capture.Notify;
 
 /// <summary>
-/// The SQL of Notify mode: the seed's function and trigger, with two additions that keep the seed's
-/// payload meaning: a "schema" field, and a fallback for rows too big for NOTIFY (8000 bytes), which
-/// would otherwise make the user's own INSERT or UPDATE fail. The fallback sends the primary-key
-/// columns with "truncated": true; if even those are too big, it sends no data at all.
+/// The SQL of Notify mode: the seed's function and trigger, with additions that keep the seed's payload
+/// meaning: a "schema" field; on UPDATE the row before it as "old" while both rows fit (else "oldOmitted": true);
+/// and a fallback for rows too big for NOTIFY (8000 bytes), which would otherwise make the user's own INSERT or
+/// UPDATE fail. The fallback sends the primary-key columns with "truncated": true; if even those are too big, it
+/// sends no data at all.
 /// </summary>
 internal static class NotifyTriggerSql
 {
@@ -31,11 +32,29 @@ internal static class NotifyTriggerSql
                 data = pg_catalog.row_to_json(NEW);
             END IF;
 
-            notification = pg_catalog.json_build_object(
-                'table', {{CaptureTriggers.EventTable}},
-                'schema', {{CaptureTriggers.EventSchema}},
-                'action', TG_OP,
-                'data', data)::pg_catalog.text;
+            IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+                -- The row before the update too, while both fit one notification; else the new row alone, marked.
+                notification = pg_catalog.json_build_object(
+                    'table', {{CaptureTriggers.EventTable}},
+                    'schema', {{CaptureTriggers.EventSchema}},
+                    'action', TG_OP,
+                    'data', data,
+                    'old', pg_catalog.row_to_json(OLD))::pg_catalog.text;
+                IF pg_catalog.octet_length(notification) OPERATOR(pg_catalog.>) {{MaxPayloadBytes}} THEN
+                    notification = pg_catalog.json_build_object(
+                        'table', {{CaptureTriggers.EventTable}},
+                        'schema', {{CaptureTriggers.EventSchema}},
+                        'action', TG_OP,
+                        'data', data,
+                        'oldOmitted', true)::pg_catalog.text;
+                END IF;
+            ELSE
+                notification = pg_catalog.json_build_object(
+                    'table', {{CaptureTriggers.EventTable}},
+                    'schema', {{CaptureTriggers.EventSchema}},
+                    'action', TG_OP,
+                    'data', data)::pg_catalog.text;
+            END IF;
 
             -- NOTIFY fails at {{MaxPayloadBytes + 1}} bytes, inside the user's transaction: send the key instead.
             IF pg_catalog.octet_length(notification) OPERATOR(pg_catalog.>) {{MaxPayloadBytes}} THEN
