@@ -35,7 +35,13 @@ internal sealed record AdapterConfig
     public Uri Sink => Listener.Sink ?? throw new InvalidOperationException("No sink: the adapter is not configured to run.");
 
     /// <summary>The deliveries in flight and the order in force (PGSOURCE_MAX_IN_FLIGHT, PGSOURCE_ORDERING and their defaults).</summary>
-    public ListenerOptions Delivery => Listener.Delivery.ApplyTo(Listener.Listener, Listener.Retry, null).Options;
+    public ListenerOptions Delivery => InForce().Options;
+
+    /// <summary>The retry limits in force (PGSOURCE_DELIVERY_ATTEMPTS, PGSOURCE_DELIVERY_MAX_RETRY_TIME) with the delays.</summary>
+    public RetryPolicy Retry => InForce().Policy;
+
+    // The adapter's source carries no spec.delivery: what the variables ask is all there is.
+    private (ListenerOptions Options, RetryPolicy Policy) InForce() => Listener.Delivery.ApplyTo(Listener.Listener, Listener.Retry, null);
 
     /// <summary>The channel the capture LISTENs on.</summary>
     public string EffectiveChannel => string.IsNullOrWhiteSpace(Listener.Capture.Channel) ? Source.DatabaseObjectName : Listener.Capture.Channel;

@@ -96,7 +96,7 @@ internal static class Program
     {
         var identity = Identity(config);
         var settings = config.Listener;
-        var (delivery, retry) = settings.Delivery.ApplyTo(settings.Listener, settings.Retry, null);
+        var (delivery, retry) = (config.Delivery, config.Retry);
         log.Info("starting", [.. identity, ("sink", HttpEventSink.Describe(config.Sink)), ("contentMode", settings.Http.ContentMode.ToString().ToLowerInvariant()),
             ("deadLetterSink", settings.DeadLetterSink is null ? null : HttpEventSink.Describe(settings.DeadLetterSink)), ("install", config.Install),
             ("deliveryAttempts", retry.MaxAttempts?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unlimited"),

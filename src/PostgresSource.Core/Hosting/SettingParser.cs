@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Xml;
 using PostgresSource.Core.Delivery;
+using PostgresSource.Core.Sources;
 
 namespace PostgresSource.Core.Hosting;
 
@@ -76,7 +76,8 @@ internal static class SettingParsers
             TimeSpan value;
             if (text.StartsWith('P') || text.StartsWith('p'))
             {
-                value = XmlConvert.ToTimeSpan(text.ToUpperInvariant());
+                // The one ISO 8601 reader, the CR's (spec.delivery.retryTime).
+                value = SourceDelivery.TryParseDuration(text.ToUpperInvariant(), out var iso) ? iso : throw new FormatException();
             }
             else
             {

@@ -33,6 +33,16 @@ internal static class CaptureHarness
         return session.Changes;
     }
 
+    /// <summary>Waits (up to 10 s) until the capture is connected and capturing, so changes made next are seen.</summary>
+    public static async Task WaitUntilReadyAsync(IChangeCapture capture)
+    {
+        for (var i = 0; i < 100 && !capture.IsReady; i++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.True(capture.IsReady, "the capture did not become ready within 10 s");
+    }
+
     public static JsonElement Payload(CapturedChange change) => JsonDocument.Parse(change.PayloadJson).RootElement.Clone();
 
     /// <summary>Reads until <paramref name="count"/> changes arrived (acknowledging each), or fails after the timeout.</summary>

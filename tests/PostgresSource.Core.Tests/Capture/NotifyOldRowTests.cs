@@ -18,11 +18,7 @@ public sealed class NotifyOldRowTests(DatabaseFixture database)
         await CaptureHarness.InstallAsync(source, db);
         await using var capture = ChangeCaptureFactory.Create(source, ConnectionSettings.Parse(db));
         var taking = CaptureHarness.TakeAsync(capture, 3);
-        for (var i = 0; i < 100 && !capture.IsReady; i++)
-        {
-            await Task.Delay(100);
-        }
-        Assert.True(capture.IsReady);
+        await CaptureHarness.WaitUntilReadyAsync(capture);
 
         await TestSql.ExecuteAsync(db, "UPDATE notes SET body = 'final' WHERE id = 1");
         // 4,500 bytes before and after: either row fits one notification, both do not.

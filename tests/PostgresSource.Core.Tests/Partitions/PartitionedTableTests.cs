@@ -37,11 +37,7 @@ public sealed class PartitionedTableTests(DatabaseFixture database, ITestOutputH
         var options = mode == CaptureMode.Logical ? LogicalCaptureTests.Fast : new CaptureOptions { JournalPollInterval = TimeSpan.FromMilliseconds(50) };
         await using var capture = ChangeCaptureFactory.Create(source, ConnectionSettings.Parse(db), options);
         var taking = CaptureHarness.TakeAsync(capture, 3);
-        for (var i = 0; i < 100 && !capture.IsReady; i++)
-        {
-            await Task.Delay(100);
-        }
-        Assert.True(capture.IsReady);
+        await CaptureHarness.WaitUntilReadyAsync(capture);
 
         await TestSql.ExecuteAsync(db, "INSERT INTO measurements VALUES (1, 'eu', 10)");
         // Attached while the source runs: created apart, then attached (the usual way to add a partition without a long lock).
