@@ -10,12 +10,18 @@ internal static class TriggerCatalog
     public const int RowBit = 1, BeforeBit = 2, InsertBit = 4, DeleteBit = 8, UpdateBit = 16, TruncateBit = 32, InsteadBit = 64;
 
     /// <summary>
-    /// A select-list column for the listings: the operations of row trigger <c>t</c> (calling function <c>p</c>), plus
-    /// TRUNCATE when that function's statement trigger is on the same table too. One text, so every mode reports alike.
+    /// For the listings: a LATERAL join <c>t</c> with one row per table whose triggers call function <c>p</c> (not the
+    /// clones on partitions): <c>tgrelid</c>; <c>tgtype</c>, the bits of all of them (so the operations they capture);
+    /// <c>enabled</c>, all of them fire; and <c>tgnargs</c>/<c>tgargs</c> of one of them (they share the filter's).
     /// </summary>
-    public const string RowTriggerOperationsColumn = """
-        t.tgtype::int | COALESCE((SELECT pg_catalog.bit_or(tt.tgtype::int) & 32 FROM pg_catalog.pg_trigger tt
-                                  WHERE tt.tgrelid = t.tgrelid AND tt.tgfoid = p.oid AND NOT tt.tgisinternal AND tt.tgparentid = 0), 0)
+    public const string TriggersPerTableJoin = """
+        LEFT JOIN LATERAL (
+            SELECT tt.tgrelid, pg_catalog.bit_or(tt.tgtype::int) AS tgtype, pg_catalog.bool_and(tt.tgenabled <> 'D') AS enabled,
+                   (pg_catalog.array_agg(tt.tgnargs ORDER BY pg_catalog.length(tt.tgname), tt.tgname))[1] AS tgnargs,
+                   (pg_catalog.array_agg(tt.tgargs ORDER BY pg_catalog.length(tt.tgname), tt.tgname))[1] AS tgargs
+            FROM pg_catalog.pg_trigger tt
+            WHERE tt.tgfoid = p.oid AND NOT tt.tgisinternal AND tt.tgparentid = 0
+            GROUP BY tt.tgrelid) t ON true
         """;
 
     /// <summary>A trigger function named by the source; <c>Pinned</c>: its search_path is <see cref="Sql.PinnedSearchPath"/>.</summary>
@@ -28,7 +34,7 @@ internal static class TriggerCatalog
         public string QualifiedTable => Sql.Qualified(TableSchema, TableName);
 
         /// <summary>The plan line's target: the table, with "(TRUNCATE)" for the statement trigger.</summary>
-        public string Describe(string name) => TriggerName == name ? $"{TableSchema}.{TableName}" : $"{TableSchema}.{TableName} (TRUNCATE)";
+        public string Describe(string name) => TriggerName == name ? $"{TableSchema}.{TableName}" : $"{TableSchema}.{TableName} ({CaptureTriggers.Role(name, TriggerName)})";
     }
 
     public static async Task<IReadOnlyList<FunctionInfo>> FindFunctionsAsync(
@@ -82,7 +88,7 @@ internal static class TriggerCatalog
     }
 
     /// <summary>pg_trigger.tgargs: each argument followed by a zero byte.</summary>
-    private static IReadOnlyList<string> Arguments(short count, byte[] bytes) =>
+    public static IReadOnlyList<string> Arguments(short count, byte[] bytes) =>
         count == 0 ? [] : System.Text.Encoding.UTF8.GetString(bytes).Split('\0')[..count];
 
     public static IReadOnlyList<string> Operations(int tgtype)

@@ -25,6 +25,9 @@ internal sealed record InstalledSourceObject
     public IReadOnlyList<string> Operations { get; init; } = [];
     /// <summary>Notify and Durable: the trigger fires (present and not disabled). Logical: the table is published and the slot exists.</summary>
     public bool TriggerEnabled { get; init; }
+
+    /// <summary>The filter in force on the table (read back from the database), or null when it sends everything.</summary>
+    public Sources.TableFilter? Filter { get; init; }
     /// <summary>
     /// Whose objects these are: Notify, Durable or Logical when they are this product's as it makes them, Seed for
     /// the Go controller's function, Other for a function with a body this product does not know, none when absent.

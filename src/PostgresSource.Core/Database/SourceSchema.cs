@@ -19,7 +19,7 @@ internal static class SourceSchema
         var (npgsql, transaction) = await BeginAsync(source, connection, options, cancellationToken).ConfigureAwait(false);
         try
         {
-            var tables = await TableResolver.ResolveAllAsync(npgsql, source.Tables, cancellationToken).ConfigureAwait(false);
+            var tables = await SourceFilters.ResolveAsync(npgsql, source, cancellationToken).ConfigureAwait(false);
             var takenOver = await SourceOwnership.CheckAsync(npgsql, transaction, source, options, cancellationToken).ConfigureAwait(false);
             var installed = await OtherModesInstalledAsync(npgsql, source, cancellationToken).ConfigureAwait(false);
             if (installed.Count > 0)
@@ -77,7 +77,7 @@ internal static class SourceSchema
         var (npgsql, transaction) = await BeginAsync(target, connection, options, cancellationToken).ConfigureAwait(false);
         try
         {
-            var tables = await TableResolver.ResolveAllAsync(npgsql, target.Tables, cancellationToken).ConfigureAwait(false);
+            var tables = await SourceFilters.ResolveAsync(npgsql, target, cancellationToken).ConfigureAwait(false);
             var keepState = mode is CaptureMode.Durable or CaptureMode.Logical;
             var removed = new List<CaptureMode>();
             var changes = new List<SchemaChange>(await SourceOwnership.CheckAsync(npgsql, transaction, target, options, cancellationToken).ConfigureAwait(false));

@@ -28,6 +28,12 @@ internal sealed partial record SourceDefinition
 
     private readonly string? _uid;
     public required IReadOnlyList<TableName> Tables { get; init; }
+
+    /// <summary>What each filtered table sends (spec.tables[] beyond the name); a table without one sends everything.</summary>
+    public IReadOnlyList<TableFilter> Filters { get; init; } = [];
+
+    /// <summary>The filter of a table the source names, or null when it sends everything.</summary>
+    public TableFilter? FilterFor(TableName table) => Filters.FirstOrDefault(f => f.Table == table && !f.IsEmpty);
     public CaptureMode Mode { get; init; } = CaptureMode.Notify;
     public SinkReference? Sink { get; init; }
     public string EventType { get; init; } = DefaultEventType;
@@ -59,6 +65,7 @@ internal sealed partial record SourceDefinition
         {
             throw new SourceValidationException("tables", "A source needs at least one table.");
         }
+        ValidateFilters();
         return ValidateEventAttributes();
     }
 
@@ -88,6 +95,24 @@ internal sealed partial record SourceDefinition
         }
         Delivery?.Validate();
         return this;
+    }
+
+    /// <summary>Each filter names one of the source's tables, at most one per table, and is usable itself.</summary>
+    private void ValidateFilters()
+    {
+        foreach (var filter in Filters)
+        {
+            var index = Tables.ToList().IndexOf(filter.Table);
+            if (index < 0)
+            {
+                throw new SourceValidationException("tables", $"A filter names table '{filter.Table}', which the source does not capture.");
+            }
+            if (Filters.Count(f => f.Table == filter.Table) > 1)
+            {
+                throw new SourceValidationException($"tables[{index}]", $"Table '{filter.Table}' has more than one filter: give it one.");
+            }
+            filter.Validate($"tables[{index}]");
+        }
     }
 
     /// <summary>Checks only what names the source's objects: name, namespace and UID.</summary>

@@ -201,7 +201,7 @@ internal sealed class DurableCapture : ReliableCapture
             throw new CaptureConfigurationException(
                 $"Source {Source.EventSource} has no Durable journal ({Name}.{DurableJournalSql.JournalTable}): install it in Durable mode first.");
         }
-        var tables = await TableResolver.ResolveAllAsync(connection, Source.Tables, token).ConfigureAwait(false);
+        var tables = await SourceFilters.ResolveAsync(connection, Source, token, check: false).ConfigureAwait(false);
         await Snapshot.PrepareAsync(connection, tables, token).ConfigureAwait(false);
     }
 

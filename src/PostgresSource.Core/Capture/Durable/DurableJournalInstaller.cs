@@ -108,7 +108,7 @@ internal sealed class DurableJournalInstaller : ICaptureInstaller
         };
         foreach (var table in source.Tables)
         {
-            changes.AddRange(CaptureTriggers.Script(name, DurableJournalSql.FunctionQualified(name), QualifiedAsWritten(table), table.ToString(), options));
+            changes.AddRange(CaptureTriggers.Script(name, DurableJournalSql.FunctionQualified(name), QualifiedAsWritten(table), table.ToString(), source.FilterFor(table), options));
         }
         if (options.Snapshot)
         {

@@ -18,13 +18,12 @@ internal static class DurableJournalListing
         SELECT n.nspname, p.oid IS NOT NULL, p.prosrc,
                j.oid, j.oid IS NOT NULL AND pg_catalog.has_table_privilege(j.oid, 'SELECT'),
                c.relname, cn.nspname,
-               {TriggerCatalog.RowTriggerOperationsColumn},
-               t.tgenabled
+               t.tgtype, t.enabled, t.tgnargs, t.tgargs
         FROM pg_catalog.pg_namespace n
         LEFT JOIN pg_catalog.pg_proc p ON p.pronamespace = n.oid AND p.proname = @function AND p.pronargs = 0
              AND p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype
         LEFT JOIN pg_catalog.pg_class j ON j.relnamespace = n.oid AND j.relname = @journal AND j.relkind IN ('r', 'p')
-        LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = p.oid AND NOT t.tgisinternal AND t.tgparentid = 0 AND (t.tgtype::int & 1) = 1 -- row triggers, not their clones on partitions: one line per table
+        {TriggerCatalog.TriggersPerTableJoin}
         LEFT JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
         LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
         WHERE n.nspname LIKE 'postgressource\_%' AND (p.oid IS NOT NULL OR j.oid IS NOT NULL)
@@ -65,7 +64,9 @@ internal static class DurableJournalListing
                     TableSchema = hasTrigger ? reader.GetString(6) : null,
                     TriggerPresent = hasTrigger,
                     Operations = hasTrigger ? TriggerCatalog.Operations(reader.GetInt32(7)) : [],
-                    TriggerEnabled = hasTrigger && reader.GetChar(8) != 'D',
+                    TriggerEnabled = hasTrigger && reader.GetBoolean(8),
+                    Filter = hasTrigger ? CaptureTriggers.FilterOf(new TableName(reader.GetString(6), reader.GetString(5)), reader.GetInt32(7),
+                        TriggerCatalog.Arguments(reader.GetInt16(9), reader.GetFieldValue<byte[]>(10))) : null,
                 });
             }
         }

@@ -73,6 +73,28 @@ internal static class DurableJournalSql
     public static string FunctionBody(string name) => $$"""
 
         BEGIN
+            IF {{CaptureTriggers.HasColumnFilter}} OR TG_NARGS OPERATOR(pg_catalog.>) 3 THEN
+                -- A filtered table (its columns, or an UPDATE sent as INSERT or DELETE by the row condition): slower, and only here.
+                IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+                    INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation)
+                    VALUES ({{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, 'TRUNCATE');
+                ELSIF {{CaptureTriggers.HasColumnFilter}} THEN
+                    INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data, old)
+                    SELECT {{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, r.action,
+                           {{CaptureTriggers.FilterColumns("r.data")}},
+                           CASE WHEN r.action OPERATOR(pg_catalog.=) 'UPDATE' THEN {{CaptureTriggers.FilterColumns("pg_catalog.row_to_json(OLD)")}} END
+                    FROM (SELECT {{CaptureTriggers.EventAction}} AS action,
+                                 CASE WHEN {{CaptureTriggers.EventAction}} OPERATOR(pg_catalog.=) 'DELETE' THEN pg_catalog.row_to_json(OLD)
+                                      ELSE pg_catalog.row_to_json(NEW) END AS data) AS r;
+                ELSE
+                    INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data, old)
+                    SELECT {{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, r.action,
+                           CASE WHEN r.action OPERATOR(pg_catalog.=) 'DELETE' THEN pg_catalog.row_to_json(OLD) ELSE pg_catalog.row_to_json(NEW) END,
+                           CASE WHEN r.action OPERATOR(pg_catalog.=) 'UPDATE' THEN pg_catalog.row_to_json(OLD) END
+                    FROM (SELECT {{CaptureTriggers.EventAction}} AS action) AS r;
+                END IF;
+                RETURN NULL;
+            END IF;
             -- One INSERT per operation: each cached plan computes only its own operation's row images.
             IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
                 INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data)
@@ -99,25 +121,32 @@ internal static class DurableJournalSql
         $"SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $pgsource${FunctionBody(name)}$pgsource$";
 
     /// <summary>The journal's row-level security policy; the version in its name changes when its rule does.</summary>
-    public const string AccessPolicy = "capture_v1";
+    public const string AccessPolicy = "capture_v2";
+
+    /// <summary>Policies of earlier versions, dropped when the current one is put in place (policies of a table are OR-ed).</summary>
+    private static readonly string[] RetiredPolicies = ["capture_v1"];
 
     /// <summary>
     /// How writers reach the journal without any right they did not have: INSERT for PUBLIC (and USAGE on the
     /// schema), admitted by <see cref="AccessPolicy"/> only from inside a trigger and only for a table and operation
-    /// the writing role may perform itself. Everything else stays the owner's. Idempotent.
+    /// the writing role may perform itself (an UPDATE a table's row condition sends as INSERT or DELETE counts as the
+    /// UPDATE it is). Everything else stays the owner's. Idempotent.
     /// </summary>
     public static string JournalAccess(string name)
     {
+        var retired = string.Concat(RetiredPolicies.Select(p => $"DROP POLICY IF EXISTS {Sql.Identifier(p)} ON {JournalQualified(name)};\n"));
         var table = "pg_catalog.format('%I.%I', table_schema, table_name)";
         return $"REVOKE ALL ON {JournalQualified(name)} FROM PUBLIC;\n" +
             $"GRANT USAGE ON SCHEMA {Sql.Identifier(name)} TO PUBLIC;\n" +
             $"GRANT INSERT ON {JournalQualified(name)} TO PUBLIC;\n" +
             $"ALTER TABLE {JournalQualified(name)} ENABLE ROW LEVEL SECURITY;\n" +
+            retired +
             $"DROP POLICY IF EXISTS {Sql.Identifier(AccessPolicy)} ON {JournalQualified(name)};\n" +
             $"CREATE POLICY {Sql.Identifier(AccessPolicy)} ON {JournalQualified(name)} FOR INSERT TO PUBLIC WITH CHECK (" +
             "pg_catalog.pg_trigger_depth() OPERATOR(pg_catalog.>) 0 AND (" +
             $"pg_catalog.has_table_privilege({table}, operation) OR " +
-            $"(operation OPERATOR(pg_catalog.=) ANY (ARRAY['INSERT', 'UPDATE']) AND pg_catalog.has_any_column_privilege({table}, operation))))";
+            $"(operation OPERATOR(pg_catalog.=) ANY (ARRAY['INSERT', 'UPDATE']) AND pg_catalog.has_any_column_privilege({table}, operation)) OR " +
+            $"(operation OPERATOR(pg_catalog.=) ANY (ARRAY['INSERT', 'DELETE']) AND pg_catalog.has_any_column_privilege({table}, 'UPDATE'))))";
     }
 
     public static string DropFunction(string name) => $"DROP FUNCTION IF EXISTS {FunctionQualified(name)}()";

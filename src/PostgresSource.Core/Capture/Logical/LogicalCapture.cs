@@ -168,8 +168,9 @@ internal sealed class LogicalCapture : ReliableCapture
     private protected override async Task PrepareAsync(NpgsqlConnection connection, CancellationToken token)
     {
         await LogicalSlotSetup.VerifyAsync(connection, Source, Name, token).ConfigureAwait(false);
-        var tables = await TableResolver.ResolveAllAsync(connection, Source.Tables, token).ConfigureAwait(false);
+        var tables = await SourceFilters.ResolveAsync(connection, Source, token, check: false).ConfigureAwait(false);
         await Snapshot.PrepareAsync(connection, tables, token).ConfigureAwait(false);
+        _changes.Filters = ChangeFilters.For(tables);
         await _positions.LoadAsync(connection, token).ConfigureAwait(false);
     }
 

@@ -30,36 +30,52 @@ internal sealed class LogicalReplicationInstaller : ICaptureInstaller
         }
         var changes = new List<SchemaChange>();
 
+        var publish = tables.Aggregate(TableOperations.None, (all, t) => all | (t.Filter?.Operations ?? TableOperations.All));
+        var entries = new List<string>();
+        var pushed = new List<object>();
         foreach (var table in tables)
         {
             var (identity, hasPrimaryKey) = await ReplicaIdentityAsync(connection, table.Oid, cancellationToken).ConfigureAwait(false);
-            if (identity == 'f')
-            {
-                continue;
-            }
             var noIdentity = identity == 'n' || (identity == 'd' && !hasPrimaryKey);
-            if (options.ReplicaIdentityFull || noIdentity)
+            if (identity != 'f' && (options.ReplicaIdentityFull || noIdentity))
             {
                 changes.Add(new SchemaChange(SchemaChangeKind.AlterTable,
                     table + (noIdentity && !options.ReplicaIdentityFull ? " (replica identity full: the table has no primary key)" : " (replica identity full)"),
                     LogicalReplicationSql.ReplicaIdentityFull(table.Qualified)));
             }
+            var full = identity == 'f' || options.ReplicaIdentityFull || noIdentity;
+            var (columns, where) = await PushedFilterAsync(connection, table, full, publish, cancellationToken).ConfigureAwait(false);
+            entries.Add(LogicalReplicationSql.PublicationEntry(table.Qualified, columns, where));
+            if (columns is not null || where is not null)
+            {
+                pushed.Add(new { table = table.ToString(), columns, where });
+            }
         }
+        var filtersText = pushed.Count == 0 ? null : System.Text.Json.JsonSerializer.Serialize(pushed);
 
-        var published = await PublicationTablesAsync(connection, name, cancellationToken).ConfigureAwait(false);
-        var wanted = tables.Select(t => t.Qualified).ToList();
+        var publication = await FindPublicationAsync(connection, name, cancellationToken).ConfigureAwait(false);
         var viaRoot = tables.Any(t => t.Partitioned);
-        if (published is null)
+        if (publication is null)
         {
-            changes.Add(new SchemaChange(SchemaChangeKind.CreatePublication, name, LogicalReplicationSql.CreatePublication(name, wanted, viaRoot)));
+            changes.Add(new SchemaChange(SchemaChangeKind.CreatePublication, name, LogicalReplicationSql.CreatePublication(name, entries, viaRoot, publish)));
+            if (filtersText is not null)
+            {
+                changes.Add(new SchemaChange(SchemaChangeKind.AlterPublication, name + " (filters)", LogicalReplicationSql.CommentFilters(name, filtersText)));
+            }
         }
         else
         {
-            if (!published.SetEquals(tables.Select(t => t.Oid)))
+            if (!publication.Tables.SetEquals(tables.Select(t => t.Oid)) || publication.Filters != filtersText)
             {
-                changes.Add(new SchemaChange(SchemaChangeKind.AlterPublication, name, LogicalReplicationSql.SetPublicationTables(name, wanted)));
+                changes.Add(new SchemaChange(SchemaChangeKind.AlterPublication, name,
+                    LogicalReplicationSql.SetPublicationTables(name, entries) + ";\n" + LogicalReplicationSql.CommentFilters(name, filtersText)));
             }
-            if (viaRoot && !await PublishesViaRootAsync(connection, name, cancellationToken).ConfigureAwait(false))
+            if (publication.Publish != publish)
+            {
+                changes.Add(new SchemaChange(SchemaChangeKind.AlterPublication, $"{name} (publish {LogicalReplicationSql.Publish(publish)})",
+                    LogicalReplicationSql.SetPublish(name, publish)));
+            }
+            if (viaRoot && !publication.ViaRoot)
             {
                 changes.Add(new SchemaChange(SchemaChangeKind.AlterPublication, name + " (publish via partition root)", LogicalReplicationSql.PublishViaPartitionRoot(name)));
             }
@@ -88,7 +104,7 @@ internal sealed class LogicalReplicationInstaller : ICaptureInstaller
     {
         var name = source.DatabaseObjectName;
         var changes = new List<SchemaChange>();
-        if (await PublicationTablesAsync(connection, name, cancellationToken).ConfigureAwait(false) is not null)
+        if (await FindPublicationAsync(connection, name, cancellationToken).ConfigureAwait(false) is not null)
         {
             changes.Add(new SchemaChange(SchemaChangeKind.DropPublication, name, LogicalReplicationSql.DropPublication(name)));
         }
@@ -104,14 +120,16 @@ internal sealed class LogicalReplicationInstaller : ICaptureInstaller
     public IReadOnlyList<SchemaChange> ScriptInstall(SourceDefinition source, InstallOptions options)
     {
         var name = source.DatabaseObjectName;
-        var tables = source.Tables.Select(QualifiedAsWritten).ToList();
         var changes = new List<SchemaChange>();
         if (options.ReplicaIdentityFull)
         {
             changes.AddRange(source.Tables.Select(t => new SchemaChange(SchemaChangeKind.AlterTable, t + " (replica identity full)",
                 LogicalReplicationSql.ReplicaIdentityFull(QualifiedAsWritten(t)))));
         }
-        changes.Add(new SchemaChange(SchemaChangeKind.CreatePublication, name, LogicalReplicationSql.EnsurePublication(name, tables)));
+        // A script pushes down the operations and row conditions; column filters are the listener's (a column list needs the key columns).
+        var entries = source.Tables.Select(t => LogicalReplicationSql.PublicationEntry(QualifiedAsWritten(t), null, source.FilterFor(t)?.Where)).ToList();
+        var publish = source.Tables.Aggregate(TableOperations.None, (all, t) => all | (source.FilterFor(t)?.Operations ?? TableOperations.All));
+        changes.Add(new SchemaChange(SchemaChangeKind.CreatePublication, name, LogicalReplicationSql.EnsurePublication(name, entries, publish)));
         changes.Add(new SchemaChange(SchemaChangeKind.CreateSchema, name, SourceStateSql.CreateSchema(name)));
         changes.Add(new SchemaChange(SchemaChangeKind.CreateTable, $"{name}.{SourceStateSql.PositionTable}", SourceStateSql.CreatePositionTable(name)));
         if (options.Snapshot)
@@ -156,11 +174,17 @@ internal sealed class LogicalReplicationInstaller : ICaptureInstaller
             !reader.IsDBNull(2) && reader.GetBoolean(2), reader.GetBoolean(3));
     }
 
-    /// <summary>The oids of the publication's tables, or null when there is no such publication.</summary>
-    internal static async Task<HashSet<uint>?> PublicationTablesAsync(NpgsqlConnection connection, string name, CancellationToken cancellationToken)
+    /// <summary>A publication as installed: its tables' oids, what it publishes, whether via the partition root, and the filters recorded on it.</summary>
+    internal sealed record PublicationInfo(HashSet<uint> Tables, TableOperations Publish, bool ViaRoot, string? Filters);
+
+    /// <summary>The source's publication, or null when there is no such publication.</summary>
+    internal static async Task<PublicationInfo?> FindPublicationAsync(NpgsqlConnection connection, string name, CancellationToken cancellationToken)
     {
         const string query = """
-            SELECT p.oid, r.prrelid
+            SELECT r.prrelid,
+                   (CASE WHEN p.pubinsert THEN 1 ELSE 0 END) | (CASE WHEN p.pubupdate THEN 2 ELSE 0 END)
+                   | (CASE WHEN p.pubdelete THEN 4 ELSE 0 END) | (CASE WHEN p.pubtruncate THEN 8 ELSE 0 END),
+                   p.pubviaroot, pg_catalog.obj_description(p.oid, 'pg_publication')
             FROM pg_catalog.pg_publication p
             LEFT JOIN pg_catalog.pg_publication_rel r ON r.prpubid = p.oid
             WHERE p.pubname = @name
@@ -168,23 +192,80 @@ internal sealed class LogicalReplicationInstaller : ICaptureInstaller
         await using var command = new NpgsqlCommand(query, connection);
         command.Parameters.AddWithValue("name", name);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        HashSet<uint>? tables = null;
+        PublicationInfo? publication = null;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            tables ??= [];
-            if (!reader.IsDBNull(1))
+            publication ??= new PublicationInfo([], (TableOperations)reader.GetInt32(1), reader.GetBoolean(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+            if (!reader.IsDBNull(0))
             {
-                tables.Add(reader.GetFieldValue<uint>(1));
+                publication.Tables.Add(reader.GetFieldValue<uint>(0));
             }
         }
-        return tables;
+        return publication;
     }
 
-    private static async Task<bool> PublishesViaRootAsync(NpgsqlConnection connection, string name, CancellationToken cancellationToken)
+    /// <summary>
+    /// What of a table's filter the publication applies (PostgreSQL 15+): its row condition, and an include list as a
+    /// column list with the replica identity's columns added (PostgreSQL requires them; the listener removes them
+    /// again). A condition on an UPDATE or DELETE may only use the replica identity's columns, else PostgreSQL would
+    /// refuse the user's UPDATE and DELETE on the table: that is refused here, before anything changes.
+    /// </summary>
+    private static async Task<(IReadOnlyList<string>? Columns, string? Where)> PushedFilterAsync(
+        NpgsqlConnection connection, ResolvedTable table, bool identityFull, TableOperations publish, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("SELECT pubviaroot FROM pg_catalog.pg_publication WHERE pubname = @name", connection);
-        command.Parameters.AddWithValue("name", name);
-        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is true;
+        if (table.Filter is not { } filter || (filter.Where is null && filter.IncludeColumns.Count == 0))
+        {
+            return (null, null);
+        }
+        if (connection.PostgreSqlVersion.Major < 15)
+        {
+            if (filter.Where is not null)
+            {
+                throw new TableFilterException(table,
+                    $"has a row condition, which Logical mode needs PostgreSQL 15 or later for (this server is {connection.PostgreSqlVersion}); use Durable or Notify mode, or drop the condition");
+            }
+            return (null, null);
+        }
+        var identity = identityFull ? table.Columns : await IdentityColumnsAsync(connection, table.Oid, cancellationToken).ConfigureAwait(false);
+        if (filter.Where is not null && !identityFull && (publish & (TableOperations.Update | TableOperations.Delete)) != 0)
+        {
+            var outside = RowPredicate.ReferencedColumns(filter.Where, table.Columns).Where(c => !identity.Contains(c)).ToList();
+            if (outside.Count > 0)
+            {
+                throw new TableFilterException(table,
+                    $"has a row condition on {string.Join(", ", outside)}, outside the table's replica identity ({(identity.Count == 0 ? "none" : string.Join(", ", identity))}): " +
+                    "PostgreSQL would then refuse every UPDATE and DELETE on the table. Use only those columns, or make the table's replica identity FULL " +
+                    "(the install's replica identity option; the server then logs whole old rows)");
+            }
+        }
+        IReadOnlyList<string>? columns = null;
+        if (filter.IncludeColumns.Count > 0 && !identityFull)
+        {
+            columns = [.. table.Columns.Where(c => filter.IncludeColumns.Contains(c) || identity.Contains(c))];
+        }
+        return (columns, filter.Where);
+    }
+
+    /// <summary>The columns of the table's replica identity: its primary key, or the index chosen for it.</summary>
+    private static async Task<IReadOnlyList<string>> IdentityColumnsAsync(NpgsqlConnection connection, uint table, CancellationToken cancellationToken)
+    {
+        const string query = """
+            SELECT a.attname
+            FROM pg_catalog.pg_class c
+            JOIN pg_catalog.pg_index i ON i.indrelid = c.oid
+                 AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))
+            JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+            WHERE c.oid = @oid
+            """;
+        await using var command = new NpgsqlCommand(query, connection);
+        command.Parameters.AddWithValue("oid", NpgsqlTypes.NpgsqlDbType.Oid, table);
+        var columns = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            columns.Add(reader.GetString(0));
+        }
+        return columns;
     }
 
     private static async Task<(char Identity, bool HasPrimaryKey)> ReplicaIdentityAsync(NpgsqlConnection connection, uint table, CancellationToken cancellationToken)

@@ -13,7 +13,8 @@ namespace PostgresSource.Core.Capture.Logical;
 internal static class LogicalReplicationListing
 {
     private const string PublicationQuery = """
-        SELECT p.pubname, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, t.schemaname, t.tablename
+        SELECT p.pubname, p.pubinsert, p.pubupdate, p.pubdelete, p.pubtruncate, t.schemaname, t.tablename,
+               pg_catalog.obj_description(p.oid, 'pg_publication')
         FROM pg_catalog.pg_publication p
         LEFT JOIN pg_catalog.pg_publication_tables t ON t.pubname = p.pubname
         WHERE p.pubname LIKE 'postgressource\_%'
@@ -48,12 +49,45 @@ internal static class LogicalReplicationListing
                     Table = published ? reader.GetString(6) : null,
                     Operations = Operations(reader.GetBoolean(1), reader.GetBoolean(2), reader.GetBoolean(3), reader.GetBoolean(4)),
                     TriggerEnabled = published && slot is not null,
+                    Filter = published ? PushedFilter(reader, reader.GetString(5), reader.GetString(6)) : null,
                 });
             }
         }
         var withPublication = rows.Select(r => r.ObjectName).ToHashSet();
         rows.AddRange(slots.Where(s => !withPublication.Contains(s.Key)).Select(s => Row(s.Key, s.Value)));
         return rows;
+    }
+
+    /// <summary>
+    /// What the publication applies to the table: its operations (shared by all its tables), and the column list and
+    /// row condition that install recorded on it (see <see cref="LogicalReplicationSql.CommentFilters"/>).
+    /// </summary>
+    private static TableFilter? PushedFilter(NpgsqlDataReader reader, string schema, string table)
+    {
+        var operations = (reader.GetBoolean(1) ? TableOperations.Insert : 0) | (reader.GetBoolean(2) ? TableOperations.Update : 0)
+            | (reader.GetBoolean(3) ? TableOperations.Delete : 0) | (reader.GetBoolean(4) ? TableOperations.Truncate : 0);
+        var filter = new TableFilter { Table = new TableName(schema, table), Operations = operations };
+        if (!reader.IsDBNull(7))
+        {
+            try
+            {
+                using var recorded = System.Text.Json.JsonDocument.Parse(reader.GetString(7));
+                foreach (var entry in recorded.RootElement.EnumerateArray().Where(e => e.GetProperty("table").GetString() == $"{schema}.{table}"))
+                {
+                    filter = filter with
+                    {
+                        IncludeColumns = entry.TryGetProperty("columns", out var c) && c.ValueKind == System.Text.Json.JsonValueKind.Array
+                            ? [.. c.EnumerateArray().Select(x => x.GetString()!)] : [],
+                        Where = entry.TryGetProperty("where", out var w) && w.ValueKind == System.Text.Json.JsonValueKind.String ? w.GetString() : null,
+                    };
+                }
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                // A comment someone else wrote: no recorded filters.
+            }
+        }
+        return filter.IsEmpty ? null : filter;
     }
 
     private static InstalledSourceObject Row(string objectName, ReplicationSlotState? slot)

@@ -19,7 +19,7 @@ internal static class LogicalSlotSetup
             throw new CaptureConfigurationException(ex.Message, ex);
         }
         var slot = await LogicalReplicationInstaller.FindSlotAsync(connection, name, token).ConfigureAwait(false);
-        var publication = await LogicalReplicationInstaller.PublicationTablesAsync(connection, name, token).ConfigureAwait(false);
+        var publication = await LogicalReplicationInstaller.FindPublicationAsync(connection, name, token).ConfigureAwait(false);
         if (slot is null || publication is null)
         {
             throw new CaptureConfigurationException(

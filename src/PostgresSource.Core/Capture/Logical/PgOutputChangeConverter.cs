@@ -71,6 +71,9 @@ internal sealed class PgOutputChangeConverter
     /// <summary>Where the initial snapshot ended: changes it already showed are not emitted again.</summary>
     public SnapshotSeam Seam { get; set; } = SnapshotSeam.None;
 
+    /// <summary>The tables' filters the publication could not apply: per-table operations and columns.</summary>
+    public ChangeFilters Filters { get; set; } = ChangeFilters.None;
+
     /// <summary>The changes of one message (none for most kinds, several for a TRUNCATE of several tables); the list is reused by the next call.</summary>
     public async ValueTask<IReadOnlyList<CapturedChange>> ConvertAsync(PgOutputReplicationMessage message, CancellationToken token)
     {
@@ -138,11 +141,16 @@ internal sealed class PgOutputChangeConverter
         var transaction = _transaction ?? throw new NpgsqlException("A change arrived outside a transaction.");
         var index = transaction.Index++;
         var columns = _relations.For(relation);
+        // Dropped before it gets a position: nothing waits for its acknowledgement (the index stays counted, so ids stay stable).
+        if (Filters.Drops(columns.Schema, columns.Table, operation))
+        {
+            return;
+        }
         if (!Seam.IsEmpty && await SuppressedAsync(transaction, columns, row, old ?? oldKey, token).ConfigureAwait(false))
         {
             return;
         }
-        var payload = WritePayload(columns, operation, row, old, oldKey, keyOnly, truncate);
+        var payload = Filters.ShapeColumns(columns.Schema, columns.Table, WritePayload(columns, operation, row, old, oldKey, keyOnly, truncate));
         _changes.Add(new CapturedChange
         {
             Schema = columns.Schema,

@@ -70,7 +70,7 @@ internal sealed class NotifyTriggerInstaller : ICaptureInstaller
         };
         foreach (var table in source.Tables)
         {
-            changes.AddRange(CaptureTriggers.Script(name, Sql.Qualified(options.FunctionSchema, name), QualifiedAsWritten(table), table.ToString(), options));
+            changes.AddRange(CaptureTriggers.Script(name, Sql.Qualified(options.FunctionSchema, name), QualifiedAsWritten(table), table.ToString(), source.FilterFor(table), options));
         }
         return changes;
     }

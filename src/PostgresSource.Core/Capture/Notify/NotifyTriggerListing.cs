@@ -14,11 +14,10 @@ internal static class NotifyTriggerListing
     private const string Query = $"""
         SELECT p.proname, pn.nspname, p.prosrc,
                c.relname, cn.nspname,
-               {TriggerCatalog.RowTriggerOperationsColumn},
-               t.tgenabled
+               t.tgtype, t.enabled, t.tgnargs, t.tgargs
         FROM pg_catalog.pg_proc p
         JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
-        LEFT JOIN pg_catalog.pg_trigger t ON t.tgfoid = p.oid AND NOT t.tgisinternal AND t.tgparentid = 0 AND (t.tgtype::int & 1) = 1 -- row triggers, not their clones on partitions: one line per table
+        {TriggerCatalog.TriggersPerTableJoin}
         LEFT JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
         LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
         WHERE p.proname LIKE 'postgressource\_%'
@@ -52,7 +51,9 @@ internal static class NotifyTriggerListing
                 TableSchema = hasTrigger ? reader.GetString(4) : null,
                 TriggerPresent = hasTrigger,
                 Operations = hasTrigger ? TriggerCatalog.Operations(type) : [],
-                TriggerEnabled = hasTrigger && reader.GetChar(6) != 'D',
+                TriggerEnabled = hasTrigger && reader.GetBoolean(6),
+                Filter = hasTrigger ? CaptureTriggers.FilterOf(new TableName(reader.GetString(4), reader.GetString(3)), type,
+                    TriggerCatalog.Arguments(reader.GetInt16(7), reader.GetFieldValue<byte[]>(8))) : null,
             });
         }
         return rows;

@@ -22,29 +22,41 @@ internal static class NotifyTriggerSql
     public static string FunctionBody(string channel) => $$"""
 
         DECLARE
+            action pg_catalog.text = {{CaptureTriggers.EventAction}};
             data pg_catalog.json;
+            previous pg_catalog.json;
             notification pg_catalog.text;
         BEGIN
-            -- DELETE sends the old row; INSERT and UPDATE the new one (the seed's payload); TRUNCATE no row.
-            IF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+            -- DELETE sends the old row; INSERT and UPDATE the new one (the seed's payload); TRUNCATE no row. The action
+            -- is the operation, or what a table's row condition makes of an UPDATE (INSERT entering it, DELETE leaving it).
+            IF action OPERATOR(pg_catalog.=) 'DELETE' THEN
                 data = pg_catalog.row_to_json(OLD);
-            ELSIF TG_OP OPERATOR(pg_catalog.<>) 'TRUNCATE' THEN
+            ELSIF action OPERATOR(pg_catalog.<>) 'TRUNCATE' THEN
                 data = pg_catalog.row_to_json(NEW);
             END IF;
+            IF action OPERATOR(pg_catalog.=) 'UPDATE' THEN
+                previous = pg_catalog.row_to_json(OLD);
+            END IF;
+            IF {{CaptureTriggers.HasColumnFilter}} AND data IS NOT NULL THEN
+                data = {{CaptureTriggers.FilterColumns("data")}};
+                IF previous IS NOT NULL THEN
+                    previous = {{CaptureTriggers.FilterColumns("previous")}};
+                END IF;
+            END IF;
 
-            IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+            IF action OPERATOR(pg_catalog.=) 'UPDATE' THEN
                 -- The row before the update too, while both fit one notification; else the new row alone, marked.
                 notification = pg_catalog.json_build_object(
                     'table', {{CaptureTriggers.EventTable}},
                     'schema', {{CaptureTriggers.EventSchema}},
-                    'action', TG_OP,
+                    'action', action,
                     'data', data,
-                    'old', pg_catalog.row_to_json(OLD))::pg_catalog.text;
+                    'old', previous)::pg_catalog.text;
                 IF pg_catalog.octet_length(notification) OPERATOR(pg_catalog.>) {{MaxPayloadBytes}} THEN
                     notification = pg_catalog.json_build_object(
                         'table', {{CaptureTriggers.EventTable}},
                         'schema', {{CaptureTriggers.EventSchema}},
-                        'action', TG_OP,
+                        'action', action,
                         'data', data,
                         'oldOmitted', true)::pg_catalog.text;
                 END IF;
@@ -52,7 +64,7 @@ internal static class NotifyTriggerSql
                 notification = pg_catalog.json_build_object(
                     'table', {{CaptureTriggers.EventTable}},
                     'schema', {{CaptureTriggers.EventSchema}},
-                    'action', TG_OP,
+                    'action', action,
                     'data', data)::pg_catalog.text;
             END IF;
 
@@ -61,7 +73,7 @@ internal static class NotifyTriggerSql
                 notification = pg_catalog.json_build_object(
                     'table', {{CaptureTriggers.EventTable}},
                     'schema', {{CaptureTriggers.EventSchema}},
-                    'action', TG_OP,
+                    'action', action,
                     'truncated', true,
                     'data', (SELECT pg_catalog.json_object_agg(d.key, d.value)
                              FROM pg_catalog.json_each(data) AS d
@@ -76,7 +88,7 @@ internal static class NotifyTriggerSql
                     notification = pg_catalog.json_build_object(
                         'table', {{CaptureTriggers.EventTable}},
                         'schema', {{CaptureTriggers.EventSchema}},
-                        'action', TG_OP,
+                        'action', action,
                         'truncated', true,
                         'data', NULL)::pg_catalog.text;
                 END IF;

@@ -315,7 +315,9 @@ internal sealed class SnapshotRunner
             Schema = table.Schema,
             Table = table.Name,
             Operation = ChangeOperation.Read,
-            PayloadJson = Encoding.UTF8.GetString(buffer.WrittenSpan),
+            PayloadJson = table.Filter is { ShapesColumns: true } filter
+                ? ChangeFilters.Shape(filter, Encoding.UTF8.GetString(buffer.WrittenSpan))
+                : Encoding.UTF8.GetString(buffer.WrittenSpan),
             // The segment is part of the id: a row read again by a later attempt may carry newer data and must not be dropped as a duplicate.
             Id = $"{_name}-read-{segment}-{Convert.ToHexString(identity, 0, 16).ToLowerInvariant()}",
             Position = position,

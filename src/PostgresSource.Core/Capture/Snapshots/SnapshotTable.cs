@@ -36,6 +36,9 @@ internal sealed class SnapshotTable
 
     private readonly IReadOnlyDictionary<string, string> _keyTypes;
 
+    /// <summary>The table's filter: a snapshot reads only the rows its condition takes, with its columns.</summary>
+    public Sources.TableFilter? Filter { get; init; }
+
     public string Schema { get; }
     public string Name { get; }
     public string Qualified { get; }
@@ -120,7 +123,7 @@ internal sealed class SnapshotTable
                 estimate = reader.IsDBNull(1) ? null : reader.GetInt64(1) is var n && n >= 0 ? n : null;
             }
         }
-        return new SnapshotTable(table.Schema, table.Name, columns, keys, estimate, partitioned);
+        return new SnapshotTable(table.Schema, table.Name, columns, keys, estimate, partitioned) { Filter = table.Filter };
     }
 
     /// <summary>json_build_object of the key columns: the key as the snapshot records it (built-in types only, see Resumable).</summary>
@@ -145,6 +148,11 @@ internal sealed class SnapshotTable
             // Each bound a constant of the column's own base type, so the primary-key index serves the row comparison.
             var bound = string.Join(", ", KeyColumns.Select(c => KeyValue("$1::pg_catalog.json", c)));
             inner.Append(" WHERE ROW(").Append(OrderBy("t")).Append(") > ROW(").Append(bound).Append(')');
+        }
+        if (Filter?.Where is { } condition)
+        {
+            // The condition names the table's columns bare, which here are t's (checked at install).
+            inner.Append(Resumable && after ? " AND (" : " WHERE (").Append(condition).Append(')');
         }
         if (Resumable)
         {
