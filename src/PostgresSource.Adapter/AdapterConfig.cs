@@ -90,6 +90,7 @@ internal sealed record AdapterConfig
                 Namespace = S.Namespace.Read(env),
                 Uid = S.Uid.Read(env),
                 Tables = tables,
+                Filters = TableEntries.ParseFilters(S.TableFilters.Read(env), tables, S.TableFilters.Variable),
                 Mode = S.Mode.Read(env),
                 EventType = S.EventType.Read(env),
             };
@@ -110,6 +111,7 @@ internal sealed record AdapterConfig
                 "uid" => S.Uid,
                 "tables" => S.Tables,
                 "eventType" => (AdapterSetting)S.EventType,
+                _ when ex.Field.StartsWith(S.TableFilters.Variable, StringComparison.Ordinal) || ex.Field.StartsWith("tables[", StringComparison.Ordinal) => S.TableFilters,
                 _ => null,
             };
             if (setting == S.Tables)

@@ -60,7 +60,7 @@ internal static class SourceObjects
     {
         var spec = new JsonObject
         {
-            ["tables"] = new JsonArray(source.Tables.Select(t => (JsonNode)new JsonObject { ["name"] = t.ToText() }).ToArray()),
+            ["tables"] = new JsonArray(source.Tables.Select(t => (JsonNode)TableEntries.Write(t, source.FilterFor(t))).ToArray()),
             ["secret"] = new JsonObject { ["name"] = SecretName(source) },
         };
         if (source.Sink is { } sink)
@@ -224,6 +224,10 @@ internal static class SourceObjects
             env.Add(Env(AdapterSettings.Uid.Variable, source.Uid));
         }
         env.Add(Env(AdapterSettings.Tables.Variable, TableName.FormatList(source.Tables)));
+        if (TableEntries.FormatFilters(source) is { } filters)
+        {
+            env.Add(Env(AdapterSettings.TableFilters.Variable, filters));
+        }
         env.Add(Env(AdapterSettings.Mode.Variable, source.Mode.ToString()));
         if (source.EventType != SourceDefinition.DefaultEventType)
         {

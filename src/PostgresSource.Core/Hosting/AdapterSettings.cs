@@ -36,6 +36,10 @@ internal static class AdapterSettings
     public static readonly AdapterSetting<string?> Tables = new("PGSOURCE_TABLES", SourceSection,
         "comma-separated tables (schema.table; a quoted name may hold a comma); required to install", OrNull(Text), null);
 
+    public static readonly AdapterSetting<string?> TableFilters = new("PGSOURCE_TABLE_FILTERS", SourceSection,
+        "per-table filters, spec.tables[] entries as JSON: [{\"name\": ..., \"operations\": [...], \"columns\" or \"excludeColumns\": [...], " +
+        "\"maskColumns\": [...], \"mask\": \"hash\", \"where\": \"...\"}]", OrNull(Text), null);
+
     public static readonly AdapterSetting<CaptureMode> Mode = new("PGSOURCE_MODE", SourceSection, "how changes are captured",
         Choice(("Notify", CaptureMode.Notify), ("Durable", CaptureMode.Durable), ("Logical", CaptureMode.Logical)), CaptureMode.Notify);
 
@@ -119,7 +123,7 @@ internal static class AdapterSettings
     /// <summary>Every row, in --help order.</summary>
     public static IReadOnlyList<AdapterSetting> All { get; } =
     [
-        Action, Name, Namespace, Uid, Tables, Mode, EventType, EventSource, CeOverrides, Channel, Install,
+        Action, Name, Namespace, Uid, Tables, TableFilters, Mode, EventType, EventSource, CeOverrides, Channel, Install,
         Connection, ConnectionFile, DatabaseRootCertificate,
         Snapshot, SingleActive, PollInterval,
         Sink, DeadLetterSink, ContentMode, CaFile, OnUndeliverable, Ordering, MaxInFlight, DeliveryAttempts, DeliveryMaxRetryTime,

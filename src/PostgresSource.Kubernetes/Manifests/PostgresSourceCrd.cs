@@ -101,7 +101,7 @@ internal static class PostgresSourceCrd
                 Type = "array",
                 Description = "The tables to watch: table, schema.table, or quoted identifiers.",
                 MinItems = 1,
-                Items = Object(null, new() { ["name"] = MinLength(String("The table name as written in SQL (schema.table allowed)."), 1) }, required: ["name"]),
+                Items = TableEntry(),
             },
             ["secret"] = Object(
                 "The Secret whose key 'connectionstr' holds the PostgreSQL connection string.",
@@ -143,6 +143,32 @@ internal static class PostgresSourceCrd
             ["delivery"] = Delivery(),
         },
         required: ["tables", "secret", "sink"]);
+
+    /// <summary>spec.tables[]: the seed's name, and the optional filter fields (see docs/capture-modes.md, Table filters).</summary>
+    private static V1JSONSchemaProps TableEntry() => Object(null, new()
+    {
+        ["name"] = MinLength(String("The table name as written in SQL (schema.table allowed)."), 1),
+        ["operations"] = new V1JSONSchemaProps
+        {
+            Type = "array",
+            Description = "The operations sent (default: all).",
+            MinItems = 1,
+            Items = new V1JSONSchemaProps { Type = "string", EnumProperty = ["insert", "update", "delete", "truncate"] },
+        },
+        ["columns"] = Strings("Only these columns are sent (not with excludeColumns)."),
+        ["excludeColumns"] = Strings("These columns are never sent (not with columns)."),
+        ["maskColumns"] = Strings("These columns are sent masked (see mask)."),
+        ["mask"] = new V1JSONSchemaProps
+        {
+            Type = "string",
+            Description = "How masked columns are sent: placeholder (default, \"****\") or hash (SHA-256 of the value's text, hex).",
+            EnumProperty = ["placeholder", "hash"],
+        },
+        ["where"] = MinLength(String("Only rows for which this SQL condition on the table's columns is true are sent; an UPDATE into it is sent as an INSERT, out of it as a DELETE."), 1),
+    }, required: ["name"]);
+
+    private static V1JSONSchemaProps Strings(string description) =>
+        new() { Type = "array", Description = description, Items = new V1JSONSchemaProps { Type = "string", MinLength = 1 } };
 
     private static V1JSONSchemaProps Delivery() => Object(
         "How events are delivered; every field is optional and defaults to the adapter's behaviour.",

@@ -92,6 +92,7 @@ internal static class SourceManifestReader
 
         var tablesNode = Child(spec, "tables") as YamlSequenceNode ?? throw Error("spec.tables", "is missing or not a list.");
         var tables = new List<TableName>();
+        var filters = new List<TableFilter>();
         for (var i = 0; i < tablesNode.Children.Count; i++)
         {
             var tableName = tablesNode.Children[i] is YamlMappingNode table ? Scalar(table, "name") : null;
@@ -100,6 +101,18 @@ internal static class SourceManifestReader
                 throw Error($"spec.tables[{i}].name", "is missing.");
             }
             tables.Add(TableName.Parse(tableName));
+            try
+            {
+                // The entry's other fields are its filter, read as the adapter and the sync read them.
+                if (ToJson(tablesNode.Children[i]) is System.Text.Json.Nodes.JsonObject entry && TableEntries.ReadFilter(entry, tables[^1], $"tables[{i}]") is { } filter)
+                {
+                    filters.Add(filter);
+                }
+            }
+            catch (SourceValidationException ex)
+            {
+                throw Error("spec." + ex.Field, ex.Message);
+            }
         }
         if (tables.Count == 0)
         {
@@ -120,6 +133,7 @@ internal static class SourceManifestReader
             Uid = Scalar(metadata, "uid"),
             Generation = long.TryParse(Scalar(metadata, "generation"), out var generation) ? generation : null,
             Tables = tables,
+            Filters = filters,
             Mode = mode,
             SecretName = Scalar(Child(spec, "secret"), "name"),
             ServiceAccountName = Scalar(spec, "serviceAccountName"),
@@ -285,6 +299,17 @@ internal static class SourceManifestReader
         }
         return extensions;
     }
+
+    /// <summary>A YAML node as JSON: scalars as strings (the filter fields are all text), lists and mappings as such.</summary>
+    private static System.Text.Json.Nodes.JsonNode? ToJson(YamlNode node) => node switch
+    {
+        YamlScalarNode scalar => scalar.Value is null ? null : System.Text.Json.Nodes.JsonValue.Create(scalar.Value),
+        YamlSequenceNode list => new System.Text.Json.Nodes.JsonArray([.. list.Children.Select(ToJson)]),
+        YamlMappingNode map => new System.Text.Json.Nodes.JsonObject(map.Children
+            .Where(p => p.Key is YamlScalarNode { Value: not null })
+            .Select(p => KeyValuePair.Create(((YamlScalarNode)p.Key).Value!, ToJson(p.Value)))),
+        _ => null,
+    };
 
     private static YamlNode? Child(YamlNode? node, string key) =>
         node is YamlMappingNode map && map.Children.TryGetValue(new YamlScalarNode(key), out var child) ? child : null;

@@ -69,6 +69,7 @@ public sealed class GetPgSourceTriggerCommand : DatabaseCmdlet
                     TriggerPresent = row.TriggerPresent,
                     Enabled = row.TriggerEnabled,
                     Operations = row.Operations.ToArray(),
+                    Filter = PgSourceTableFilter.From(row.Filter),
                     Flavor = row.Flavor,
                     JournalBacklog = row.JournalBacklog,
                     SlotPresent = row.Slot is not null,

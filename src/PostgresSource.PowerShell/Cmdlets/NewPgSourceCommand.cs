@@ -26,6 +26,11 @@ public sealed class NewPgSourceCommand : PgSourceCmdlet
     [ArgumentCompleter(typeof(TableNameCompleter))]
     public string[] Table { get; set; } = [];
 
+    /// <summary>What filtered tables send: objects or hashtables (Table, Operation, Column, ExcludeColumn, MaskColumn, Mask, Where), one per table.</summary>
+    [Parameter(ValueFromPipelineByPropertyName = true)]
+    [Alias("TableFilters", "Filter")]
+    public PgSourceTableFilter[]? TableFilter { get; set; }
+
     [Parameter(ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string Namespace { get; set; } = SourceDefinition.DefaultNamespace;
@@ -116,6 +121,7 @@ public sealed class NewPgSourceCommand : PgSourceCmdlet
                 Namespace = Namespace,
                 Uid = string.IsNullOrWhiteSpace(Uid) ? null : Uid,
                 Tables = Table.Select(TableName.Parse).ToList(),
+                Filters = [.. (TableFilter ?? []).Select((f, i) => f.ToCore($"TableFilter[{i}]"))],
                 Mode = CoreEnumMap.ToCore(Mode),
                 Sink = Sink is null ? null : SinkReference.FromUri(Sink),
                 EventType = EventType,

@@ -21,6 +21,9 @@ public sealed class PgSource
     public string Namespace => Definition.Namespace;
     public string? Uid => Definition.Uid;
     public string[] Tables => Definition.Tables.Select(t => t.ToString()).ToArray();
+
+    /// <summary>The filters of the tables that have one (spec.tables[] filter fields).</summary>
+    public PgSourceTableFilter[] TableFilters => [.. Definition.Tables.Select(Definition.FilterFor).OfType<TableFilter>().Select(f => PgSourceTableFilter.From(f)!)];
     public PgSourceMode Mode => Infrastructure.CoreEnumMap.ToPowerShell(Definition.Mode);
     public string? Sink => Definition.Sink?.ToString();
     public string EventType => Definition.EventType;

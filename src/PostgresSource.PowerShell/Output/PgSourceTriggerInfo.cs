@@ -22,6 +22,8 @@ public sealed class PgSourceTriggerInfo
     /// <summary>Notify and Durable: the trigger fires. Logical: the table is published and the slot exists.</summary>
     public bool Enabled { get; init; }
     public string[] Operations { get; init; } = [];
+    /// <summary>The filter in force on the table, as the database holds it (Logical: what the publication applies); null: everything is sent.</summary>
+    public PgSourceTableFilter? Filter { get; init; }
     /// <summary>Notify, Durable or Logical for this module's objects, Seed for the original Go controller's function, Other for an unknown function body, none when absent.</summary>
     public string? Flavor { get; init; }
     public string? FunctionSchema { get; init; }
