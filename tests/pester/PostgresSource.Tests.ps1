@@ -120,3 +120,67 @@ Describe 'Capturing changes' -Tag Installed -Skip:$skip {
         Get-PgSourceTrigger -ConnectionString $cs -Name $source.Name | Should -BeNullOrEmpty
     }
 }
+
+Describe 'Filtering what a table sends' -Tag Installed -Skip:$skip {
+    BeforeAll {
+        $script:table = New-TestName pester_people
+        Invoke-TestSql "CREATE TABLE $table (id int PRIMARY KEY, qty int, email text, secret text)" | Out-Null
+        $filter = @{ Table = $table; Operation = 'Insert', 'Update'; ExcludeColumn = 'secret'; MaskColumn = 'email'; Mask = 'Hash'; Where = 'qty > 0' }
+        $script:source = New-PgSource -Name ($table -replace '_', '-') -Table $table -Mode Durable -ConnectionString $cs -TableFilter $filter
+    }
+
+    AfterAll {
+        $script:source | Uninstall-PgSourceTrigger -Confirm:$false | Out-Null
+        Invoke-TestSql "DROP TABLE IF EXISTS $table" | Out-Null
+    }
+
+    It 'takes the filter as a hashtable and shows it on the source' {
+        $source.TableFilters.Count | Should -Be 1
+        $source.TableFilters[0].Where | Should -Be 'qty > 0'
+        $source.TableFilters[0].Operation | Should -Be @('Insert', 'Update')
+        "$($source.TableFilters[0])" | Should -Be 'insert,update; columns -secret; mask email (hash); where qty > 0'
+    }
+
+    It 'refuses an operation that does not exist, naming it, and makes no source' {
+        $made = New-PgSource -Name bad-filter -Table $table -TableFilter @{ Table = $table; Operation = 'Upsert' } -ErrorAction SilentlyContinue -ErrorVariable failures
+        $made | Should -BeNullOrEmpty
+        "$($failures[0])" | Should -Match 'Upsert'
+    }
+
+    It 'installs the filter, idempotently, and Get-PgSourceTrigger shows it in force' {
+        ($source | Install-PgSourceTrigger -Confirm:$false).Status | Should -Be 'Installed'
+        ($source | Install-PgSourceTrigger -Confirm:$false).Status | Should -Be 'Unchanged'
+        $found = Get-PgSourceTrigger -ConnectionString $cs -Name $source.Name
+        $found.Filter.Where | Should -Be 'qty > 0'
+        $found.Filter.ExcludeColumn | Should -Be 'secret'
+        $found.Operations | Should -Be @('INSERT', 'UPDATE')
+    }
+
+    It 'sends only the rows and columns the filter lets through' {
+        Invoke-TestSql "INSERT INTO $table VALUES (1, 0, 'a@x', 's1'), (2, 5, 'b@x', 's2'); DELETE FROM $table WHERE id = 2" | Out-Null
+        $events = @($source | Start-PgSourceListener -MaxEvents 1 -Timeout 15)
+        $events.Count | Should -Be 1
+        $events[0].Data.id | Should -Be 2
+        $events[0].Data.PSObject.Properties.Name | Should -Not -Contain 'secret'
+        $events[0].Data.email | Should -Match '^[0-9a-f]{64}$'
+    }
+
+    It 'round-trips the filter through Export-PgSourceManifest and Import-PgSource' {
+        $file = Join-Path $TestDrive 'filtered.yaml'
+        $source | Export-PgSourceManifest -Path $file -SinkUri http://receiver.default.svc.cluster.local/events -IncludeSecret:$false -Confirm:$false | Out-Null
+        $yaml = Get-Content $file -Raw
+        $yaml | Should -Match 'where: qty > 0'
+        $imported = Import-PgSource $file
+        "$($imported.TableFilters[0])" | Should -Be "$($source.TableFilters[0])"
+    }
+
+    It 'reinstalls a changed filter, and -WhatIf changes nothing' {
+        $changed = New-PgSource -Name $source.Name -Table $table -Mode Durable -ConnectionString $cs -TableFilter @{ Table = $table; Where = 'qty > 10' }
+        $changed | Install-PgSourceTrigger -WhatIf | Out-Null
+        (Get-PgSourceTrigger -ConnectionString $cs -Name $source.Name).Filter.Where | Should -Be 'qty > 0'
+        ($changed | Install-PgSourceTrigger -Confirm:$false).Status | Should -Not -Be 'Unchanged'
+        $found = Get-PgSourceTrigger -ConnectionString $cs -Name $source.Name
+        $found.Filter.Where | Should -Be 'qty > 10'
+        $found.Operations | Should -Be @('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+    }
+}

@@ -28,7 +28,18 @@ public sealed class PgSourceTableFilter
 
     public string? Where { get; set; }
 
-    public override string ToString() => Describe(ToCore("TableFilter"));
+    /// <summary>The filter in one line; never throws (PowerShell formats objects while binding them, valid or not).</summary>
+    public override string ToString()
+    {
+        try
+        {
+            return Describe(ToCore("TableFilter"));
+        }
+        catch (SourceValidationException)
+        {
+            return $"{Table}: {string.Join(",", Operation)} (not a valid filter)";
+        }
+    }
 
     /// <exception cref="SourceValidationException">An operation or mask style that does not exist; <paramref name="field"/> names the filter.</exception>
     internal TableFilter ToCore(string field) => new()
