@@ -187,7 +187,7 @@ internal static class Program
                 return true;
             }, "database not reachable; retrying install", config, log, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is NpgsqlException or MissingTablesException or NotSupportedException or TimeoutException or IHasRemedy)
+        catch (Exception ex) when (ex is NpgsqlException or MissingTablesException or TableFilterException or NotSupportedException or TimeoutException or IHasRemedy)
         {
             log.Error("install failed", ("error", ex.Message), ("remedy", AdapterAdvice.For(ex)), ("database", config.Connection.ToDisplayString()));
             return false;

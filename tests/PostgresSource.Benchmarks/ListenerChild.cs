@@ -25,7 +25,8 @@ internal sealed class ListenerChild : IAsyncDisposable
         // Through the muxer (dotnet PostgresSource.Benchmarks.dll) whatever process hosts this code.
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardInput = true, UseShellExecute = false };
         start.ArgumentList.Add(typeof(ListenerChild).Assembly.Location);
-        foreach (var a in new[] { "--listener-child", connectionString, sink.ToString(), source.Mode.ToString(), source.Tables[0].ToString()!, source.Name })
+        // The filters travel as the adapter reads them (PGSOURCE_TABLE_FILTERS' JSON); "-" for none.
+        foreach (var a in new[] { "--listener-child", connectionString, sink.ToString(), source.Mode.ToString(), source.Tables[0].ToString()!, source.Name, TableEntries.FormatFilters(source) ?? "-" })
         {
             start.ArgumentList.Add(a);
         }
@@ -91,7 +92,9 @@ internal sealed class ListenerChild : IAsyncDisposable
     {
         var connectionString = args[1];
         var mode = Enum.Parse<CaptureMode>(args[3]);
-        var source = new SourceDefinition { Name = args[5], Tables = [TableName.Parse(args[4])], Mode = mode }.Validate();
+        IReadOnlyList<TableName> tables = [TableName.Parse(args[4])];
+        var filters = args.Length > 6 && args[6] != "-" ? TableEntries.ParseFilters(args[6], tables, "filters") : [];
+        var source = new SourceDefinition { Name = args[5], Tables = tables, Filters = filters, Mode = mode }.Validate();
         var settings = ConnectionSettings.Parse(connectionString);
         await using var listener = new SourceListener(source, ChangeCaptureFactory.Create(source, settings),
             new EventDeliverer(new HttpEventSink(new Uri(args[2]))));

@@ -106,6 +106,19 @@ namespace PostgresSource.Benchmarks
                     Row(P3Row(mode, "(c) bare LISTEN drain, no HTTP", raw, target));
                 }
                 }
+                if (figures.Contains("P3F"))
+                {
+                    // The filtered figure beside the unfiltered one, pair by pair in the same minutes.
+                    var target = mode switch { CaptureMode.Notify => 0.87, CaptureMode.Durable => 0.75, _ => 0.97 };
+                    Row(P3Row(mode, "(a) no consumer, fsync off, unfiltered", await p3.RunAsync(database, mode, _ => null), target));
+                    Row(P3Row(mode, "(a) no consumer, fsync off, filtered (3 of 5 columns, half the rows)", await p3.RunAsync(database, mode, _ => null, filtered: true), target));
+                    var cpu = new List<string>();
+                    var plain = await p3.RunAsync(database, mode, source => new UsageRecorder(ListenerChild.StartAsync(database, sink.Uri, source).GetAwaiter().GetResult(), cpu));
+                    Row(P3Row(mode, "(b) listener + sink, unfiltered", plain, target) + $" listener process CPU: {string.Join(", ", cpu)} |");
+                    cpu.Clear();
+                    var filtered = await p3.RunAsync(database, mode, source => new UsageRecorder(ListenerChild.StartAsync(database, sink.Uri, source).GetAwaiter().GetResult(), cpu), filtered: true);
+                    Row(P3Row(mode, "(b) listener + sink, filtered (3 of 5 columns, half the rows)", filtered, target) + $" listener process CPU: {string.Join(", ", cpu)} |");
+                }
                 if (figures.Contains("P4"))
                 {
 

@@ -25,11 +25,19 @@ internal sealed partial class WriteOverheadBenchmark(BenchmarkSettings settings)
         public double? WalSenderCpuPer10k { get; init; }
     }
 
-    public async Task<Result> RunAsync(string connectionString, CaptureMode mode, Func<SourceDefinition, IAsyncDisposable?> startConsumer)
+    /// <param name="filtered">
+    /// The table sends three of its five columns and, by a row condition on the key, half its rows (odd ids are
+    /// dropped in the database: no journal row, no notification, no decoded change).
+    /// </param>
+    public async Task<Result> RunAsync(string connectionString, CaptureMode mode, Func<SourceDefinition, IAsyncDisposable?> startConsumer, bool filtered = false)
     {
         var table = $"bench_p3_{mode.ToString().ToLowerInvariant()}";
         await TestSql.ExecuteAsync(connectionString, $"DROP TABLE IF EXISTS {table}; CREATE TABLE {table} (id bigserial PRIMARY KEY, customer int NOT NULL, item text NOT NULL, qty int NOT NULL, created timestamptz NOT NULL DEFAULT now())");
         var source = new SourceDefinition { Name = $"bench-p3-{mode.ToString().ToLowerInvariant()}", Tables = [TableName.Parse(table)], Mode = mode }.Validate();
+        if (filtered)
+        {
+            source = (source with { Filters = [new TableFilter { Table = source.Tables[0], IncludeColumns = ["id", "customer", "qty"], Where = "id % 2 = 0" }] }).Validate();
+        }
         var script = Path.Combine(Path.GetTempPath(), $"pgsource-p3-{Guid.NewGuid():N}.sql");
         await File.WriteAllTextAsync(script, $"\\set c random(1, 100000)\nINSERT INTO {table} (customer, item, qty) VALUES (:c, 'widget-' || :c, :c % 7 + 1);\n");
 

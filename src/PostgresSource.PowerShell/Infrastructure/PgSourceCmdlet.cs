@@ -189,6 +189,7 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
         MissingTablesException => (ErrorIds.TableNotFound, ErrorCategory.ObjectNotFound,
             "Check the table names (schema.table; names are case-sensitive when quoted) and that the user can see them."),
         SourceValidationException => (ErrorIds.InvalidSource, ErrorCategory.InvalidArgument, null),
+        TableFilterException => (ErrorIds.InvalidSource, ErrorCategory.InvalidArgument, "Fix the table's filter (docs/capture-modes.md, Table filters) and install again."),
         NoConnectionException => (ErrorIds.NoConnection, ErrorCategory.InvalidArgument, null),
         ConnectionStringException => (ErrorIds.InvalidConnectionString, ErrorCategory.InvalidArgument, null),
         CaptureModeConflictException => (ErrorIds.ModeConflict, ErrorCategory.ResourceExists, null),
