@@ -37,6 +37,8 @@ internal static class Metrics
         Gauge("pgsource_events_buffered", "Events read and not yet delivered.", statistics?.Buffered ?? 0);
         Gauge("pgsource_ready", "1 when connected to the database and listening.", ready ? 1 : 0);
         Counter("pgsource_events_skipped_total", "Events nobody took that were acknowledged because skipping was chosen (each logged with its id).", statistics?.Skipped ?? 0);
+        Counter("pgsource_table_changes_total", "Changes of a watched table seen while running: columns added, dropped or renamed, the table renamed or dropped (each logged).", statistics?.TableChanges ?? 0);
+        Gauge("pgsource_tables_missing", "Tables of the source not where it names them at the last check (renamed, dropped or never found).", statistics?.TablesMissing ?? 0);
         Counter("pgsource_events_undelivered_total", "Events left unacknowledged because the listener stopped first (delivered again later in Durable and Logical).", statistics?.Undelivered ?? 0);
 
         var state = statistics?.SinkState ?? SinkState.Unknown;

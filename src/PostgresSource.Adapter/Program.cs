@@ -252,6 +252,9 @@ internal static class Program
             case ListenerReportKind.DeadLettered:
                 log.Warn("event sent to the dead-letter sink", [.. fields, ("reason", report.Message)]);
                 break;
+            case ListenerReportKind.TableChanged:
+                log.Warn(report.Message);
+                break;
             default:
                 log.Write(report.PossibleLoss ? "warn" : "info", report.Message, ("possibleLoss", report.PossibleLoss));
                 break;

@@ -27,7 +27,7 @@ internal static class CaptureTriggers
     /// </summary>
     public static class Arguments
     {
-        /// <summary>The schema and table events name (a partitioned table's own names; else the table it fired on).</summary>
+        /// <summary>A partitioned table's names as installed: set, events name the parent (see <see cref="SetEventNames"/>).</summary>
         public const int EventSchema = 0, EventTable = 1;
 
         /// <summary>The column filter as JSON: {"include":[..]} or {"exclude":[..]}, "mask":[..], "hash":true.</summary>
@@ -40,11 +40,26 @@ internal static class CaptureTriggers
         public const int Where = 4;
     }
 
-    /// <summary>The schema an event names, as the trigger functions compute it. Costs nothing per row.</summary>
-    public const string EventSchema = "COALESCE(NULLIF(TG_ARGV[0], ''), TG_TABLE_SCHEMA)";
-
-    /// <inheritdoc cref="EventSchema"/>
-    public const string EventTable = "COALESCE(NULLIF(TG_ARGV[1], ''), TG_TABLE_NAME)";
+    /// <summary>
+    /// Sets the PL/pgSQL variables <paramref name="schema"/> and <paramref name="table"/> to the names an event carries:
+    /// for a trigger made on a partitioned table (its first argument set; PostgreSQL clones it onto every partition)
+    /// the name that table has now, found as the partition's ancestor holding the trigger itself, so a change in a
+    /// partition names the parent, also after the parent was renamed; otherwise the table the trigger fired on.
+    /// Two catalog lookups per row, for partitioned tables only.
+    /// </summary>
+    public static string SetEventNames(string schema, string table) => $"""
+        IF TG_ARGV[0] OPERATOR(pg_catalog.<>) '' THEN
+                SELECT n.nspname, c.relname INTO {schema}, {table}
+                FROM pg_catalog.pg_partition_ancestors(TG_RELID) AS a(relid)
+                JOIN pg_catalog.pg_trigger t ON t.tgrelid OPERATOR(pg_catalog.=) a.relid AND t.tgname OPERATOR(pg_catalog.=) TG_NAME AND t.tgparentid OPERATOR(pg_catalog.=) 0
+                JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.relid
+                JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace;
+            END IF;
+            IF {table} IS NULL THEN
+                {schema} = TG_TABLE_SCHEMA;
+                {table} = TG_TABLE_NAME;
+            END IF;
+        """;
 
     /// <summary>The action an event names: the operation, unless the trigger says otherwise.</summary>
     public const string EventAction = "COALESCE(NULLIF(TG_ARGV[3], ''), TG_OP)";

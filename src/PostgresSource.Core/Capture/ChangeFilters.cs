@@ -11,27 +11,28 @@ namespace PostgresSource.Core.Capture;
 /// <summary>
 /// The table filters a capture applies itself, where the database did not: Logical mode's per-table operations (a
 /// publication's are shared by all its tables) and its column filters, and the column filters of snapshot rows in
-/// every mode. Keyed by the names events carry (a partitioned table's own). Tables without a filter cost one lookup.
+/// every mode. Keyed by the table's oid (pgoutput's relation id; a partitioned table's own), so a table renamed while
+/// the source runs keeps its filter. Tables without a filter cost one lookup.
 /// </summary>
 internal sealed class ChangeFilters
 {
     // Payloads keep their characters as the database wrote them (no \u escapes for non-ASCII).
     private static readonly JsonSerializerOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private readonly Dictionary<(string Schema, string Table), TableFilter> _filters;
+    private readonly Dictionary<uint, TableFilter> _filters;
 
-    private ChangeFilters(Dictionary<(string, string), TableFilter> filters) => _filters = filters;
+    private ChangeFilters(Dictionary<uint, TableFilter> filters) => _filters = filters;
 
     public static ChangeFilters None { get; } = new([]);
 
     public static ChangeFilters For(IEnumerable<ResolvedTable> tables) =>
-        new(tables.Where(t => t.Filter is not null).ToDictionary(t => (t.Schema, t.Name), t => t.Filter!));
+        new(tables.Where(t => t.Filter is not null).ToDictionary(t => t.Oid, t => t.Filter!));
 
-    public TableFilter? For(string schema, string table) => _filters.GetValueOrDefault((schema, table));
+    public TableFilter? For(uint table) => _filters.GetValueOrDefault(table);
 
     /// <summary>The table's filter does not let this operation through (snapshot rows always pass).</summary>
-    public bool Drops(string schema, string table, ChangeOperation operation) =>
-        For(schema, table) is { } filter && operation switch
+    public bool Drops(uint table, ChangeOperation operation) =>
+        For(table) is { } filter && operation switch
         {
             ChangeOperation.Insert => !filter.Allows(TableOperations.Insert),
             ChangeOperation.Update => !filter.Allows(TableOperations.Update),
@@ -41,8 +42,8 @@ internal sealed class ChangeFilters
         };
 
     /// <summary>The payload with the table's column filter applied to its row images; unchanged for a table without one.</summary>
-    public string ShapeColumns(string schema, string table, string payload) =>
-        For(schema, table) is { ShapesColumns: true } filter ? Shape(filter, payload) : payload;
+    public string ShapeColumns(uint table, string payload) =>
+        For(table) is { ShapesColumns: true } filter ? Shape(filter, payload) : payload;
 
     /// <summary>
     /// Applies a column filter to a payload's "data", "old" and "oldKey" objects and its "unchangedToasted" names, as the

@@ -55,6 +55,7 @@ internal static class ListenerBuilder
         options = options with
         {
             RowKeys = options.EffectiveOrdering == DeliveryOrder.Key ? rowKeys ?? RowKeyIndex.Deferred(connection, source) : null,
+            Tables = options.Tables ?? new WatchedTables(source, connection),
         };
         options.Validate();
         policy.Validate();

@@ -45,6 +45,12 @@ internal sealed record ListenerOptions
     /// <summary>Overrides applied after the source's own ceOverrides (K_CE_OVERRIDES).</summary>
     public IReadOnlyDictionary<string, string>? CeOverrides { get; init; }
 
+    /// <summary>Checks that the source's tables are still there under their names (see <see cref="WatchedTables"/>); null: not checked.</summary>
+    public WatchedTables? Tables { get; init; }
+
+    /// <summary>How often <see cref="Tables"/> is checked.</summary>
+    public TimeSpan TableCheckInterval { get; init; } = TimeSpan.FromSeconds(30);
+
     public static ListenerOptions Default { get; } = new();
 
     public ListenerOptions Validate()

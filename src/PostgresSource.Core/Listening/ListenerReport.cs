@@ -19,6 +19,8 @@ internal enum ListenerReportKind
     Skipped,
     /// <summary>Something the capture wants known: a reconnect, a possible gap, an ignored notification.</summary>
     CaptureNotice,
+    /// <summary>A watched table changed while the source runs: its columns (once per change), or it was renamed or dropped.</summary>
+    TableChanged,
 }
 
 /// <summary>

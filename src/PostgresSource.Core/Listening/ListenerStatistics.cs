@@ -29,6 +29,8 @@ internal sealed class ListenerStatistics
     private long _deadLettered;
     private long _skipped;
     private long _undelivered;
+    private long _tableChanges;
+    private int _tablesMissing;
     private int _sinkState;
     private long _sinkStateTicks;
     // Commit (or receive) times of the changes taken from the capture and not yet finished, oldest first.
@@ -54,6 +56,16 @@ internal sealed class ListenerStatistics
 
     /// <summary>Changes left unacknowledged because the listener stopped before they were delivered (each reported).</summary>
     public long Undelivered => Interlocked.Read(ref _undelivered);
+
+    /// <summary>Changes of a watched table seen while running: new columns, a rename, a drop.</summary>
+    public long TableChanges => Interlocked.Read(ref _tableChanges);
+
+    /// <summary>Tables of the source not where it names them at the last check (renamed, dropped, never found).</summary>
+    public int TablesMissing => Volatile.Read(ref _tablesMissing);
+
+    public void OnTableChange() => Interlocked.Increment(ref _tableChanges);
+
+    public void SetTablesMissing(int count) => Volatile.Write(ref _tablesMissing, count);
 
     /// <summary>What the sink's last answer says: up, down (retrying), refusing.</summary>
     public SinkState SinkState => (SinkState)Volatile.Read(ref _sinkState);

@@ -70,6 +70,7 @@ internal sealed class SourceListener : IAsyncDisposable
         Capture.Notice += OnNotice;
         _running = true;
         Exception? failure = null;
+        var watching = _options.Tables is { } tables ? WatchTablesAsync(tables, producing.Token) : Task.CompletedTask;
         var consumer = Task.Run(async () =>
         {
             try
@@ -110,6 +111,8 @@ internal sealed class SourceListener : IAsyncDisposable
         }
         finally
         {
+            producing.Cancel();
+            await watching.ConfigureAwait(false);
             Capture.Notice -= OnNotice;
         }
         if (failure is not null)
@@ -143,6 +146,10 @@ internal sealed class SourceListener : IAsyncDisposable
                 error = $"cannot make a CloudEvent of a change on {AttributeText.Encode(change.Schema)}.{AttributeText.Encode(change.Table)}: {ex.Message}";
             }
             Statistics.OnReceived(change.CommitTime ?? DateTimeOffset.UtcNow);
+            if (_shapes.Observe(change) is { } reshaped)
+            {
+                ReportTableChange(reshaped);
+            }
             writer.TryWrite(new Pending(change, cloudEvent, started, error));
             count++;
         }
@@ -498,6 +505,49 @@ internal sealed class SourceListener : IAsyncDisposable
         });
     }
 
+    /// <summary>
+    /// Checks the source's tables now and then until the listener stops; a check that fails (the database away) is
+    /// tried again at the next turn: the capture reports connection trouble itself.
+    /// </summary>
+    private async Task WatchTablesAsync(WatchedTables tables, CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                foreach (var finding in await tables.CheckAsync(stop).ConfigureAwait(false))
+                {
+                    ReportTableChange(finding);
+                }
+                Statistics.SetTablesMissing(tables.Missing);
+                await Task.Delay(_options.TableCheckInterval, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex) when (!stop.IsCancellationRequested)
+            {
+                // Whatever the check meets, it must not stop delivery: it is kept visible and tried again.
+                Statistics.OnError($"checking the source's tables failed: {ex.Message}");
+                try
+                {
+                    await Task.Delay(_options.TableCheckInterval, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    private void ReportTableChange(string message)
+    {
+        Statistics.OnTableChange();
+        Raise(new ListenerReport(ListenerReportKind.TableChanged, message));
+    }
+
     private void OnNotice(CaptureNotice notice)
     {
         Statistics.OnError(notice.Message);
@@ -526,6 +576,8 @@ internal sealed class SourceListener : IAsyncDisposable
             await deadLetter.DisposeAsync().ConfigureAwait(false);
         }
     }
+
+    private readonly TableShapeWatch _shapes = new();
 
     private sealed record Finished(long Sequence, Pending Item, Settled Settled, Exception? Error);
 

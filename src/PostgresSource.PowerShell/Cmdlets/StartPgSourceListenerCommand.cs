@@ -566,6 +566,7 @@ public sealed class StartPgSourceListenerCommand : DatabaseCmdlet
                 WriteWarning(report.Message);
                 break;
             case ListenerReportKind.CaptureNotice when report.PossibleLoss:
+            case ListenerReportKind.TableChanged:
                 WriteWarning($"{reported.Source}: {report.Message}");
                 break;
             default:

@@ -72,15 +72,19 @@ internal static class DurableJournalSql
     /// </summary>
     public static string FunctionBody(string name) => $$"""
 
+        DECLARE
+            event_schema pg_catalog.text;
+            event_table pg_catalog.text;
         BEGIN
-            IF {{CaptureTriggers.HasColumnFilter}} OR TG_NARGS OPERATOR(pg_catalog.>) 3 THEN
-                -- A filtered table (its columns, or an UPDATE sent as INSERT or DELETE by the row condition): slower, and only here.
+            IF TG_NARGS OPERATOR(pg_catalog.>) 0 THEN
+                -- A partitioned or filtered table (its columns, or an UPDATE sent as INSERT or DELETE by the row condition): slower, and only here.
+                {{CaptureTriggers.SetEventNames("event_schema", "event_table")}}
                 IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
                     INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation)
-                    VALUES ({{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, 'TRUNCATE');
+                    VALUES (event_schema, event_table, 'TRUNCATE');
                 ELSIF {{CaptureTriggers.HasColumnFilter}} THEN
                     INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data, old)
-                    SELECT {{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, r.action,
+                    SELECT event_schema, event_table, r.action,
                            {{CaptureTriggers.FilterColumns("r.data")}},
                            CASE WHEN r.action OPERATOR(pg_catalog.=) 'UPDATE' THEN {{CaptureTriggers.FilterColumns("pg_catalog.row_to_json(OLD)")}} END
                     FROM (SELECT {{CaptureTriggers.EventAction}} AS action,
@@ -88,7 +92,7 @@ internal static class DurableJournalSql
                                       ELSE pg_catalog.row_to_json(NEW) END AS data) AS r;
                 ELSE
                     INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data, old)
-                    SELECT {{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, r.action,
+                    SELECT event_schema, event_table, r.action,
                            CASE WHEN r.action OPERATOR(pg_catalog.=) 'DELETE' THEN pg_catalog.row_to_json(OLD) ELSE pg_catalog.row_to_json(NEW) END,
                            CASE WHEN r.action OPERATOR(pg_catalog.=) 'UPDATE' THEN pg_catalog.row_to_json(OLD) END
                     FROM (SELECT {{CaptureTriggers.EventAction}} AS action) AS r;
@@ -98,16 +102,16 @@ internal static class DurableJournalSql
             -- One INSERT per operation: each cached plan computes only its own operation's row images.
             IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
                 INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data)
-                VALUES ({{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, 'INSERT', pg_catalog.row_to_json(NEW));
+                VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'INSERT', pg_catalog.row_to_json(NEW));
             ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
                 INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data, old)
-                VALUES ({{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, 'UPDATE', pg_catalog.row_to_json(NEW), pg_catalog.row_to_json(OLD));
+                VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'UPDATE', pg_catalog.row_to_json(NEW), pg_catalog.row_to_json(OLD));
             ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
                 INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation, data)
-                VALUES ({{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, 'DELETE', pg_catalog.row_to_json(OLD));
+                VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'DELETE', pg_catalog.row_to_json(OLD));
             ELSE
                 INSERT INTO {{JournalQualified(name)}} (table_schema, table_name, operation)
-                VALUES ({{CaptureTriggers.EventSchema}}, {{CaptureTriggers.EventTable}}, 'TRUNCATE');
+                VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'TRUNCATE');
             END IF;
             -- No NOTIFY: at commit it takes a database-wide lock held through the WAL flush, so writers that
             -- notify cannot share a flush. The reader polls instead (see JournalPollPacing).

@@ -142,7 +142,7 @@ internal sealed class PgOutputChangeConverter
         var index = transaction.Index++;
         var columns = _relations.For(relation);
         // Dropped before it gets a position: nothing waits for its acknowledgement (the index stays counted, so ids stay stable).
-        if (Filters.Drops(columns.Schema, columns.Table, operation))
+        if (Filters.Drops(relation.RelationId, operation))
         {
             return;
         }
@@ -150,7 +150,7 @@ internal sealed class PgOutputChangeConverter
         {
             return;
         }
-        var payload = Filters.ShapeColumns(columns.Schema, columns.Table, WritePayload(columns, operation, row, old, oldKey, keyOnly, truncate));
+        var payload = Filters.ShapeColumns(relation.RelationId, WritePayload(columns, operation, row, old, oldKey, keyOnly, truncate));
         _changes.Add(new CapturedChange
         {
             Schema = columns.Schema,

@@ -26,7 +26,10 @@ internal static class NotifyTriggerSql
             data pg_catalog.json;
             previous pg_catalog.json;
             notification pg_catalog.text;
+            event_schema pg_catalog.text;
+            event_table pg_catalog.text;
         BEGIN
+            {{CaptureTriggers.SetEventNames("event_schema", "event_table")}}
             -- DELETE sends the old row; INSERT and UPDATE the new one (the seed's payload); TRUNCATE no row. The action
             -- is the operation, or what a table's row condition makes of an UPDATE (INSERT entering it, DELETE leaving it).
             IF action OPERATOR(pg_catalog.=) 'DELETE' THEN
@@ -47,23 +50,23 @@ internal static class NotifyTriggerSql
             IF action OPERATOR(pg_catalog.=) 'UPDATE' THEN
                 -- The row before the update too, while both fit one notification; else the new row alone, marked.
                 notification = pg_catalog.json_build_object(
-                    'table', {{CaptureTriggers.EventTable}},
-                    'schema', {{CaptureTriggers.EventSchema}},
+                    'table', event_table,
+                    'schema', event_schema,
                     'action', action,
                     'data', data,
                     'old', previous)::pg_catalog.text;
                 IF pg_catalog.octet_length(notification) OPERATOR(pg_catalog.>) {{MaxPayloadBytes}} THEN
                     notification = pg_catalog.json_build_object(
-                        'table', {{CaptureTriggers.EventTable}},
-                        'schema', {{CaptureTriggers.EventSchema}},
+                        'table', event_table,
+                        'schema', event_schema,
                         'action', action,
                         'data', data,
                         'oldOmitted', true)::pg_catalog.text;
                 END IF;
             ELSE
                 notification = pg_catalog.json_build_object(
-                    'table', {{CaptureTriggers.EventTable}},
-                    'schema', {{CaptureTriggers.EventSchema}},
+                    'table', event_table,
+                    'schema', event_schema,
                     'action', action,
                     'data', data)::pg_catalog.text;
             END IF;
@@ -71,8 +74,8 @@ internal static class NotifyTriggerSql
             -- NOTIFY fails at {{MaxPayloadBytes + 1}} bytes, inside the user's transaction: send the key instead.
             IF pg_catalog.octet_length(notification) OPERATOR(pg_catalog.>) {{MaxPayloadBytes}} THEN
                 notification = pg_catalog.json_build_object(
-                    'table', {{CaptureTriggers.EventTable}},
-                    'schema', {{CaptureTriggers.EventSchema}},
+                    'table', event_table,
+                    'schema', event_schema,
                     'action', action,
                     'truncated', true,
                     'data', (SELECT pg_catalog.json_object_agg(d.key, d.value)
@@ -86,8 +89,8 @@ internal static class NotifyTriggerSql
                                    WHERE i.indrelid OPERATOR(pg_catalog.=) TG_RELID AND i.indisprimary)))::pg_catalog.text;
                 IF pg_catalog.octet_length(notification) OPERATOR(pg_catalog.>) {{MaxPayloadBytes}} THEN
                     notification = pg_catalog.json_build_object(
-                        'table', {{CaptureTriggers.EventTable}},
-                        'schema', {{CaptureTriggers.EventSchema}},
+                        'table', event_table,
+                        'schema', event_schema,
                         'action', action,
                         'truncated', true,
                         'data', NULL)::pg_catalog.text;
