@@ -17,6 +17,7 @@
         'Install-PgSourceTrigger'
         'New-PgSource'
         'Start-PgSourceListener'
+        'Start-PgSourceSnapshot'
         'Sync-PgSourceCluster'
         'Test-PgSourceConnection'
         'Uninstall-PgSourceTrigger'

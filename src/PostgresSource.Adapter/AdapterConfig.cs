@@ -14,6 +14,8 @@ internal enum AdapterAction
 {
     Run,
     Uninstall,
+    /// <summary>Records a backfill request for the running source and exits (see <see cref="Core.Capture.Snapshots.Backfill"/>).</summary>
+    Backfill,
 }
 
 /// <summary>
@@ -23,6 +25,9 @@ internal enum AdapterAction
 internal sealed record AdapterConfig
 {
     public required AdapterAction Action { get; init; }
+
+    /// <summary><see cref="AdapterAction.Backfill"/>: the tables to read again; empty: all the source's.</summary>
+    public IReadOnlyList<TableName> BackfillTables { get; init; } = [];
     public required SourceDefinition Source { get; init; }
     public required ConnectionSettings Connection { get; init; }
     public bool Install { get; init; } = true;
@@ -50,9 +55,12 @@ internal sealed record AdapterConfig
     {
         // Blank is unset and values are trimmed, also for the libpq variables read below (a Secret file's newline).
         string? env(string name) => environment(name) is { } value && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
-        var action = (args.FirstOrDefault() is { } argument ? ParseAction(argument) : S.Action.Read(env)) == "uninstall"
-            ? AdapterAction.Uninstall
-            : AdapterAction.Run;
+        var action = (args.FirstOrDefault() is { } argument ? ParseAction(argument) : S.Action.Read(env)) switch
+        {
+            "uninstall" => AdapterAction.Uninstall,
+            "backfill" => AdapterAction.Backfill,
+            _ => AdapterAction.Run,
+        };
         var install = S.Install.Read(env);
         var source = LoadSource(env, action, install);
         var connection = LoadConnection(env);
@@ -66,6 +74,15 @@ internal sealed record AdapterConfig
         {
             return config;
         }
+        if (action == AdapterAction.Backfill)
+        {
+            var tables = TableName.ParseList(S.BackfillTables.Read(env));
+            if (tables.FirstOrDefault(t => !source.Tables.Contains(t)) is { } stranger)
+            {
+                throw S.BackfillTables.Error($"'{stranger}' is not one of PGSOURCE_TABLES ({TableName.FormatList(source.Tables)}).");
+            }
+            return config with { BackfillTables = tables };
+        }
         if (!ChangeCaptureFactory.Supports(source.Mode))
         {
             throw S.Mode.Error($"{source.Mode} mode is not available in this build.");
@@ -73,9 +90,9 @@ internal sealed record AdapterConfig
         return config with { HttpPort = S.HttpPort.Read(env), Listener = LoadListener(env, source) };
     }
 
-    private static string ParseAction(string argument) => argument.ToLowerInvariant() is "run" or "uninstall"
+    private static string ParseAction(string argument) => argument.ToLowerInvariant() is "run" or "uninstall" or "backfill"
         ? argument.ToLowerInvariant()
-        : throw new AdapterSettingException("argument", $"'{argument}' is not an action (run or uninstall).");
+        : throw new AdapterSettingException("argument", $"'{argument}' is not an action (run, uninstall or backfill).");
 
     private static SourceDefinition LoadSource(Func<string, string?> env, AdapterAction action, bool install)
     {
@@ -94,7 +111,7 @@ internal sealed record AdapterConfig
                 Mode = S.Mode.Read(env),
                 EventType = S.EventType.Read(env),
             };
-            source = action == AdapterAction.Run && install ? source.Validate() : source.ValidateIdentity();
+            source = (action == AdapterAction.Run && install) || action == AdapterAction.Backfill ? source.Validate() : source.ValidateIdentity();
             if (action == AdapterAction.Run)
             {
                 // Also without PGSOURCE_INSTALL: a type no event can carry is a configuration error at start, not a failure per event.

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Npgsql;
 using PostgresSource.Core;
 using PostgresSource.Core.Capture;
+using PostgresSource.Core.Capture.Snapshots;
 using PostgresSource.Core.Capture.Notify;
 using PostgresSource.Core.Database;
 using PostgresSource.Core.Diagnostics;
@@ -63,9 +64,12 @@ internal static class Program
         }
         try
         {
-            return config.Action == AdapterAction.Uninstall
-                ? await UninstallAsync(config, log, stopping.Token).ConfigureAwait(false)
-                : await RunAsync(config, log, stopping.Token).ConfigureAwait(false);
+            return config.Action switch
+            {
+                AdapterAction.Uninstall => await UninstallAsync(config, log, stopping.Token).ConfigureAwait(false),
+                AdapterAction.Backfill => await BackfillAsync(config, log, stopping.Token).ConfigureAwait(false),
+                _ => await RunAsync(config, log, stopping.Token).ConfigureAwait(false),
+            };
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -88,6 +92,22 @@ internal static class Program
         catch (Exception ex) when (ex is NpgsqlException or TimeoutException)
         {
             log.Error("uninstall failed", ("error", ex.Message), ("database", config.Connection.ToDisplayString()));
+            return ExitFailure;
+        }
+    }
+
+    /// <summary>Records the backfill request; the source's running adapter takes it within seconds and reads the tables.</summary>
+    private static async Task<int> BackfillAsync(AdapterConfig config, JsonLog log, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var tables = await Backfill.RequestAsync(config.Source, config.Connection, config.BackfillTables, cancellationToken).ConfigureAwait(false);
+            log.Info("backfill requested: the source's listener reads these tables again", [.. Identity(config), ("tables", string.Join(",", tables.Select(t => t.ToString())))]);
+            return 0;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or MissingTablesException or NotSupportedException or CaptureConfigurationException)
+        {
+            log.Error("backfill request failed", ("error", ex.Message), ("database", config.Connection.ToDisplayString()));
             return ExitFailure;
         }
     }

@@ -184,3 +184,38 @@ Describe 'Filtering what a table sends' -Tag Installed -Skip:$skip {
         $found.Operations | Should -Be @('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
     }
 }
+
+Describe 'Backfilling a running source' -Tag Installed -Skip:$skip {
+    BeforeAll {
+        $script:table = New-TestName pester_stock
+        Invoke-TestSql "CREATE TABLE $table (id int PRIMARY KEY, qty int); INSERT INTO $table SELECT g, g FROM generate_series(1, 5) g" | Out-Null
+        $script:source = New-PgSource -Name ($table -replace '_', '-') -Table $table -Mode Durable -ConnectionString $cs
+        $source | Install-PgSourceTrigger -Confirm:$false | Out-Null
+    }
+
+    AfterAll {
+        $script:source | Uninstall-PgSourceTrigger -Confirm:$false | Out-Null
+        Invoke-TestSql "DROP TABLE IF EXISTS $table" | Out-Null
+    }
+
+    It 'asks for nothing with -WhatIf' {
+        $source | Start-PgSourceSnapshot -WhatIf | Should -BeNullOrEmpty
+        Invoke-TestSql "SELECT count(*) FROM `"$($source.ObjectName)`".snapshot" | Should -Be 0
+    }
+
+    It 'records the request, and the listener sends every row as a read event' {
+        $request = $source | Start-PgSourceSnapshot -Confirm:$false
+        $request.Tables | Should -Be "public.$table"
+        $events = @($source | Start-PgSourceListener -MaxEvents 5 -Timeout 20)
+        $events.Operation | Sort-Object -Unique | Should -Be 'READ'
+        ($events.Data.id | Sort-Object) | Should -Be @(1, 2, 3, 4, 5)
+    }
+
+    It 'refuses a Notify source with PgSource.NotSupported, and a table the source does not capture' {
+        $notify = New-PgSource -Name ($table -replace '_', '-') -Table $table -ConnectionString $cs
+        $notify | Start-PgSourceSnapshot -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failures | Should -BeNullOrEmpty
+        $failures[0].FullyQualifiedErrorId | Should -BeLike 'PgSource.NotSupported,*'
+        $source | Start-PgSourceSnapshot -Table other_table -Confirm:$false -ErrorAction SilentlyContinue -ErrorVariable failures2 | Should -BeNullOrEmpty
+        $failures2[0].FullyQualifiedErrorId | Should -BeLike 'PgSource.InvalidSource,*'
+    }
+}

@@ -79,6 +79,12 @@ internal sealed record CaptureOptions
     /// <summary>With <see cref="SingleActive"/>: how often a standby tries to become the active listener.</summary>
     public TimeSpan StandbyPollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Durable and Logical: how often a running capture looks for backfill requests (<see cref="Snapshots.Backfill"/>):
+    /// one small read of the source's snapshot table per interval, made between reads of the stream.
+    /// </summary>
+    public TimeSpan BackfillCheckInterval { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Durable and Logical: rows fetched per round trip while taking a snapshot.</summary>
     public int SnapshotChunkSize { get; init; } = 1000;
 

@@ -61,6 +61,15 @@ internal static class SourceStateSql
         $"INSERT INTO {SnapshotQualified(name)} (table_schema, table_name, segment) " +
         $"VALUES ({Sql.Literal(tableSchema)}, {Sql.Literal(tableName)}, 0) ON CONFLICT DO NOTHING";
 
+    /// <summary>
+    /// Asks for a table to be read again from its first row (a backfill): its earlier snapshot progress goes and a new
+    /// request row takes its place; its time (updated) tells a running capture the request is new.
+    /// </summary>
+    public static string RequestBackfill(string name, string tableSchema, string tableName) =>
+        $"DELETE FROM {SnapshotQualified(name)} WHERE table_schema = {Sql.Literal(tableSchema)} AND table_name = {Sql.Literal(tableName)};\n" +
+        $"INSERT INTO {SnapshotQualified(name)} (table_schema, table_name, segment, updated) " +
+        $"VALUES ({Sql.Literal(tableSchema)}, {Sql.Literal(tableName)}, 0, pg_catalog.clock_timestamp())";
+
     public static async Task<bool> SchemaExistsAsync(NpgsqlConnection connection, string name, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand("SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = @name)", connection);

@@ -25,7 +25,11 @@ internal static class AdapterSettings
     public const string DefaultConnectionFile = "/etc/pgsource/secret/connectionstr";
 
     public static readonly AdapterSetting<string?> Action = new("PGSOURCE_ACTION", AdapterSection,
-        "what to do (the first argument wins): run, or uninstall the source's database objects and exit", OrNull(Choice(("run", "run"), ("uninstall", "uninstall"))), null, "run");
+        "what to do (the first argument wins): run; uninstall the source's database objects and exit; or backfill: ask the running source to read its tables again (PGSOURCE_BACKFILL_TABLES) and exit",
+        OrNull(Choice(("run", "run"), ("uninstall", "uninstall"), ("backfill", "backfill"))), null, "run");
+
+    public static readonly AdapterSetting<string?> BackfillTables = new("PGSOURCE_BACKFILL_TABLES", SourceSection,
+        "with PGSOURCE_ACTION=backfill: the tables to read again, comma-separated (default: all of PGSOURCE_TABLES)", OrNull(Text), null);
 
     public static readonly AdapterSetting<string?> Name = new("NAME", SourceSection, "the PostgresSource's name (required)", OrNull(Text), null);
 
@@ -123,7 +127,7 @@ internal static class AdapterSettings
     /// <summary>Every row, in --help order.</summary>
     public static IReadOnlyList<AdapterSetting> All { get; } =
     [
-        Action, Name, Namespace, Uid, Tables, TableFilters, Mode, EventType, EventSource, CeOverrides, Channel, Install,
+        Action, BackfillTables, Name, Namespace, Uid, Tables, TableFilters, Mode, EventType, EventSource, CeOverrides, Channel, Install,
         Connection, ConnectionFile, DatabaseRootCertificate,
         Snapshot, SingleActive, PollInterval,
         Sink, DeadLetterSink, ContentMode, CaFile, OnUndeliverable, Ordering, MaxInFlight, DeliveryAttempts, DeliveryMaxRetryTime,

@@ -42,5 +42,7 @@ internal static class ErrorIds
     public const string ChangeSkipped = "PgSource.ChangeSkipped";
     public const string SourceBusy = "PgSource.SourceBusy";
     public const string PeekNotSupported = "PgSource.PeekNotSupported";
+    /// <summary>The source's mode cannot do what was asked (a backfill of a Notify source).</summary>
+    public const string NotSupported = "PgSource.NotSupported";
     public const string InvalidParameter = "PgSource.InvalidParameter";
 }

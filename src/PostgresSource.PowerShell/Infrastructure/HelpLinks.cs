@@ -14,6 +14,7 @@ internal static class HelpLinks
     public const string InstallPgSourceTrigger = Reference + "#install-pgsourcetrigger";
     public const string NewPgSource = Reference + "#new-pgsource";
     public const string StartPgSourceListener = Reference + "#start-pgsourcelistener";
+    public const string StartPgSourceSnapshot = Reference + "#start-pgsourcesnapshot";
     public const string SyncPgSourceCluster = Reference + "#sync-pgsourcecluster";
     public const string TestPgSourceConnection = Reference + "#test-pgsourceconnection";
     public const string UninstallPgSourceTrigger = Reference + "#uninstall-pgsourcetrigger";

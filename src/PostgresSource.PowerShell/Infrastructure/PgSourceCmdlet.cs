@@ -210,6 +210,7 @@ public abstract class PgSourceCmdlet : PSCmdlet, IDisposable
         ClusterException => (ErrorIds.ClusterRequestFailed, ErrorCategory.InvalidOperation, null),
         SourceBusyException => (ErrorIds.SourceBusy, ErrorCategory.ResourceBusy,
             "Stop the other listener (the message names its session), run with -Standby to wait and take over when it stops, or use -Peek to read the backlog without consuming it."),
+        NotSupportedException => (ErrorIds.NotSupported, ErrorCategory.NotImplemented, null),
         // Npgsql's types live in the module's own load context: the core classifies its exceptions.
         _ => DatabaseErrors.Classify(exception) switch
         {

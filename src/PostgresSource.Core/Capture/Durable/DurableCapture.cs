@@ -77,11 +77,25 @@ internal sealed class DurableCapture : ReliableCapture
 
             var pacing = new JournalPollPacing(Options.JournalPollInterval);
             Task<Batch>? readAhead = null;
+            var backfillChecked = DateTime.UtcNow;
             try
             {
                 while (true)
                 {
                     token.ThrowIfCancellationRequested();
+                    if (readAhead is null && DateTime.UtcNow - backfillChecked >= Options.BackfillCheckInterval)
+                    {
+                        // Between two reads, nothing read ahead: a backfill holds the stream here and goes on after it.
+                        backfillChecked = DateTime.UtcNow;
+                        if (await BackfillRequestedAsync(token).ConfigureAwait(false))
+                        {
+                            await foreach (var read in SnapshotAsync(NextSequence, LastSequence, backoff, token).ConfigureAwait(false))
+                            {
+                                yield return read;
+                            }
+                            _seam = Snapshot.BuildSeam();
+                        }
+                    }
                     Batch batch;
                     if (readAhead is null)
                     {

@@ -80,6 +80,8 @@ internal sealed class LogicalCapture : ReliableCapture
                     var start = _acknowledgements.Confirmed;
                     Raise($"Logical capture of {Source.EventSource} streams slot {Name} from {(start > 0 ? new NpgsqlLogSequenceNumber(start).ToString() : "its confirmed position")}.", false);
                     stream = ReplicationSession.Start(connection, Name, start, _acknowledgements, Options.StatusInterval, MarkStreaming, streamStop.Token);
+                    var backfillChecked = DateTime.UtcNow;
+                    var backfillHinted = false;
                     while (true)
                     {
                         var (message, error) = await stream.NextAsync(token).ConfigureAwait(false);
@@ -106,6 +108,23 @@ internal sealed class LogicalCapture : ReliableCapture
                         for (var i = 0; i < changes!.Count; i++)
                         {
                             yield return changes[i];
+                        }
+                        // A backfill request says so in the stream (Backfill.WakeMessagePrefix): taken at that transaction's end.
+                        backfillHinted |= message is LogicalDecodingMessage { Prefix: Backfill.WakeMessagePrefix };
+                        if (message is CommitMessage && (backfillHinted || DateTime.UtcNow - backfillChecked >= Options.BackfillCheckInterval))
+                        {
+                            backfillHinted = false;
+                            // At a transaction's end: a backfill holds the stream here (the server keeps sending into
+                            // the session's buffer) and the stream goes on after it, the snapshot's changes left out.
+                            backfillChecked = DateTime.UtcNow;
+                            if (await BackfillRequestedAsync(token).ConfigureAwait(false))
+                            {
+                                await foreach (var read in SnapshotAsync(_acknowledgements.NextSequence, _acknowledgements.LastSequence, backoff, token).ConfigureAwait(false))
+                                {
+                                    yield return read;
+                                }
+                                _changes.Seam = Snapshot.BuildSeam();
+                            }
                         }
                     }
                 }

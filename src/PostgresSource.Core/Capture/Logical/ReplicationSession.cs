@@ -44,7 +44,8 @@ internal sealed class ReplicationSession : IAsyncDisposable
     {
         var messages = connection.StartReplication(
             new PgOutputReplicationSlot(name),
-            new PgOutputReplicationOptions(name, PgOutputProtocolVersion.V1, binary: false),
+            // Logical decoding messages too (PostgreSQL 14+): a backfill request announces itself with one.
+            new PgOutputReplicationOptions(name, PgOutputProtocolVersion.V1, binary: false, messages: connection.PostgreSqlVersion.Major >= 14 ? true : null),
             stop,
             start > 0 ? new NpgsqlLogSequenceNumber(start) : null).GetAsyncEnumerator(stop);
         return new ReplicationSession(connection, messages, acknowledgements, statusInterval, streaming);

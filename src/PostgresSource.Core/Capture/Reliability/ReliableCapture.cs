@@ -82,6 +82,22 @@ internal abstract class ReliableCapture : IChangeCapture
         SnapshotPhase.RunAsync(Snapshot, ConnectionString, Issuer, nextSequence, lastSequence,
             (error, when) => FailedAsync(error, when, backoff, token), token);
 
+    /// <summary>
+    /// New backfill requests (<see cref="Snapshots.Backfill"/>) were taken: the next <see cref="SnapshotAsync"/> reads
+    /// them. A look that fails (the connection lost) is false: the stream's own reading meets and handles that.
+    /// </summary>
+    private protected async Task<bool> BackfillRequestedAsync(CancellationToken token)
+    {
+        try
+        {
+            return await Control.UseAsync(Snapshot.TakeNewRequestsAsync, token).ConfigureAwait(false);
+        }
+        catch (NpgsqlException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The mode's reading after start-up: the snapshot (<see cref="SnapshotAsync"/>), then its stream, until cancelled.</summary>
     private protected abstract IAsyncEnumerable<CapturedChange> StreamAsync(Backoff backoff, CancellationToken token);
 

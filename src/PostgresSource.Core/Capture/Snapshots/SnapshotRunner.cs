@@ -64,6 +64,8 @@ internal sealed class SnapshotRunner
     private readonly List<SnapshotTable> _requested = [];
     private readonly List<SegmentState> _segments = [];
     private int _nextSegment = 1;
+    // The backfill requests already taken, by the time they were made: a request made again has a new time.
+    private readonly Dictionary<(string, string), DateTime> _requestsTaken = [];
 
     public SnapshotRunner(string objectName, SnapshotHorizon horizonKind, CaptureOptions options)
     {
@@ -165,6 +167,68 @@ internal sealed class SnapshotRunner
             }
             _nextSegment = rows.Count == 0 ? 1 : Math.Max(1, rows.Max(r => r.Segment) + 1);
         }
+        // Requests there at start are part of what remains (above); only later ones are new.
+        var requests = exists ? await ReadRequestsAsync(connection, cancellationToken).ConfigureAwait(false) : [];
+        lock (_lock)
+        {
+            _requestsTaken.Clear();
+            foreach (var (key, made) in requests)
+            {
+                _requestsTaken[key] = made;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes the backfill requests made since the last look (<see cref="Backfill"/>): each table asked for is read
+    /// again from its first row by the next segment, its earlier reads forgotten. True when there is something to read.
+    /// </summary>
+    public async Task<bool> TakeNewRequestsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        if (!await SourceStateSql.TableExistsAsync(connection, _name, SourceStateSql.SnapshotTable, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+        var requests = await ReadRequestsAsync(connection, cancellationToken).ConfigureAwait(false);
+        var taken = false;
+        lock (_lock)
+        {
+            foreach (var (key, made) in requests)
+            {
+                if (_requestsTaken.TryGetValue(key, out var before) && before == made)
+                {
+                    continue;
+                }
+                _requestsTaken[key] = made;
+                if (_allTables.FirstOrDefault(t => t.Key == key) is not { } table)
+                {
+                    continue;
+                }
+                foreach (var segment in _segments)
+                {
+                    segment.Parts.Remove(key);
+                }
+                if (!_requested.Contains(table))
+                {
+                    _requested.Add(table);
+                }
+                taken = true;
+            }
+        }
+        return taken;
+    }
+
+    private async Task<List<((string, string) Key, DateTime Made)>> ReadRequestsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            $"SELECT table_schema, table_name, updated FROM {SourceStateSql.SnapshotQualified(_name)} WHERE segment = 0", connection);
+        var requests = new List<((string, string), DateTime)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            requests.Add(((reader.GetString(0), reader.GetString(1)), reader.GetDateTime(2)));
+        }
+        return requests;
     }
 
     private ulong ParseHorizon(string? text)
