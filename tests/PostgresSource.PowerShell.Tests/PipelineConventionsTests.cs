@@ -310,7 +310,7 @@ public sealed class PipelineConventionsTests(DatabaseFixture database)
 
         var reference = File.ReadAllText(Path.Combine(ModuleLayout.RepositoryRoot, "docs", "cmdlets.md"));
         var cmdlets = ps.Run("Get-Command -Module PostgresSource | ForEach-Object { $_.Name + '|' + $_.HelpUri }").Output.Select(o => o.ToString().Split('|')).ToList();
-        Assert.Equal(9, cmdlets.Count);
+        Assert.Equal(10, cmdlets.Count);
         foreach (var cmdlet in cmdlets)
         {
             Assert.Equal(projectUri + "/blob/main/docs/cmdlets.md#" + cmdlet[0].ToLowerInvariant(), cmdlet[1]);

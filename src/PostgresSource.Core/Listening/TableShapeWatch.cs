@@ -41,8 +41,23 @@ internal sealed class TableShapeWatch
         return text.Append(" its events carry the new columns from here on.").ToString();
     }
 
-    /// <summary>The keys of the payload's "data" object in order; null when it has none (a key-only delete, a TRUNCATE).</summary>
+    /// <summary>
+    /// The keys of the payload's "data" object in order; null when it has none (a key-only delete, a TRUNCATE) or is no
+    /// JSON at all (such a change goes its own way to the dead-letter sink: watching must not stop it).
+    /// </summary>
     private static string[]? Columns(string payload)
+    {
+        try
+        {
+            return ReadColumns(payload);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string[]? ReadColumns(string payload)
     {
         var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(payload));
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
