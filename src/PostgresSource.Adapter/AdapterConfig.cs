@@ -63,6 +63,8 @@ internal sealed record AdapterConfig
         };
         var install = S.Install.Read(env);
         var source = LoadSource(env, action, install);
+        // Read whatever the action (every row is read in every run, so --help and the table stay one list).
+        var backfillTables = TableName.ParseList(S.BackfillTables.Read(env));
         var connection = LoadConnection(env);
         if (S.DatabaseRootCertificate.Read(env) is { } rootCert)
         {
@@ -76,12 +78,11 @@ internal sealed record AdapterConfig
         }
         if (action == AdapterAction.Backfill)
         {
-            var tables = TableName.ParseList(S.BackfillTables.Read(env));
-            if (tables.FirstOrDefault(t => !source.Tables.Contains(t)) is { } stranger)
+            if (backfillTables.FirstOrDefault(t => !source.Tables.Contains(t)) is { } stranger)
             {
                 throw S.BackfillTables.Error($"'{stranger}' is not one of PGSOURCE_TABLES ({TableName.FormatList(source.Tables)}).");
             }
-            return config with { BackfillTables = tables };
+            return config with { BackfillTables = backfillTables };
         }
         if (!ChangeCaptureFactory.Supports(source.Mode))
         {

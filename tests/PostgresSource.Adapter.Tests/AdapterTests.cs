@@ -338,6 +338,43 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         Assert.Single(after);
     }
 
+    /// <summary>
+    /// PGSOURCE_ACTION=backfill (as a Job would run it) records the request and exits 0; the running adapter then sends
+    /// the table's rows as read events and keeps streaming live changes after them.
+    /// </summary>
+    [Fact]
+    public async Task ABackfillRunAsksTheRunningAdapterToSendTheTableAgain()
+    {
+        var connection = await DatabaseAsync(mayCreateSchemas: true);
+        await TestSql.ExecuteAsync(connection, "INSERT INTO orders SELECT g, 'old', g FROM generate_series(1, 50) g");
+        await using var receiver = await CloudEventReceiver.StartAsync();
+        var environment = Environment(connection, receiver.Url, AdapterProcess.FreePort());
+        environment["PGSOURCE_MODE"] = "Durable";
+        environment["PGSOURCE_POLL_INTERVAL"] = "20ms";
+        await using var adapter = AdapterProcess.Start(environment);
+        await adapter.WaitForLogAsync(l => l.GetProperty("msg").GetString() == "listening", Patience);
+
+        var backfill = new Dictionary<string, string>(environment) { ["PGSOURCE_ACTION"] = "backfill", ["PGSOURCE_BACKFILL_TABLES"] = "orders" };
+        backfill.Remove("K_SINK");
+        await using (var request = AdapterProcess.Start(backfill))
+        {
+            Assert.Equal(0, await request.WaitForExitAsync(Patience));
+            Assert.Contains(request.Logs, l => l.GetProperty("msg").GetString()!.StartsWith("backfill requested", StringComparison.Ordinal));
+        }
+        Assert.True(await receiver.WaitUntilAsync(r => r.Count(x => string.Equals((string?)x.Event?["pgoperation"], "read", StringComparison.OrdinalIgnoreCase)) == 50, Patience),
+            string.Join(", ", receiver.Requests.Select(r => (string?)r.Event?["pgoperation"])));
+        await TestSql.ExecuteAsync(connection, "INSERT INTO orders VALUES (51, 'new', 1)");
+        Assert.True(await receiver.WaitUntilAsync(r => r.Any(x => string.Equals((string?)x.Event?["pgoperation"], "insert", StringComparison.OrdinalIgnoreCase)), Patience));
+        adapter.SendSigterm();
+        Assert.Equal(0, await adapter.WaitForExitAsync(Patience));
+
+        // A table the source does not capture is a configuration error (exit 2), and nothing is requested.
+        backfill["PGSOURCE_BACKFILL_TABLES"] = "payments";
+        await using var wrong = AdapterProcess.Start(backfill);
+        Assert.Equal(2, await wrong.WaitForExitAsync(Patience));
+        Assert.Contains("PGSOURCE_BACKFILL_TABLES", string.Join("\n", wrong.Stdout.Concat(wrong.Stderr)));
+    }
+
     public static TheoryData<string, string?, string> BadConfigurations => new()
     {
         { "NAME", null, "NAME" },
