@@ -18,23 +18,18 @@ internal static class SourceFilters
         NpgsqlConnection connection, SourceDefinition source, CancellationToken cancellationToken, bool check = true)
     {
         var tables = new List<ResolvedTable>();
-        // Each filter goes to the table its name resolves to, exactly as the source's own names resolve.
-        var filters = new Dictionary<uint, TableFilter>();
-        foreach (var filter in source.Tables.Select(source.FilterFor).OfType<TableFilter>())
+        var named = await TableResolver.ResolveNamedAsync(connection, source.Tables, cancellationToken).ConfigureAwait(false);
+        foreach (var group in named.GroupBy(n => n.Table))
         {
-            if (await TableResolver.ResolveAsync(connection, filter.Table, cancellationToken).ConfigureAwait(false) is { } named)
-            {
-                filters[named.Oid] = filter;
-            }
-        }
-        foreach (var table in await TableResolver.ResolveAllAsync(connection, source.Tables, cancellationToken).ConfigureAwait(false))
-        {
-            if (!filters.TryGetValue(table.Oid, out var filter))
+            var table = group.Key;
+            // The filter of whichever name of the source finds this table.
+            if (group.Select(n => source.FilterFor(n.Name)).FirstOrDefault(f => f is not null) is not { } filter)
             {
                 tables.Add(table);
                 continue;
             }
-            var columns = await ColumnsAsync(connection, table.Oid, cancellationToken).ConfigureAwait(false);
+            // Only install plans need the columns (checks, and the WHEN clauses' qualified names).
+            IReadOnlyList<string> columns = check ? await ColumnsAsync(connection, table.Oid, cancellationToken).ConfigureAwait(false) : [];
             if (check)
             {
                 CheckColumns(table, filter, columns);

@@ -25,9 +25,15 @@ internal static class TableResolver
         """;
 
     public static async Task<IReadOnlyList<ResolvedTable>> ResolveAllAsync(
+        NpgsqlConnection connection, IEnumerable<TableName> tables, CancellationToken cancellationToken = default) =>
+        (await ResolveNamedAsync(connection, tables, cancellationToken).ConfigureAwait(false)).Select(t => t.Table).Distinct().ToList();
+
+    /// <summary>Each name with the table it resolves to, in order (two names may find one table).</summary>
+    /// <exception cref="MissingTablesException">A table does not exist; all that are missing are named.</exception>
+    public static async Task<IReadOnlyList<(TableName Name, ResolvedTable Table)>> ResolveNamedAsync(
         NpgsqlConnection connection, IEnumerable<TableName> tables, CancellationToken cancellationToken = default)
     {
-        var resolved = new List<ResolvedTable>();
+        var resolved = new List<(TableName, ResolvedTable)>();
         var missing = new List<string>();
         foreach (var table in tables)
         {
@@ -36,9 +42,9 @@ internal static class TableResolver
             {
                 missing.Add(table.ToString());
             }
-            else if (!resolved.Contains(found))
+            else
             {
-                resolved.Add(found);
+                resolved.Add((table, found));
             }
         }
         if (missing.Count > 0)

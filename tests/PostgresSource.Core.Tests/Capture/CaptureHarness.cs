@@ -45,6 +45,30 @@ internal static class CaptureHarness
 
     public static JsonElement Payload(CapturedChange change) => JsonDocument.Parse(change.PayloadJson).RootElement.Clone();
 
+    /// <summary>Every change that comes, in one read: until none has come for two seconds after <paramref name="expected"/> did.</summary>
+    public static async Task<List<CapturedChange>> TakeAllAsync(IChangeCapture capture, int expected)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var list = new List<CapturedChange>();
+        try
+        {
+            await foreach (var change in capture.ReadAllAsync(cts.Token))
+            {
+                list.Add(change);
+                await capture.AcknowledgeAsync(change, cts.Token);
+                if (list.Count >= expected)
+                {
+                    cts.CancelAfter(TimeSpan.FromSeconds(2));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (list.Count >= expected)
+        {
+            // Quiet for two seconds: all that was coming came.
+        }
+        return list;
+    }
+
     /// <summary>Reads until <paramref name="count"/> changes arrived (acknowledging each), or fails after the timeout.</summary>
     public static async Task<List<CapturedChange>> TakeAsync(IChangeCapture capture, int count, TimeSpan? timeout = null, bool acknowledge = true)
     {

@@ -31,30 +31,6 @@ public sealed class TableFilterTests(DatabaseFixture database, ITestOutputHelper
         ? LogicalCaptureTests.Fast with { Snapshot = snapshot }
         : new CaptureOptions { JournalPollInterval = TimeSpan.FromMilliseconds(50), Snapshot = snapshot };
 
-    /// <summary>Every change that comes, in one read: until none has come for two seconds after <paramref name="expected"/> did.</summary>
-    private static async Task<List<CapturedChange>> TakeAllAsync(IChangeCapture capture, int expected)
-    {
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var list = new List<CapturedChange>();
-        try
-        {
-            await foreach (var change in capture.ReadAllAsync(cts.Token))
-            {
-                list.Add(change);
-                await capture.AcknowledgeAsync(change, cts.Token);
-                if (list.Count >= expected)
-                {
-                    cts.CancelAfter(TimeSpan.FromSeconds(2));
-                }
-            }
-        }
-        catch (OperationCanceledException) when (list.Count >= expected)
-        {
-            // Quiet for two seconds: all that was coming came.
-        }
-        return list;
-    }
-
     private static string Sha256(string text) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text))).ToLowerInvariant();
 
     [Theory]
@@ -73,7 +49,7 @@ public sealed class TableFilterTests(DatabaseFixture database, ITestOutputHelper
         Assert.Empty(await CaptureHarness.InstallAsync(source, db));
 
         await using var capture = ChangeCaptureFactory.Create(source, ConnectionSettings.Parse(db), Options(mode));
-        var taking = TakeAllAsync(capture, 3);
+        var taking = CaptureHarness.TakeAllAsync(capture, 3);
         await CaptureHarness.WaitUntilReadyAsync(capture);
         await TestSql.ExecuteAsync(db, """
             INSERT INTO customers VALUES (1, 'Ann', 'ann@example.com', 'vip');
@@ -140,7 +116,7 @@ public sealed class TableFilterTests(DatabaseFixture database, ITestOutputHelper
         Assert.Empty(await CaptureHarness.InstallAsync(source, db, new InstallOptions { ReplicaIdentityFull = mode == CaptureMode.Logical }));
 
         await using var capture = ChangeCaptureFactory.Create(source, ConnectionSettings.Parse(db), Options(mode));
-        var taking = TakeAllAsync(capture, 6);
+        var taking = CaptureHarness.TakeAllAsync(capture, 6);
         await CaptureHarness.WaitUntilReadyAsync(capture);
         await TestSql.ExecuteAsync(db, """
             INSERT INTO customers (id, name) VALUES (1, 'Ann'), (2, 'Bob'), (200, 'Al');
@@ -257,7 +233,7 @@ public sealed class TableFilterTests(DatabaseFixture database, ITestOutputHelper
         await CaptureHarness.InstallAsync(source, db, new InstallOptions { Snapshot = true, ReplicaIdentityFull = true });
 
         await using var capture = ChangeCaptureFactory.Create(source, ConnectionSettings.Parse(db), Options(mode, snapshot: true));
-        var reads = await TakeAllAsync(capture, 20);
+        var reads = await CaptureHarness.TakeAllAsync(capture, 20);
         Assert.Equal(20, reads.Count);
         Assert.All(reads, r => Assert.Equal(ChangeOperation.Read, r.Operation));
         var rows = reads.Select(r => CaptureHarness.Payload(r).GetProperty("data")).ToList();

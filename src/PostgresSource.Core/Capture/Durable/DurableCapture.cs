@@ -87,12 +87,15 @@ internal sealed class DurableCapture : ReliableCapture
                     {
                         // Between two reads, nothing read ahead: a backfill holds the stream here and goes on after it.
                         backfillChecked = DateTime.UtcNow;
-                        if (await BackfillRequestedAsync(token).ConfigureAwait(false))
+                        var backfilled = false;
+                        await foreach (var read in BackfillAsync(NextSequence, LastSequence, backoff, token).ConfigureAwait(false))
                         {
-                            await foreach (var read in SnapshotAsync(NextSequence, LastSequence, backoff, token).ConfigureAwait(false))
-                            {
-                                yield return read;
-                            }
+                            backfilled = true;
+                            yield return read;
+                        }
+                        if (backfilled)
+                        {
+                            // The seam learns what the backfill's snapshot holds; unchanged otherwise.
                             _seam = Snapshot.BuildSeam();
                         }
                     }

@@ -117,12 +117,15 @@ internal sealed class LogicalCapture : ReliableCapture
                             // At a transaction's end: a backfill holds the stream here (the server keeps sending into
                             // the session's buffer) and the stream goes on after it, the snapshot's changes left out.
                             backfillChecked = DateTime.UtcNow;
-                            if (await BackfillRequestedAsync(token).ConfigureAwait(false))
+                            var backfilled = false;
+                            await foreach (var read in BackfillAsync(_acknowledgements.NextSequence, _acknowledgements.LastSequence, backoff, token).ConfigureAwait(false))
                             {
-                                await foreach (var read in SnapshotAsync(_acknowledgements.NextSequence, _acknowledgements.LastSequence, backoff, token).ConfigureAwait(false))
-                                {
-                                    yield return read;
-                                }
+                                backfilled = true;
+                                yield return read;
+                            }
+                            if (backfilled)
+                            {
+                                // The seam learns what the backfill's snapshot holds; unchanged otherwise.
                                 _changes.Seam = Snapshot.BuildSeam();
                             }
                         }

@@ -83,18 +83,28 @@ internal abstract class ReliableCapture : IChangeCapture
             (error, when) => FailedAsync(error, when, backoff, token), token);
 
     /// <summary>
-    /// New backfill requests (<see cref="Snapshots.Backfill"/>) were taken: the next <see cref="SnapshotAsync"/> reads
-    /// them. A look that fails (the connection lost) is false: the stream's own reading meets and handles that.
+    /// The reads of the backfills requested since the last look (<see cref="Snapshots.Backfill"/>), none when there are
+    /// none; the caller holds its stream meanwhile and rebuilds its seam after. A look that fails (the connection lost)
+    /// finds nothing: the stream's own reading meets and handles that.
     /// </summary>
-    private protected async Task<bool> BackfillRequestedAsync(CancellationToken token)
+    private protected async IAsyncEnumerable<CapturedChange> BackfillAsync(Func<long> nextSequence, Func<long> lastSequence, Backoff backoff,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken token)
     {
+        bool requested;
         try
         {
-            return await Control.UseAsync(Snapshot.TakeNewRequestsAsync, token).ConfigureAwait(false);
+            requested = await Control.UseAsync(Snapshot.TakeNewRequestsAsync, token).ConfigureAwait(false);
         }
         catch (NpgsqlException)
         {
-            return false;
+            requested = false;
+        }
+        if (requested)
+        {
+            await foreach (var read in SnapshotAsync(nextSequence, lastSequence, backoff, token).ConfigureAwait(false))
+            {
+                yield return read;
+            }
         }
     }
 
