@@ -3,13 +3,13 @@ using System.Text;
 using PostgresSource.Core.Capture;
 using PostgresSource.Core.Capture.Notify;
 using PostgresSource.Core.Listening;
+using PostgresSource.Core.Hosting;
 
 namespace PostgresSource.Adapter;
 
 /// <summary>The listener's counters in the Prometheus text exposition format (version 0.0.4).</summary>
 internal static class Metrics
 {
-    public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
 
     public static string Render(string source, string @namespace, string name, ListenerStatistics? statistics, bool ready, Backlog? backlog = null,
         NotifyCapture? notify = null)

@@ -137,9 +137,14 @@ internal static class Program
 
         SourceListener? listener = null;
         await using var backlog = new BacklogWatch(new BacklogProbe(config.Source, config.Connection), BacklogInterval);
-        await using var health = new HealthServer(config.HttpPort, () => listener?.IsReady == true,
-            () => Metrics.Render(settings.Listener.EventSource ?? config.Source.EventSource, config.Source.Namespace, config.Source.Name,
-                listener?.Statistics, listener?.IsReady == true, backlog.Latest, NotifyOf(listener?.Capture)), log);
+        await using var health = new HealthServer(config.HttpPort, new Dictionary<string, Func<HealthAnswer>>
+        {
+            ["/readyz"] = () => listener?.IsReady == true ? HealthAnswer.Ok("ready\n") : HealthAnswer.Unavailable("not ready: not connected and listening\n"),
+            ["/metrics"] = () => new(200, HealthAnswer.Prometheus, Metrics.Render(settings.Listener.EventSource ?? config.Source.EventSource, config.Source.Namespace,
+                config.Source.Name, listener?.Statistics, listener?.IsReady == true, backlog.Latest, NotifyOf(listener?.Capture))),
+            // What the controller copies into the PostgresSource's status.
+            [AdapterState.Path] = () => new(200, "application/json", AdapterState.From(listener?.IsReady == true, config.Source.Mode.ToString(), listener?.Statistics, backlog.Latest).ToJson()),
+        }, log);
 
         if (config.Install && !await InstallAsync(config, log, cancellationToken).ConfigureAwait(false))
         {

@@ -1,4 +1,5 @@
 using PostgresSource.Core.Capture.Snapshots;
+using PostgresSource.Core.Hosting;
 
 namespace PostgresSource.Adapter;
 

@@ -2,10 +2,24 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace PostgresSource.Adapter;
+namespace PostgresSource.Core.Hosting;
+
+/// <summary>An answer to one GET: status code, content type, body.</summary>
+internal readonly record struct HealthAnswer(int Status, string ContentType, string Body)
+{
+    public const string Text = "text/plain; charset=utf-8";
+
+    /// <summary>The Prometheus text exposition format (version 0.0.4).</summary>
+    public const string Prometheus = "text/plain; version=0.0.4; charset=utf-8";
+
+    public static HealthAnswer Ok(string body) => new(200, Text, body);
+
+    public static HealthAnswer Unavailable(string body) => new(503, Text, body);
+}
 
 /// <summary>
-/// /healthz (the process runs), /readyz (connected and listening) and /metrics (Prometheus) on one port.
+/// The health, readiness, metrics and state endpoints of the adapter and the controller on one port: /healthz (and
+/// /livez) answer while the process runs; every other path is the host's (a route table of GET answers).
 /// A plain socket server rather than HttpListener: the managed HttpListener on Linux crashes in Start()
 /// when a client connects at that moment (dotnet/corefx#35191), which is exactly when kubelet probes a
 /// starting pod. Each probe is one GET answered with Connection: close.
@@ -15,16 +29,14 @@ internal sealed class HealthServer : IAsyncDisposable
     private const int MaxRequestBytes = 8192;
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
     private readonly TcpListener _listener;
-    private readonly Func<bool> _ready;
-    private readonly Func<string> _metrics;
+    private readonly IReadOnlyDictionary<string, Func<HealthAnswer>> _routes;
     private readonly JsonLog _log;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
-    public HealthServer(int port, Func<bool> ready, Func<string> metrics, JsonLog log)
+    public HealthServer(int port, IReadOnlyDictionary<string, Func<HealthAnswer>> routes, JsonLog log)
     {
-        _ready = ready;
-        _metrics = metrics;
+        _routes = routes;
         _log = log;
         _listener = Listen(port);
         _loop = Task.Run(LoopAsync);
@@ -81,11 +93,10 @@ internal sealed class HealthServer : IAsyncDisposable
                 var path = await ReadPathAsync(stream, timeout.Token).ConfigureAwait(false);
                 var (status, contentType, body) = path switch
                 {
-                    null => (400, "text/plain; charset=utf-8", "bad request\n"),
-                    "/healthz" or "/livez" => (200, "text/plain; charset=utf-8", "ok\n"),
-                    "/readyz" => _ready() ? (200, "text/plain; charset=utf-8", "ready\n") : (503, "text/plain; charset=utf-8", "not ready: not connected and listening\n"),
-                    "/metrics" => (200, Metrics.ContentType, _metrics()),
-                    _ => (404, "text/plain; charset=utf-8", "not found\n"),
+                    null => new HealthAnswer(400, HealthAnswer.Text, "bad request\n"),
+                    "/healthz" or "/livez" => HealthAnswer.Ok("ok\n"),
+                    _ when _routes.TryGetValue(path, out var answer) => answer(),
+                    _ => new HealthAnswer(404, HealthAnswer.Text, "not found\n"),
                 };
                 var bytes = Encoding.UTF8.GetBytes(body);
                 var head = $"HTTP/1.1 {status} {Reason(status)}\r\nContent-Type: {contentType}\r\nContent-Length: {bytes.Length}\r\nConnection: close\r\n\r\n";

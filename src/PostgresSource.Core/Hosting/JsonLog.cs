@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
-namespace PostgresSource.Adapter;
+namespace PostgresSource.Core.Hosting;
 
 /// <summary>
 /// One JSON object per line on stdout: time, level, msg, then fields. Callers pass only safe values
