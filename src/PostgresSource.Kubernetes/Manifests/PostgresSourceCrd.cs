@@ -225,7 +225,7 @@ internal static class PostgresSourceCrd
         });
 
     private static V1JSONSchemaProps Status() => Object(
-        "The state Sync-PgSourceCluster (or an adapter) last observed.",
+        "The state the controller (or Sync-PgSourceCluster) last observed.",
         new()
         {
             ["observedGeneration"] = new V1JSONSchemaProps { Type = "integer", Format = "int64" },
@@ -254,6 +254,16 @@ internal static class PostgresSourceCrd
                 Type = "array",
                 Items = Object(null, new() { ["type"] = String(null), ["source"] = String(null) }),
             },
+            ["adapter"] = Object("What the running adapter last reported to the controller (GET /state).", new()
+            {
+                ["connected"] = new V1JSONSchemaProps { Type = "boolean", Description = "Connected to the database and capturing." },
+                ["mode"] = String(null),
+                ["sink"] = new V1JSONSchemaProps { Type = "string", EnumProperty = ["unknown", "up", "down", "refusing"] },
+                ["backlogRows"] = new V1JSONSchemaProps { Type = "integer", Format = "int64", Description = "Durable: journal rows not yet delivered." },
+                ["slotLagBytes"] = new V1JSONSchemaProps { Type = "integer", Format = "int64", Description = "Logical: WAL bytes the slot has not confirmed." },
+                ["lastDeliveryError"] = String(null),
+                ["lastDeliveryErrorTime"] = String(null),
+            }),
             ["tableStatuses"] = new V1JSONSchemaProps
             {
                 Type = "array",
