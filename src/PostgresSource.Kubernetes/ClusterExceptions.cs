@@ -50,3 +50,6 @@ internal sealed class KubeconfigException(string message, Exception? inner = nul
 
 /// <summary>The uninstall Job of a pruned source failed or did not finish in time.</summary>
 internal sealed class UninstallJobException(string message) : ClusterException(message);
+
+/// <summary>The watch's resource version is too old for the server (410 Gone): the caller lists again.</summary>
+internal sealed class WatchExpiredException(string message) : ClusterException(message);

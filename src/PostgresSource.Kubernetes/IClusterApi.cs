@@ -21,6 +21,24 @@ internal interface IClusterApi : IDisposable
 
     Task<IReadOnlyList<JsonObject>> ListAsync(ResourceType type, string? @namespace, string labelSelector, CancellationToken cancellationToken);
 
+    /// <summary>A list and the resource version to watch from; a null namespace on a namespaced type lists every namespace.</summary>
+    Task<ObjectList> ListWithVersionAsync(ResourceType type, string? @namespace, string? labelSelector, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The changes after <paramref name="resourceVersion"/> until the server ends the stream. A version the server no
+    /// longer has (410 Gone, after compaction) is a <see cref="WatchExpiredException"/>: list again and watch from there.
+    /// </summary>
+    IAsyncEnumerable<WatchEvent> WatchAsync(ResourceType type, string? @namespace, string resourceVersion, CancellationToken cancellationToken);
+
+    /// <summary>POST: a new object (Leases, Events); an existing name is a 409 <see cref="ClusterRequestException"/>.</summary>
+    Task<JsonObject> CreateAsync(ResourceType type, JsonObject body, CancellationToken cancellationToken);
+
+    /// <summary>PUT with the body's resourceVersion: a 409 <see cref="ClusterRequestException"/> when someone changed it first.</summary>
+    Task<JsonObject> ReplaceAsync(ResourceType type, JsonObject body, CancellationToken cancellationToken);
+
+    /// <summary>Sets metadata.finalizers (a merge patch guarded by the resourceVersion it was read at; 409 when stale).</summary>
+    Task<JsonObject> SetFinalizersAsync(ResourceType type, string? @namespace, string name, IReadOnlyList<string> finalizers, string resourceVersion, CancellationToken cancellationToken);
+
     /// <summary>Server-side apply (PATCH, application/apply-patch+yaml, fieldManager=postgressource).</summary>
     Task<JsonObject> ApplyAsync(ResourceType type, JsonObject body, bool force, CancellationToken cancellationToken);
 
@@ -32,4 +50,13 @@ internal interface IClusterApi : IDisposable
 
     /// <summary>Every API group the server serves, with its preferred version.</summary>
     Task<IReadOnlyDictionary<string, string>> GetPreferredVersionsAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Objects of one list call, and the collection's resource version at that moment.</summary>
+internal sealed record ObjectList(IReadOnlyList<JsonObject> Items, string ResourceVersion);
+
+/// <summary>One change from a watch stream: ADDED, MODIFIED, DELETED (or BOOKMARK, which carries only a resource version).</summary>
+internal sealed record WatchEvent(string Type, JsonObject Object)
+{
+    public string? ResourceVersion => JsonTree.GetString(Object, "metadata", "resourceVersion");
 }

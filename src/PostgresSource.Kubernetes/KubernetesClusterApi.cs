@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Security.Authentication;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -65,18 +66,139 @@ internal sealed class KubernetesClusterApi : IClusterApi
             }
         });
 
-    public Task<IReadOnlyList<JsonObject>> ListAsync(ResourceType type, string? @namespace, string labelSelector, CancellationToken cancellationToken) =>
+    public async Task<IReadOnlyList<JsonObject>> ListAsync(ResourceType type, string? @namespace, string labelSelector, CancellationToken cancellationToken) =>
+        (await ListWithVersionAsync(type, @namespace, labelSelector, cancellationToken).ConfigureAwait(false)).Items;
+
+    public Task<ObjectList> ListWithVersionAsync(ResourceType type, string? @namespace, string? labelSelector, CancellationToken cancellationToken) =>
         Call("list", type, @namespace, null, async () =>
         {
             object result = type switch
             {
                 { Group: "", Kind: "ServiceAccount" } => await _client.CoreV1.ListNamespacedServiceAccountAsync(@namespace, labelSelector: labelSelector, cancellationToken: cancellationToken).ConfigureAwait(false),
+                { Group: "", Kind: "Pod" } => await _client.CoreV1.ListNamespacedPodAsync(@namespace, labelSelector: labelSelector, cancellationToken: cancellationToken).ConfigureAwait(false),
                 { Group: "" } => throw Unsupported(type),
-                { Namespaced: true } => await _client.CustomObjects.ListNamespacedCustomObjectAsync(type.Group, type.Version, @namespace, type.Plural, labelSelector: labelSelector, cancellationToken: cancellationToken).ConfigureAwait(false),
+                { Namespaced: true } when @namespace is not null => await _client.CustomObjects.ListNamespacedCustomObjectAsync(type.Group, type.Version, @namespace, type.Plural, labelSelector: labelSelector, cancellationToken: cancellationToken).ConfigureAwait(false),
+                // Cluster-scoped kinds, and namespaced kinds across every namespace: the same path shape.
                 _ => await _client.CustomObjects.ListClusterCustomObjectAsync(type.Group, type.Version, type.Plural, labelSelector: labelSelector, cancellationToken: cancellationToken).ConfigureAwait(false),
             };
             var list = JsonTree.ToJson(result);
-            return (IReadOnlyList<JsonObject>)(list["items"] as JsonArray ?? []).OfType<JsonObject>().Select(item => (JsonObject)item.DeepClone()).ToList();
+            var items = (list["items"] as JsonArray ?? []).OfType<JsonObject>().Select(item => (JsonObject)item.DeepClone()).ToList();
+            return new ObjectList(items, JsonTree.GetString(list, "metadata", "resourceVersion") ?? string.Empty);
+        });
+
+    public async IAsyncEnumerable<WatchEvent> WatchAsync(ResourceType type, string? @namespace, string resourceVersion, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (type.Group.Length == 0)
+        {
+            throw Unsupported(type);
+        }
+        Exception? streamError = null;
+        IAsyncEnumerable<(WatchEventType, object)> stream = (@namespace, type.Namespaced) switch
+        {
+            (null, false) => _client.CustomObjects.WatchListClusterCustomObjectAsync(type.Group, type.Version, type.Plural,
+                allowWatchBookmarks: true, resourceVersion: resourceVersion, timeoutSeconds: WatchTimeoutSeconds, onError: ex => streamError ??= ex, cancellationToken: cancellationToken),
+            (null, true) => _client.CustomObjects.WatchListCustomObjectForAllNamespacesAsync(type.Group, type.Version, type.Plural,
+                allowWatchBookmarks: true, resourceVersion: resourceVersion, timeoutSeconds: WatchTimeoutSeconds, onError: ex => streamError ??= ex, cancellationToken: cancellationToken),
+            _ => _client.CustomObjects.WatchListNamespacedCustomObjectAsync(type.Group, type.Version, @namespace, type.Plural,
+                allowWatchBookmarks: true, resourceVersion: resourceVersion, timeoutSeconds: WatchTimeoutSeconds, onError: ex => streamError ??= ex, cancellationToken: cancellationToken),
+        };
+        var events = stream.GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                (WatchEventType Type, object Object) next;
+                try
+                {
+                    if (!await events.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                    next = events.Current;
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    throw WatchFailure(type, @namespace, ex);
+                }
+                if (JsonTree.ToJson(next.Object) is { } item)
+                {
+                    yield return new WatchEvent(next.Type.ToString().ToUpperInvariant(), item);
+                }
+            }
+        }
+        finally
+        {
+            await events.DisposeAsync().ConfigureAwait(false);
+        }
+        if (streamError is not null)
+        {
+            throw WatchFailure(type, @namespace, streamError);
+        }
+    }
+
+    /// <summary>How long one watch request lasts before the controller opens the next (the API server's own limit is similar).</summary>
+    private const int WatchTimeoutSeconds = 300;
+
+    private Exception WatchFailure(ResourceType type, string? @namespace, Exception error)
+    {
+        var where = type.Resource + (@namespace is null ? " in every namespace" : " in namespace " + @namespace);
+        return error switch
+        {
+            KubernetesException { Status.Code: 410 } or HttpOperationException { Response.StatusCode: HttpStatusCode.Gone } =>
+                new WatchExpiredException($"The watch of {where} is too old for the API server (410 Gone); listing again."),
+            HttpOperationException http => ClusterErrors.FromResponse(http.Response.StatusCode, http.Response.ReasonPhrase, ParseStatus(http.Response.Content), "watch", type, @namespace, null, Server, http),
+            KubernetesException kube => new ClusterException($"The watch of {where} ended with an error: {kube.Status?.Message ?? kube.Message}", kube),
+            HttpRequestException or SocketException or IOException or AuthenticationException => ClusterErrors.Unreachable(Server, error),
+            _ => new ClusterException($"The watch of {where} failed: {error.Message}", error),
+        };
+    }
+
+    public Task<JsonObject> CreateAsync(ResourceType type, JsonObject body, CancellationToken cancellationToken)
+    {
+        var (name, @namespace) = NameOf(body);
+        return Call("create", type, @namespace, name, async () =>
+        {
+            object result = type switch
+            {
+                { Group: "" } => throw Unsupported(type),
+                { Namespaced: true } => await _client.CustomObjects.CreateNamespacedCustomObjectAsync(body, type.Group, type.Version, @namespace, type.Plural, fieldManager: PgSourceKube.ControllerFieldManager, cancellationToken: cancellationToken).ConfigureAwait(false),
+                _ => await _client.CustomObjects.CreateClusterCustomObjectAsync(body, type.Group, type.Version, type.Plural, fieldManager: PgSourceKube.ControllerFieldManager, cancellationToken: cancellationToken).ConfigureAwait(false),
+            };
+            return JsonTree.ToJson(result);
+        });
+    }
+
+    public Task<JsonObject> ReplaceAsync(ResourceType type, JsonObject body, CancellationToken cancellationToken)
+    {
+        var (name, @namespace) = NameOf(body);
+        return Call("update", type, @namespace, name, async () =>
+        {
+            object result = type switch
+            {
+                { Group: "" } => throw Unsupported(type),
+                { Namespaced: true } => await _client.CustomObjects.ReplaceNamespacedCustomObjectAsync(body, type.Group, type.Version, @namespace, type.Plural, name, fieldManager: PgSourceKube.ControllerFieldManager, cancellationToken: cancellationToken).ConfigureAwait(false),
+                _ => await _client.CustomObjects.ReplaceClusterCustomObjectAsync(body, type.Group, type.Version, type.Plural, name, fieldManager: PgSourceKube.ControllerFieldManager, cancellationToken: cancellationToken).ConfigureAwait(false),
+            };
+            return JsonTree.ToJson(result);
+        });
+    }
+
+    public Task<JsonObject> SetFinalizersAsync(ResourceType type, string? @namespace, string name, IReadOnlyList<string> finalizers, string resourceVersion, CancellationToken cancellationToken) =>
+        Call("patch", type, @namespace, name, async () =>
+        {
+            var patch = new JsonObject
+            {
+                ["metadata"] = new JsonObject
+                {
+                    ["finalizers"] = new JsonArray(finalizers.Select(f => (JsonNode)JsonValue.Create(f)).ToArray()),
+                    ["resourceVersion"] = resourceVersion,
+                },
+            };
+            var body = new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch);
+            object result = type.Namespaced
+                ? await _client.CustomObjects.PatchNamespacedCustomObjectAsync(body, type.Group, type.Version, @namespace, type.Plural, name, fieldManager: PgSourceKube.ControllerFieldManager, cancellationToken: cancellationToken).ConfigureAwait(false)
+                : await _client.CustomObjects.PatchClusterCustomObjectAsync(body, type.Group, type.Version, type.Plural, name, fieldManager: PgSourceKube.ControllerFieldManager, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return JsonTree.ToJson(result);
         });
 
     public Task<JsonObject> ApplyAsync(ResourceType type, JsonObject body, bool force, CancellationToken cancellationToken)

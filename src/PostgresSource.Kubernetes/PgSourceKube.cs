@@ -20,6 +20,12 @@ internal static class PgSourceKube
     /// <summary>The server-side apply field manager every write uses.</summary>
     public const string FieldManager = "postgressource";
 
+    /// <summary>The controller's own writes (finalizers, Leases, Events); objects and status use <see cref="FieldManager"/>, as cluster sync does.</summary>
+    public const string ControllerFieldManager = "postgressource-controller";
+
+    /// <summary>The finalizer the seed's Go controller used too, so a seed resource being deleted is cleaned up the same way.</summary>
+    public const string Finalizer = Plural + "." + Group;
+
     /// <summary>The ClusterRole every source's RoleBinding points at: read ConfigMaps (logging and observability config).</summary>
     public const string AdapterClusterRole = "postgressource-adapter";
 

@@ -36,6 +36,9 @@ internal sealed record ResourceType(string Group, string Version, string Kind, s
     public static readonly ResourceType Secret = new(string.Empty, "v1", "Secret", "secrets", true);
     public static readonly ResourceType Deployment = new("apps", "v1", "Deployment", "deployments", true);
     public static readonly ResourceType Job = new("batch", "v1", "Job", "jobs", true);
+    public static readonly ResourceType Pod = new(string.Empty, "v1", "Pod", "pods", true);
+    public static readonly ResourceType Lease = new("coordination.k8s.io", "v1", "Lease", "leases", true);
+    public static readonly ResourceType Event = new("events.k8s.io", "v1", "Event", "events", true);
     public static readonly ResourceType PostgresSource = new(PgSourceKube.Group, PgSourceKube.Version, PgSourceKube.Kind, PgSourceKube.Plural, true);
 
     /// <summary>The per-source kinds, in the order they are applied.</summary>

@@ -170,6 +170,21 @@ public sealed class ObserverContextTests : IDisposable
         public Task<IReadOnlyDictionary<string, string>> GetPreferredVersionsAsync(CancellationToken cancellationToken) =>
             Note(inner.GetPreferredVersionsAsync(cancellationToken));
 
+        public Task<ObjectList> ListWithVersionAsync(ResourceType type, string? @namespace, string? labelSelector, CancellationToken cancellationToken) =>
+            Note(inner.ListWithVersionAsync(type, @namespace, labelSelector, cancellationToken));
+
+        public IAsyncEnumerable<WatchEvent> WatchAsync(ResourceType type, string? @namespace, string resourceVersion, CancellationToken cancellationToken) =>
+            Note(inner.WatchAsync(type, @namespace, resourceVersion, cancellationToken));
+
+        public Task<JsonObject> CreateAsync(ResourceType type, JsonObject body, CancellationToken cancellationToken) =>
+            Note(inner.CreateAsync(type, body, cancellationToken));
+
+        public Task<JsonObject> ReplaceAsync(ResourceType type, JsonObject body, CancellationToken cancellationToken) =>
+            Note(inner.ReplaceAsync(type, body, cancellationToken));
+
+        public Task<JsonObject> SetFinalizersAsync(ResourceType type, string? @namespace, string name, IReadOnlyList<string> finalizers, string resourceVersion, CancellationToken cancellationToken) =>
+            Note(inner.SetFinalizersAsync(type, @namespace, name, finalizers, resourceVersion, cancellationToken));
+
         public void Dispose() => inner.Dispose();
     }
 }

@@ -15,9 +15,12 @@ namespace PostgresSource.TestSupport;
 /// must be server-side apply (application/apply-patch+yaml, fieldManager=postgressource, force given) with a
 /// body whose apiVersion, kind, name and namespace match the path; anything else is a protocol violation.
 /// </summary>
-public sealed class FakeKubernetesApiServer : IDisposable
+public sealed partial class FakeKubernetesApiServer : IDisposable
 {
     public const string Token = "fake-token";
+
+    /// <summary>Bearer tokens the server accepts; a second token tells a second client's requests apart.</summary>
+    public HashSet<string> AcceptedTokens { get; } = [Token, Token + "-2"];
     public const string FieldManager = "postgressource";
 
     private readonly HttpListener _listener = new();
@@ -42,6 +45,9 @@ public sealed class FakeKubernetesApiServer : IDisposable
         Register("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false);
         Register("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false);
         Register("eventing.knative.dev", "v1", "brokers", "Broker", true);
+        Register("", "v1", "pods", "Pod", true);
+        Register("coordination.k8s.io", "v1", "leases", "Lease", true);
+        Register("events.k8s.io", "v1", "events", "Event", true);
 
         var port = FreePort();
         Url = $"http://127.0.0.1:{port}";
@@ -107,7 +113,7 @@ public sealed class FakeKubernetesApiServer : IDisposable
             metadata["resourceVersion"] = NextVersion();
             metadata["generation"] ??= 1;
             metadata["creationTimestamp"] ??= "2026-01-01T00:00:00Z";
-            _store[Key(info, info.Namespaced ? (string?)metadata["namespace"] ?? "default" : null, (string)metadata["name"]!)] = copy;
+            Put(Key(info, info.Namespaced ? (string?)metadata["namespace"] ?? "default" : null, (string)metadata["name"]!), copy);
             return (JsonObject)copy.DeepClone();
         }
     }
@@ -137,9 +143,11 @@ public sealed class FakeKubernetesApiServer : IDisposable
         lock (_gate)
         {
             var info = Resolve(group, null, plural)!;
-            var item = _store[Key(info, @namespace, name)];
+            var key = Key(info, @namespace, name);
+            var item = (JsonObject)_store[key].DeepClone();
             item["status"] = status.DeepClone();
             ((JsonObject)item["metadata"]!)["resourceVersion"] = NextVersion();
+            Put(key, item);
         }
     }
 
@@ -216,25 +224,31 @@ public sealed class FakeKubernetesApiServer : IDisposable
             {
                 return;
             }
+            // Each request on its own task: a watch stream stays open while other requests are answered.
+            _ = Task.Run(() => HandleSafelyAsync(context));
+        }
+    }
+
+    private async Task HandleSafelyAsync(HttpListenerContext context)
+    {
+        try
+        {
+            await HandleAsync(context).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            lock (_gate)
+            {
+                _violations.Add("fake server error: " + ex);
+            }
             try
             {
-                await HandleAsync(context).ConfigureAwait(false);
+                context.Response.StatusCode = 500;
+                context.Response.Close();
             }
-            catch (Exception ex)
+            catch (Exception)
             {
-                lock (_gate)
-                {
-                    _violations.Add("fake server error: " + ex);
-                }
-                try
-                {
-                    context.Response.StatusCode = 500;
-                    context.Response.Close();
-                }
-                catch (Exception)
-                {
-                    // the client went away
-                }
+                // the client went away
             }
         }
     }
@@ -255,13 +269,18 @@ public sealed class FakeKubernetesApiServer : IDisposable
         }
         var recorded = new RecordedRequest(request.HttpMethod, request.Url!.AbsolutePath, query, request.ContentType, body, request.Headers["Authorization"]);
 
-        FakeResponse response;
+        FakeResponse? response;
         lock (_gate)
         {
             _requests.Add(recorded);
-            response = recorded.Authorization != "Bearer " + Token
+            response = recorded.Authorization is not { } authorization || !authorization.StartsWith("Bearer ", StringComparison.Ordinal) || !AcceptedTokens.Contains(authorization["Bearer ".Length..])
                 ? new FakeResponse(401, Status(401, "Unauthorized", "Unauthorized"))
-                : Intercept?.Invoke(recorded) ?? Handle(recorded);
+                : Intercept?.Invoke(recorded) ?? (IsWatch(recorded) ? null : Handle(recorded));
+        }
+        if (response is null)
+        {
+            await ServeWatchAsync(context, recorded).ConfigureAwait(false);
+            return;
         }
 
         var bytes = Encoding.UTF8.GetBytes(response.Body.ToJsonString());
@@ -274,12 +293,33 @@ public sealed class FakeKubernetesApiServer : IDisposable
 
     private FakeResponse Handle(RecordedRequest request)
     {
-        var segments = request.Path.Trim('/').Split('/', StringSplitOptions.RemoveEmptyEntries);
-        if (segments is ["apis"])
+        if (request.Path.Trim('/') == "apis")
         {
             return new FakeResponse(200, GroupList());
         }
+        if (ParseRoute(request) is not { } route)
+        {
+            return NotServed(request);
+        }
+        var (info, @namespace, name, subresource, allNamespaces) = route;
+        return (request.Method, name) switch
+        {
+            ("GET", null) => List(info, @namespace, request.Query.GetValueOrDefault("labelSelector"), allNamespaces),
+            ("GET", _) => Get(info, @namespace, name),
+            ("PATCH", not null) => Apply(request, info, @namespace, name, subresource),
+            ("POST", null) => Create(request, info, @namespace),
+            ("PUT", not null) => Replace(request, info, @namespace, name),
+            ("DELETE", not null) => Delete(info, @namespace, name),
+            _ => Violation(request, $"{request.Method} {request.Path} is not something cluster sync should send"),
+        };
+    }
 
+    private sealed record Route(ResourceInfo Info, string? Namespace, string? Name, string? Subresource, bool AllNamespaces);
+
+    /// <summary>The resource a path names, or null when the server does not serve it.</summary>
+    private Route? ParseRoute(RecordedRequest request)
+    {
+        var segments = request.Path.Trim('/').Split('/', StringSplitOptions.RemoveEmptyEntries);
         string group, version;
         int rest;
         if (segments.Length >= 2 && segments[0] == "api")
@@ -292,7 +332,7 @@ public sealed class FakeKubernetesApiServer : IDisposable
         }
         else
         {
-            return NotServed(request);
+            return null;
         }
 
         string? @namespace = null;
@@ -303,25 +343,19 @@ public sealed class FakeKubernetesApiServer : IDisposable
         }
         if (segments.Length <= rest)
         {
-            return NotServed(request);
+            return null;
         }
         var plural = segments[rest];
         var name = segments.Length > rest + 1 ? segments[rest + 1] : null;
         var subresource = segments.Length > rest + 2 ? segments[rest + 2] : null;
         var info = Resolve(group, version, plural);
-        if (info is null || info.Namespaced != (@namespace is not null) || (subresource is not null && (subresource != "status" || !info.HasStatus)))
+        // A namespaced collection may be read across all namespaces (no namespace in the path).
+        var allNamespaces = info is not null && info.Namespaced && @namespace is null && name is null && request.Method == "GET";
+        if (info is null || (info.Namespaced != (@namespace is not null) && !allNamespaces) || (subresource is not null && (subresource != "status" || !info.HasStatus)))
         {
-            return NotServed(request);
+            return null;
         }
-
-        return (request.Method, name) switch
-        {
-            ("GET", null) => List(info, @namespace, request.Query.GetValueOrDefault("labelSelector")),
-            ("GET", _) => Get(info, @namespace, name),
-            ("PATCH", not null) => Apply(request, info, @namespace, name, subresource),
-            ("DELETE", not null) => Delete(info, @namespace, name),
-            _ => Violation(request, $"{request.Method} {request.Path} is not something cluster sync should send"),
-        };
+        return new Route(info, @namespace, name, subresource, allNamespaces);
     }
 
     private FakeResponse Get(ResourceInfo info, string? @namespace, string name) =>
@@ -329,13 +363,14 @@ public sealed class FakeKubernetesApiServer : IDisposable
             ? new FakeResponse(200, (JsonObject)item.DeepClone())
             : NotFound(info, name);
 
-    private FakeResponse List(ResourceInfo info, string? @namespace, string? selector)
+    private FakeResponse List(ResourceInfo info, string? @namespace, string? selector, bool allNamespaces = false)
     {
-        var prefix = info.Group + "|" + info.Plural + "|" + (@namespace ?? string.Empty) + "|";
+        var prefix = info.Group + "|" + info.Plural + "|" + (allNamespaces ? string.Empty : (@namespace ?? string.Empty) + "|");
         var items = _store.Where(p => p.Key.StartsWith(prefix, StringComparison.Ordinal))
             .Select(p => p.Value)
             .Where(item => Matches(item, selector))
-            .OrderBy(item => (string?)item["metadata"]!["name"], StringComparer.Ordinal)
+            .OrderBy(item => (string?)item["metadata"]!["namespace"], StringComparer.Ordinal)
+            .ThenBy(item => (string?)item["metadata"]!["name"], StringComparer.Ordinal)
             .Select(item => (JsonNode)item.DeepClone())
             .ToArray();
         return new FakeResponse(200, new JsonObject
@@ -349,6 +384,10 @@ public sealed class FakeKubernetesApiServer : IDisposable
 
     private FakeResponse Apply(RecordedRequest request, ResourceInfo info, string? @namespace, string name, string? subresource)
     {
+        if (request.ContentType is not null && request.ContentType.StartsWith("application/merge-patch+json", StringComparison.Ordinal) && subresource is null)
+        {
+            return MergeFinalizers(request, info, @namespace, name);
+        }
         if (request.ContentType is null || !request.ContentType.StartsWith("application/apply-patch+yaml", StringComparison.Ordinal))
         {
             return Violation(request, $"PATCH with content type '{request.ContentType}', not application/apply-patch+yaml", 415);
@@ -423,7 +462,7 @@ public sealed class FakeKubernetesApiServer : IDisposable
             {
                 ((JsonObject)updated["metadata"]!)["resourceVersion"] = NextVersion();
             }
-            _store[key] = updated;
+            Put(key, updated);
             return new FakeResponse(200, (JsonObject)updated.DeepClone());
         }
 
@@ -437,14 +476,14 @@ public sealed class FakeKubernetesApiServer : IDisposable
             metadata["creationTimestamp"] = "2026-01-01T00:00:00Z";
             SetManagedFields(created, body, null);
             Created(info, created);
-            _store[key] = created;
+            Put(key, created);
             return new FakeResponse(201, (JsonObject)created.DeepClone());
         }
 
         var next = (JsonObject)body.DeepClone();
         var nextMetadata = (JsonObject)next["metadata"]!;
         var oldMetadata = (JsonObject)existing["metadata"]!;
-        foreach (var system in new[] { "uid", "creationTimestamp", "generation", "resourceVersion", "managedFields" })
+        foreach (var system in new[] { "uid", "creationTimestamp", "generation", "resourceVersion", "managedFields", "finalizers", "deletionTimestamp" })
         {
             if (oldMetadata[system] is { } value)
             {
@@ -464,23 +503,22 @@ public sealed class FakeKubernetesApiServer : IDisposable
         {
             nextMetadata["resourceVersion"] = NextVersion();
         }
-        _store[key] = next;
+        Put(key, next);
         return new FakeResponse(200, (JsonObject)next.DeepClone());
     }
 
     private FakeResponse Delete(ResourceInfo info, string? @namespace, string name)
     {
         var key = Key(info, @namespace, name);
-        if (!_store.Remove(key, out var removed))
+        if (!_store.ContainsKey(key))
         {
             return NotFound(info, name);
         }
-        // Garbage collection: what the deleted object owned goes with it.
-        var uid = (string?)removed["metadata"]!["uid"];
-        var owned = _store.Where(p => (p.Value["metadata"]?["ownerReferences"] as JsonArray)?.Any(o => (string?)o?["uid"] == uid) == true).Select(p => p.Key).ToList();
-        foreach (var child in owned)
+        var (removed, uid) = RequestDeletion(key);
+        if (!removed)
         {
-            _store.Remove(child);
+            // Finalizers hold it: the API answers with the object, now carrying its deletionTimestamp.
+            return new FakeResponse(200, (JsonObject)_store[key].DeepClone());
         }
         return new FakeResponse(200, new JsonObject
         {
