@@ -123,13 +123,16 @@ internal sealed partial record SourceDefinition
             throw new SourceValidationException("name",
                 $"'{Name}' is not a valid source name: use lowercase letters, digits and '-', starting and ending with a letter or digit (at most 253 characters).");
         }
-        if (string.IsNullOrEmpty(Namespace) || Namespace.Length > 63 || !KubernetesName().IsMatch(Namespace))
+        if (!IsNamespaceName(Namespace))
         {
             throw new SourceValidationException("namespace", $"'{Namespace}' is not a valid Kubernetes namespace name.");
         }
         SourceUid.NormalizeOptional(Uid);
         return this;
     }
+
+    /// <summary>A DNS label, as Kubernetes namespace names are.</summary>
+    public static bool IsNamespaceName(string? value) => !string.IsNullOrEmpty(value) && value.Length <= 63 && KubernetesName().IsMatch(value);
 
     [GeneratedRegex("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")]
     private static partial Regex KubernetesName();

@@ -215,6 +215,44 @@ internal static class SourceStatus
         return node;
     }
 
+    /// <summary>
+    /// The live status with its Ready condition set (for states the reconciler does not see: a spec that cannot be
+    /// read, a deletion in progress); null when it already says so.
+    /// </summary>
+    public static JsonObject? WithReady(JsonObject current, Condition ready, DateTimeOffset now)
+    {
+        var status = current["status"] is JsonObject live ? (JsonObject)live.DeepClone() : new JsonObject();
+        var conditions = (status["conditions"] as JsonArray)?.OfType<JsonObject>().Select(c => (JsonObject)c.DeepClone()).ToList() ?? [];
+        var old = conditions.FirstOrDefault(c => JsonTree.GetString(c, "type") == ready.Type);
+        if (old is not null && JsonTree.GetString(old, "status") == ready.Status && JsonTree.GetString(old, "reason") == ready.Reason && JsonTree.GetString(old, "message") == ready.Message)
+        {
+            return null;
+        }
+        var node = new JsonObject { ["type"] = ready.Type, ["status"] = ready.Status };
+        if (ready.Reason is not null)
+        {
+            node["reason"] = ready.Reason;
+        }
+        if (ready.Message is not null)
+        {
+            node["message"] = ready.Message;
+        }
+        node["lastTransitionTime"] = old is not null && JsonTree.GetString(old, "status") == ready.Status
+            ? JsonTree.GetString(old, "lastTransitionTime")
+            : now.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+        conditions.RemoveAll(c => JsonTree.GetString(c, "type") == ready.Type);
+        conditions.Add(node);
+        status["conditions"] = new JsonArray(conditions.Select(c => (JsonNode)c).ToArray());
+        return status;
+    }
+
+    /// <summary>The Ready condition of a live object (Unknown when it has none yet).</summary>
+    public static Condition ReadyOf(JsonObject? item)
+    {
+        var ready = FindCondition(item, "Ready");
+        return new Condition("Ready", JsonTree.GetString(ready, "status") ?? "Unknown", JsonTree.GetString(ready, "reason"), JsonTree.GetString(ready, "message"));
+    }
+
     public static JsonObject? FindCondition(JsonObject? item, string type) =>
         (JsonTree.Get(item, "status", "conditions") as JsonArray)?.OfType<JsonObject>().FirstOrDefault(c => JsonTree.GetString(c, "type") == type);
 

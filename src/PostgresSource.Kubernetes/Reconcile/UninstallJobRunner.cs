@@ -20,16 +20,8 @@ internal sealed class UninstallJobRunner(ObjectWriter writer, SyncOptions option
     /// <summary>Runs the adapter's "uninstall" mode as a Job and waits for it; the answer to running it (WhatIf and Declined: not run).</summary>
     public async Task<Approval> RunAsync(string source, string @namespace, string sourceName, JsonObject from, JsonObject container, IReadOnlyList<JsonObject> waitForDeployments, CancellationToken cancellationToken)
     {
-        var image = JsonTree.GetString(container, "image") ?? _options.Image;
-        var env = container["env"] is JsonArray array ? KubernetesJson.Deserialize<List<V1EnvVar>>(array.ToJsonString()) : [];
-        var serviceAccount = JsonTree.GetString(from, "spec", "template", "spec", "serviceAccountName");
-        var jobName = JsonTree.GetString(from, "kind") == ResourceType.Job.Kind ? ObjectWriter.NameOf(from) : SourceObjects.UninstallJobName(ObjectWriter.NameOf(from));
-        // The uninstall connects as the adapter does: with the database CA it mounted, if any.
-        var caVolume = env.Any(e => e.Name == AdapterSettings.DatabaseRootCertificate.Variable) && from["spec"]?["template"]?["spec"]?["volumes"] is JsonArray volumes
-            ? volumes.OfType<JsonObject>().Where(v => JsonTree.GetString(v, "name") == SourceObjects.DatabaseCaVolumeName)
-                .Select(v => KubernetesJson.Deserialize<V1Volume>(v.ToJsonString())).FirstOrDefault()
-            : null;
-        var job = JsonTree.ToJson(SourceObjects.UninstallJob(@namespace, jobName, sourceName, image, env, serviceAccount, caVolume));
+        var job = JobFor(@namespace, sourceName, from, container, _options.Image);
+        var jobName = ObjectWriter.NameOf(job);
 
         var approval = _writer.Observer.Approve(new PlannedChange(source, ResourceType.Job.Kind, @namespace, jobName, ChangeVerb.Create, ["run the adapter with 'uninstall'"]));
         if (approval != Approval.Approved)
@@ -71,17 +63,17 @@ internal sealed class UninstallJobRunner(ObjectWriter writer, SyncOptions option
         while (true)
         {
             var live = await _writer.Api.GetAsync(ResourceType.Job, @namespace, jobName, cancellationToken).ConfigureAwait(false);
-            if ((JsonTree.GetInt64(live, "status", "succeeded") ?? 0) > 0 || SourceStatus.ConditionStatus(live, "Complete") == "True")
+            var state = StateOf(live);
+            if (state == JobState.Succeeded)
             {
                 _writer.Observer.Report(new ObjectChange(source, ResourceType.Job.Kind, @namespace, jobName, ChangeAction.Created, ["run the adapter with 'uninstall'"],
                     Message: "Completed: the adapter removed the source's database objects."));
                 return Approval.Approved;
             }
-            if (SourceStatus.ConditionStatus(live, "Failed") == "True")
+            if (state == JobState.Failed)
             {
-                var reason = SourceStatus.FindCondition(live, "Failed");
                 throw new UninstallJobException(
-                    $"The uninstall Job {@namespace}/{jobName} of {source} failed ({JsonTree.GetString(reason, "reason")}: {JsonTree.GetString(reason, "message")}). " +
+                    $"The uninstall Job {@namespace}/{jobName} of {source} failed ({FailureOf(live)}). " +
                     "Its database objects may remain; its ServiceAccount, RoleBinding and PostgresSource are kept so the prune can be run again. See: kubectl logs job/" + jobName + " -n " + @namespace);
             }
             if (_clock() >= deadline)
@@ -92,6 +84,39 @@ internal sealed class UninstallJobRunner(ObjectWriter writer, SyncOptions option
             }
             await Task.Delay(_options.PollInterval, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// The uninstall Job for a source, from the workload it takes its image, environment and ServiceAccount from
+    /// (the adapter Deployment, or an earlier uninstall Job); named after the Deployment.
+    /// </summary>
+    public static JsonObject JobFor(string @namespace, string sourceName, JsonObject from, JsonObject container, string fallbackImage)
+    {
+        var image = JsonTree.GetString(container, "image") ?? fallbackImage;
+        var env = container["env"] is JsonArray array ? KubernetesJson.Deserialize<List<V1EnvVar>>(array.ToJsonString()) : [];
+        var serviceAccount = JsonTree.GetString(from, "spec", "template", "spec", "serviceAccountName");
+        var jobName = JsonTree.GetString(from, "kind") == ResourceType.Job.Kind ? ObjectWriter.NameOf(from) : SourceObjects.UninstallJobName(ObjectWriter.NameOf(from));
+        // The uninstall connects as the adapter does: with the database CA it mounted, if any.
+        var caVolume = env.Any(e => e.Name == AdapterSettings.DatabaseRootCertificate.Variable) && from["spec"]?["template"]?["spec"]?["volumes"] is JsonArray volumes
+            ? volumes.OfType<JsonObject>().Where(v => JsonTree.GetString(v, "name") == SourceObjects.DatabaseCaVolumeName)
+                .Select(v => KubernetesJson.Deserialize<V1Volume>(v.ToJsonString())).FirstOrDefault()
+            : null;
+        return JsonTree.ToJson(SourceObjects.UninstallJob(@namespace, jobName, sourceName, image, env, serviceAccount, caVolume));
+    }
+
+    public enum JobState { Missing, Running, Succeeded, Failed }
+
+    public static JobState StateOf(JsonObject? job) =>
+        job is null ? JobState.Missing
+        : (JsonTree.GetInt64(job, "status", "succeeded") ?? 0) > 0 || SourceStatus.ConditionStatus(job, "Complete") == "True" ? JobState.Succeeded
+        : SourceStatus.ConditionStatus(job, "Failed") == "True" ? JobState.Failed
+        : JobState.Running;
+
+    /// <summary>"BackoffLimitExceeded: Job has reached the specified backoff limit".</summary>
+    public static string FailureOf(JsonObject? job)
+    {
+        var failed = SourceStatus.FindCondition(job, "Failed");
+        return $"{JsonTree.GetString(failed, "reason")}: {JsonTree.GetString(failed, "message")}";
     }
 
     /// <summary>The adapter (or uninstall) container of a Deployment or Job.</summary>
