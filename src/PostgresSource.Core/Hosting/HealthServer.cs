@@ -42,6 +42,9 @@ internal sealed class HealthServer : IAsyncDisposable
         _loop = Task.Run(LoopAsync);
     }
 
+    /// <summary>The port listened on (the one the system chose when 0 was asked for).</summary>
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
     /// <summary>All addresses, IPv4 and IPv6 where the host has IPv6, as "http://+:port/" meant.</summary>
     private static TcpListener Listen(int port)
     {

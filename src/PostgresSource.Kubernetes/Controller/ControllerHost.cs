@@ -22,10 +22,13 @@ internal sealed class ControllerHost(IClusterApi api, ControllerOptions options,
     /// <summary>True while leading with every informer listed (or while standing by).</summary>
     public bool Ready => !Elector.IsLeader || (_informers.Count > 0 && _informers.All(i => i.Synced.IsCompletedSuccessfully));
 
+    /// <summary>Full lists of PostgresSources so far (the first, and one after each expired watch).</summary>
+    public int Lists => _informers.Sum(i => i.Lists);
+
     public int Sources => _informers.Sum(i => i.Keys.Count());
 
     public string RenderMetrics() =>
-        Metrics.Render(Elector.IsLeader, Sources, _queue?.Depth ?? 0, _informers.Sum(i => i.Lists), _events?.Recorded ?? 0);
+        Metrics.Render(Elector.IsLeader, Sources, _queue?.Depth ?? 0, Lists, _events?.Recorded ?? 0);
 
     public Task RunAsync(CancellationToken cancellationToken) => Elector.RunAsync(LeadAsync, cancellationToken);
 
