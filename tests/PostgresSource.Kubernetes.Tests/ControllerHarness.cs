@@ -24,6 +24,10 @@ internal sealed class ControllerHarness : IAsyncDisposable
     public ControllerHarness()
     {
         Server = new FakeKubernetesApiServer();
+        // Installed beforehand, as the controller's manifests do: the controller never writes the CRD.
+        var crd = JsonTree.ToJson(PostgresSourceCrd.Build());
+        crd["status"] = new JsonObject { ["conditions"] = new JsonArray(new JsonObject { ["type"] = "Established", ["status"] = "True" }) };
+        Server.Seed(crd);
     }
 
     public FakeKubernetesApiServer Server { get; }
@@ -66,7 +70,7 @@ internal sealed class ControllerHarness : IAsyncDisposable
 
     public Running Start(string token = FakeKubernetesApiServer.Token, string identity = "controller-a", Func<ControllerOptions, ControllerOptions>? adjust = null)
     {
-        var kubeconfig = Server.WriteKubeconfig(Path.Combine(_directory, identity), token);
+        var kubeconfig = Server.WriteKubeconfig(Directory.CreateDirectory(Path.Combine(_directory, identity)).FullName, token);
         var api = KubernetesClusterApi.Connect(kubeconfig, null);
         var options = Options(identity);
         options = adjust?.Invoke(options) ?? options;

@@ -55,7 +55,7 @@ public sealed partial class FakeKubernetesApiServer
             var liveMetadata = (JsonObject)live["metadata"]!;
             if (!JsonNode.DeepEquals(_store[key]["spec"], live["spec"]))
             {
-                liveMetadata["generation"] = ((long?)liveMetadata["generation"] ?? 1) + 1;
+                liveMetadata["generation"] = NextGeneration(liveMetadata);
             }
             if (!SameContent(_store[key], live))
             {
@@ -246,7 +246,7 @@ public sealed partial class FakeKubernetesApiServer
         }
         if (!JsonNode.DeepEquals(existing["spec"], next["spec"]))
         {
-            nextMetadata["generation"] = ((long?)oldMetadata["generation"] ?? 1) + 1;
+            nextMetadata["generation"] = NextGeneration(oldMetadata);
         }
         nextMetadata["resourceVersion"] = NextVersion();
         Put(key, next);

@@ -497,7 +497,7 @@ public sealed partial class FakeKubernetesApiServer : IDisposable
         SetManagedFields(next, body, null);
         if (!JsonNode.DeepEquals(existing["spec"], next["spec"]))
         {
-            nextMetadata["generation"] = long.Parse(oldMetadata["generation"]?.ToJsonString() ?? "1", CultureInfo.InvariantCulture) + 1;
+            nextMetadata["generation"] = NextGeneration(oldMetadata);
         }
         if (!SameContent(existing, next))
         {
@@ -729,6 +729,10 @@ public sealed partial class FakeKubernetesApiServer : IDisposable
     }
 
     private string NextVersion() => (++_resourceVersion).ToString(CultureInfo.InvariantCulture);
+
+    // Stored generations are ints or longs depending on who wrote them; the text form reads both.
+    private static long NextGeneration(JsonObject metadata) =>
+        long.Parse(metadata["generation"]?.ToJsonString() ?? "1", CultureInfo.InvariantCulture) + 1;
 
     private static string Key(ResourceInfo info, string? @namespace, string name) => $"{info.Group}|{info.Plural}|{@namespace}|{name}";
 
