@@ -24,10 +24,15 @@ internal sealed class ControllerHarness : IAsyncDisposable
     public ControllerHarness()
     {
         Server = new FakeKubernetesApiServer();
-        // Installed beforehand, as the controller's manifests do: the controller never writes the CRD.
+        InstallCrd(Server);
+    }
+
+    /// <summary>The CRD, established, as the controller's install manifests leave it: the controller never writes it.</summary>
+    public static void InstallCrd(FakeKubernetesApiServer server)
+    {
         var crd = JsonTree.ToJson(PostgresSourceCrd.Build());
         crd["status"] = new JsonObject { ["conditions"] = new JsonArray(new JsonObject { ["type"] = "Established", ["status"] = "True" }) };
-        Server.Seed(crd);
+        server.Seed(crd);
     }
 
     public FakeKubernetesApiServer Server { get; }
