@@ -11,7 +11,7 @@ internal sealed class ControllerArgumentException(string message) : Exception(me
 /// The controller's command line, with environment fallbacks for a pod: POD_NAME (the Lease identity),
 /// POD_NAMESPACE (the Lease's namespace), PGSOURCE_WATCH_NAMESPACES (comma-separated), PGSOURCE_ADAPTER_IMAGE.
 /// </summary>
-internal sealed record ControllerArguments(string? Kubeconfig, string? Context, int HttpPort, ControllerOptions Options)
+internal sealed record ControllerArguments(string? Kubeconfig, string? Context, int HttpPort, ControllerOptions Options, AdapterRoute? Route)
 {
     public const string Usage = """
         pgsource-controller: reconciles PostgresSource resources (one leader at a time).
@@ -25,6 +25,8 @@ internal sealed record ControllerArguments(string? Kubeconfig, string? Context, 
           --lease-name NAME        the Lease's name (default: postgressource-controller)
           --identity NAME          this replica's name in the Lease (default: env POD_NAME, else host name and a random suffix)
           --adapter-image IMAGE    the image of the per-source adapter Deployments (env PGSOURCE_ADAPTER_IMAGE)
+          --adapter-route ROUTE    how GET /state reaches an adapter pod: pod-ip, or api-proxy (through the API server,
+                                   needs "get pods/proxy"); default: pod-ip in the cluster, api-proxy with a kubeconfig
           --http-port PORT         /healthz, /readyz and /metrics (default: 8080; 0 turns them off)
           --resync-seconds N       every source is reconciled again this often (default: 30)
           --workers N              reconciles at once (default: 4)
@@ -40,6 +42,7 @@ internal sealed record ControllerArguments(string? Kubeconfig, string? Context, 
         var image = Blank(environment("PGSOURCE_ADAPTER_IMAGE"));
         var namespaces = new List<string>();
         int port = 8080, resync = 30, workers = 4, lease = 15;
+        AdapterRoute? route = null;
         for (var i = 0; i < args.Count; i++)
         {
             var name = args[i];
@@ -55,6 +58,7 @@ internal sealed record ControllerArguments(string? Kubeconfig, string? Context, 
                 case "--lease-name": leaseName = Value(); break;
                 case "--identity": identity = Value(); break;
                 case "--adapter-image": image = Value(); break;
+                case "--adapter-route": route = ParseRoute(Value()); break;
                 case "--http-port": port = Number(name, Value(), 0, 65535); break;
                 case "--resync-seconds": resync = Number(name, Value(), 1, 86400); break;
                 case "--workers": workers = Number(name, Value(), 1, 64); break;
@@ -87,8 +91,15 @@ internal sealed record ControllerArguments(string? Kubeconfig, string? Context, 
             RetryInterval = leaseDuration / 6,
             ResyncInterval = TimeSpan.FromSeconds(resync),
             Workers = workers,
-        });
+        }, route);
     }
+
+    private static AdapterRoute ParseRoute(string value) => value switch
+    {
+        "pod-ip" => AdapterRoute.PodIp,
+        "api-proxy" => AdapterRoute.ApiServerProxy,
+        _ => throw new ControllerArgumentException($"--adapter-route is pod-ip or api-proxy, not '{value}'."),
+    };
 
     private static IEnumerable<string> List(string value) =>
         value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);

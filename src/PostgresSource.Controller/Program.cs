@@ -49,10 +49,11 @@ internal static class Program
             }
         }
 
-        var options = arguments.Options;
+        // Outside the cluster pod IPs are usually not routable; the API server's pod proxy is.
+        var options = arguments.Options with { AdapterRoute = arguments.Route ?? (connection.InCluster ? AdapterRoute.PodIp : AdapterRoute.ApiServerProxy) };
         log.Info("starting", ("cluster", connection.Origin), ("context", connection.Context), ("server", connection.Configuration.Host),
             ("namespaces", options.Namespaces.Count == 0 ? "all" : string.Join(",", options.Namespaces)), ("identity", options.Identity),
-            ("lease", $"{options.LeaseNamespace}/{options.LeaseName}"), ("adapterImage", options.AdapterImage), ("httpPort", arguments.HttpPort),
+            ("lease", $"{options.LeaseNamespace}/{options.LeaseName}"), ("adapterImage", options.AdapterImage), ("adapterRoute", options.AdapterRoute.ToString()), ("httpPort", arguments.HttpPort),
             ("version", typeof(Program).Assembly.GetName().Version?.ToString(3)));
         try
         {

@@ -48,8 +48,20 @@ internal interface IClusterApi : IDisposable
     /// <summary>Deletes an object; false when it was already gone.</summary>
     Task<bool> DeleteAsync(ResourceType type, string? @namespace, string name, bool foreground, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// GET on a pod's port through the API server (pods/proxy): how a controller running outside the cluster reaches an
+    /// adapter whose pod IP it cannot route to. Any HTTP answer is returned, not thrown; only an unreachable API server throws.
+    /// </summary>
+    Task<ProxiedResponse> GetThroughPodProxyAsync(string @namespace, string pod, int port, string path, CancellationToken cancellationToken);
+
     /// <summary>Every API group the server serves, with its preferred version.</summary>
     Task<IReadOnlyDictionary<string, string>> GetPreferredVersionsAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>What a pod answered through the API server's proxy.</summary>
+internal sealed record ProxiedResponse(int StatusCode, string Body)
+{
+    public bool IsSuccess => StatusCode is >= 200 and < 300;
 }
 
 /// <summary>Objects of one list call, and the collection's resource version at that moment.</summary>

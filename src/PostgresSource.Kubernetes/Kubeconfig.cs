@@ -13,7 +13,13 @@ internal static class Kubeconfig
 {
     public const string EnvironmentVariable = "KUBECONFIG";
 
-    public sealed record Loaded(KubernetesClientConfiguration Configuration, string Origin, string? Context);
+    public sealed record Loaded(KubernetesClientConfiguration Configuration, string Origin, string? Context)
+    {
+        /// <summary>True for the pod's own service account: the caller runs inside the cluster's network.</summary>
+        public bool InCluster => Origin == InClusterOrigin;
+    }
+
+    private const string InClusterOrigin = "in-cluster service account";
 
     public static Loaded Load(string? kubeconfigPath, string? context, Func<string, string?>? getEnvironment = null)
     {
@@ -27,7 +33,7 @@ internal static class Kubeconfig
                 {
                     throw new KubeconfigException($"Context '{context}' was asked for, but there is no kubeconfig: inside a cluster only the pod's own service account is available.");
                 }
-                return new Loaded(KubernetesClientConfiguration.InClusterConfig(), "in-cluster service account", null);
+                return new Loaded(KubernetesClientConfiguration.InClusterConfig(), InClusterOrigin, null);
             }
             throw new KubeconfigException(
                 "No kubeconfig found: none was given, KUBECONFIG is not set, there is no ~/.kube/config, and this is not inside a cluster.");

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
@@ -260,6 +261,22 @@ internal sealed class KubernetesClusterApi : IClusterApi
             return (IReadOnlyDictionary<string, string>)(groups.Groups ?? [])
                 .Where(g => g.PreferredVersion is not null)
                 .ToDictionary(g => g.Name, g => g.PreferredVersion.Version, StringComparer.Ordinal);
+        });
+
+    public Task<ProxiedResponse> GetThroughPodProxyAsync(string @namespace, string pod, int port, string path, CancellationToken cancellationToken) =>
+        Call("get", ResourceType.Pod, @namespace, pod + "/proxy", async () =>
+        {
+            try
+            {
+                using var response = await _client.CoreV1.ConnectGetNamespacedPodProxyWithPathWithHttpMessagesAsync(
+                    $"{pod}:{port.ToString(CultureInfo.InvariantCulture)}", @namespace, path.TrimStart('/'), cancellationToken: cancellationToken).ConfigureAwait(false);
+                using var reader = new StreamReader(response.Body);
+                return new ProxiedResponse((int)response.Response.StatusCode, await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false));
+            }
+            catch (HttpOperationException ex)
+            {
+                return new ProxiedResponse((int)ex.Response.StatusCode, ex.Response.Content ?? string.Empty);
+            }
         });
 
     public void Dispose() => _client.Dispose();

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using PostgresSource.Core.Naming;
+using PostgresSource.Kubernetes.Controller;
 using PostgresSource.Kubernetes.Manifests;
 using PostgresSource.TestSupport;
 
@@ -81,6 +82,18 @@ public sealed class ControllerContractTests : IAsyncLifetime
         Assert.Contains("connection refused", ControllerHarness.Condition(_harness.Find(), "Ready", "message"));
         await ControllerHarness.WaitFor(() => _harness.Events().Any(e => (string?)e["reason"] == "AdapterNotConnected" && (string?)e["type"] == "Warning"), "a Warning Event");
         Assert.Equal(0, controller.Host.Metrics.ReconcileErrors);
+        AssertNoViolations();
+    }
+
+    [Fact]
+    public async Task OutsideTheClusterTheAdapterIsAskedThroughTheApiServerPodProxy()
+    {
+        _harness.Start(adjust: options => options with { AdapterRoute = AdapterRoute.ApiServerProxy });
+        await ReadyAsync();
+
+        var pod = SourceObjectNames.KubernetesName("orders", JsonTree.GetString(_harness.Find(), "metadata", "uid")!) + "-pod";
+        Assert.Contains(Server.Requests, r => r.Method == "GET" && r.Path.StartsWith($"/api/v1/namespaces/default/pods/{pod}:", StringComparison.Ordinal) && r.Path.EndsWith("/proxy/state", StringComparison.Ordinal));
+        Assert.Equal(true, (bool?)_harness.Find()!["status"]!["adapter"]!["connected"]);
         AssertNoViolations();
     }
 

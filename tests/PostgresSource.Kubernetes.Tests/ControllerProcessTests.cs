@@ -77,6 +77,8 @@ public sealed class ControllerProcessTests : IAsyncLifetime
         _harness.AdapterRuns();
         await WaitFor(() => ControllerHarness.Condition(_harness.Find(), "Ready") == "True", "Ready True", controller);
         Assert.Equal(1, JsonTree.GetInt64(_harness.Find(), "status", "observedGeneration"));
+        // Started with a kubeconfig, it asks the adapter through the API server's pod proxy (pod IPs may not route).
+        Assert.Contains(Server.Requests, r => r.Path.EndsWith("/proxy/state", StringComparison.Ordinal));
 
         // kubectl apply with another table: the Deployment's pod template changes.
         Server.UserApply(ControllerHarness.Resource("public.orders", "public.invoices"));

@@ -170,6 +170,9 @@ public sealed class ObserverContextTests : IDisposable
         public Task<IReadOnlyDictionary<string, string>> GetPreferredVersionsAsync(CancellationToken cancellationToken) =>
             Note(inner.GetPreferredVersionsAsync(cancellationToken));
 
+        public Task<ProxiedResponse> GetThroughPodProxyAsync(string @namespace, string pod, int port, string path, CancellationToken cancellationToken) =>
+            Note(inner.GetThroughPodProxyAsync(@namespace, pod, port, path, cancellationToken));
+
         public Task<ObjectList> ListWithVersionAsync(ResourceType type, string? @namespace, string? labelSelector, CancellationToken cancellationToken) =>
             Note(inner.ListWithVersionAsync(type, @namespace, labelSelector, cancellationToken));
 

@@ -275,11 +275,11 @@ public sealed partial class FakeKubernetesApiServer : IDisposable
             _requests.Add(recorded);
             response = recorded.Authorization is not { } authorization || !authorization.StartsWith("Bearer ", StringComparison.Ordinal) || !AcceptedTokens.Contains(authorization["Bearer ".Length..])
                 ? new FakeResponse(401, Status(401, "Unauthorized", "Unauthorized"))
-                : Intercept?.Invoke(recorded) ?? (IsWatch(recorded) ? null : Handle(recorded));
+                : Intercept?.Invoke(recorded) ?? (IsWatch(recorded) || IsPodProxy(recorded) ? null : Handle(recorded));
         }
         if (response is null)
         {
-            await ServeWatchAsync(context, recorded).ConfigureAwait(false);
+            await (IsPodProxy(recorded) ? ServePodProxyAsync(context, recorded) : ServeWatchAsync(context, recorded)).ConfigureAwait(false);
             return;
         }
 

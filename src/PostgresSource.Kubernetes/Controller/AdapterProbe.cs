@@ -9,7 +9,7 @@ namespace PostgresSource.Kubernetes.Controller;
 /// Asks a source's running adapter how it is (GET /state on its pod's "http" port): connected, mode, sink state,
 /// backlog or slot lag, last delivery error. The first running pod that answers speaks for the source.
 /// </summary>
-internal sealed class AdapterProbe(IClusterApi api, HttpClient http)
+internal sealed class AdapterProbe(IClusterApi api, HttpClient http, AdapterRoute route)
 {
     public async Task<AdapterObservation> ObserveAsync(SourceDefinition source, CancellationToken cancellationToken)
     {
@@ -25,35 +25,42 @@ internal sealed class AdapterProbe(IClusterApi api, HttpClient http)
         string? problem = null;
         foreach (var pod in pods)
         {
-            var name = JsonTree.GetString(pod, "metadata", "name");
-            var url = StateUrl(pod);
+            var name = JsonTree.GetString(pod, "metadata", "name")!;
             try
             {
-                using var response = await http.GetAsync(url, cancellationToken).ConfigureAwait(false);
-                var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-                if (response.IsSuccessStatusCode && AdapterState.Parse(body) is { } state)
+                var (status, body) = await GetStateAsync(pod, name, cancellationToken).ConfigureAwait(false);
+                if (status is >= 200 and < 300 && AdapterState.Parse(body) is { } state)
                 {
                     return AdapterObservation.Reported(state);
                 }
-                problem = $"The adapter pod {name} answered GET {AdapterState.Path} with {(int)response.StatusCode}; an adapter image older than the controller may not serve it.";
+                problem = $"The adapter pod {name} answered GET {AdapterState.Path} with {status}; an adapter image older than the controller may not serve it.";
             }
-            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or ClusterException && !cancellationToken.IsCancellationRequested)
             {
-                problem = $"The adapter pod {name} did not answer GET {AdapterState.Path}: {ex.Message}";
+                problem = $"The adapter pod {name} did not answer GET {AdapterState.Path}{(route == AdapterRoute.ApiServerProxy ? " through the API server" : string.Empty)}: {ex.Message}";
             }
         }
         return AdapterObservation.Missing(problem!);
     }
 
-    private static Uri StateUrl(JsonObject pod)
+    private async Task<(int Status, string Body)> GetStateAsync(JsonObject pod, string name, CancellationToken cancellationToken)
     {
+        var port = HttpPort(pod);
+        if (route == AdapterRoute.ApiServerProxy)
+        {
+            var proxied = await api.GetThroughPodProxyAsync(JsonTree.GetString(pod, "metadata", "namespace")!, name, port, AdapterState.Path, cancellationToken).ConfigureAwait(false);
+            return (proxied.StatusCode, proxied.Body);
+        }
         var ip = JsonTree.GetString(pod, "status", "podIP")!;
-        var port = (JsonTree.Get(pod, "spec", "containers") as JsonArray ?? []).OfType<JsonObject>()
+        var host = ip.Contains(':', StringComparison.Ordinal) ? $"[{ip}]" : ip;
+        using var response = await http.GetAsync(new Uri($"http://{host}:{port}{AdapterState.Path}"), cancellationToken).ConfigureAwait(false);
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    private static int HttpPort(JsonObject pod) =>
+        (int)((JsonTree.Get(pod, "spec", "containers") as JsonArray ?? []).OfType<JsonObject>()
             .SelectMany(c => (c["ports"] as JsonArray ?? []).OfType<JsonObject>())
             .Where(p => JsonTree.GetString(p, "name") == "http")
             .Select(p => JsonTree.GetInt64(p, "containerPort"))
-            .FirstOrDefault() ?? PgSourceKube.HttpPort;
-        var host = ip.Contains(':', StringComparison.Ordinal) ? $"[{ip}]" : ip;
-        return new Uri($"http://{host}:{port}{AdapterState.Path}");
-    }
+            .FirstOrDefault() ?? PgSourceKube.HttpPort);
 }

@@ -36,7 +36,7 @@ internal sealed class ControllerHost(IClusterApi api, ControllerOptions options,
     {
         using var queue = new WorkQueue(options.BackoffBase, options.BackoffMax);
         var events = new EventRecorder(api, options.Identity, clock, log);
-        var controller = new SourceController(api, options, events, new AdapterProbe(api, http), clock, log);
+        var controller = new SourceController(api, options, events, new AdapterProbe(api, http, options.AdapterRoute), clock, log);
         IReadOnlyList<string?> namespaces = options.Namespaces.Count == 0 ? [null] : [.. options.Namespaces];
         lock (_informers)
         {

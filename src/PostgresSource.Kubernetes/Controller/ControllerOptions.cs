@@ -42,8 +42,21 @@ internal sealed record ControllerOptions
     /// <summary>How long the adapter's GET /state may take.</summary>
     public TimeSpan StateTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>How the adapter's GET /state is reached: the pod IP (in the cluster), or the API server's pod proxy (outside it).</summary>
+    public AdapterRoute AdapterRoute { get; init; } = AdapterRoute.PodIp;
+
     /// <summary>Reconciles that run at once (each source is only ever reconciled by one at a time).</summary>
     public int Workers { get; init; } = 4;
 
     public const string DefaultNamespace = "postgressource-system";
+}
+
+/// <summary>The way to an adapter pod's HTTP port.</summary>
+internal enum AdapterRoute
+{
+    /// <summary>Straight to status.podIP: the controller runs in the cluster's pod network.</summary>
+    PodIp,
+
+    /// <summary>Through the API server (pods/proxy; needs "get pods/proxy"): a controller run from a workstation or CI.</summary>
+    ApiServerProxy,
 }
