@@ -128,4 +128,17 @@ public sealed class ControllerProcessTests : IAsyncLifetime
         Server.UserApply(ControllerHarness.Resource("public.orders", "public.invoices"));
         await WaitFor(() => JsonTree.GetInt64(_harness.Find(), "status", "observedGeneration") == 2, "process-b reconciles the change", b);
     }
+
+    [Theory]
+    [InlineData("--namespace", "Bad_Namespace", "'Bad_Namespace' is not a namespace name")]
+    [InlineData("--adapter-route", "carrier-pigeon", "--adapter-route is pod-ip or api-proxy")]
+    [InlineData("--workers", "0", "--workers")]
+    [InlineData("--frobnicate", "1", "Unknown argument '--frobnicate'")]
+    public async Task BadArgumentsExitWithTwoAndNameTheArgument(string name, string value, string message)
+    {
+        await using var process = ControllerProcess.Start("--kubeconfig", Server.WriteKubeconfig(_directory, FakeKubernetesApiServer.Token), name, value);
+        Assert.Equal(2, await process.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains(message, process.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(Server.Requests, r => r.Method != "GET");
+    }
 }
