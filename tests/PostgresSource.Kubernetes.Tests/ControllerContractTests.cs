@@ -71,6 +71,7 @@ public sealed class ControllerContractTests : IAsyncLifetime
         Assert.Equal("Durable", (string?)resource["status"]!["adapter"]!["mode"]);
         Assert.NotNull(resource["status"]!["ceAttributes"]);
 
+        await _harness.EventRecorded("Ready");
         var reasons = _harness.Events().Select(e => (string?)e["reason"]).ToList();
         Assert.Contains("AdapterDeployed", reasons);
         Assert.Contains("Ready", reasons);
@@ -109,7 +110,7 @@ public sealed class ControllerContractTests : IAsyncLifetime
         var after = _harness.Deployment()!;
         Assert.NotEqual(before["spec"]!["template"]!.ToJsonString(), after["spec"]!["template"]!.ToJsonString());
         Assert.Contains("invoices", after["spec"]!["template"]!.ToJsonString());
-        Assert.Contains(_harness.Events(), e => (string?)e["reason"] == "AdapterUpdated");
+        await _harness.EventRecorded("AdapterUpdated");
         AssertNoViolations();
     }
 
@@ -166,7 +167,7 @@ public sealed class ControllerContractTests : IAsyncLifetime
         var message = ControllerHarness.Condition(resource, "Ready", "message")!;
         Assert.Contains("kubectl logs job/", message);
         Assert.Contains("kubectl patch postgressource orders -n default --type=merge", message);
-        Assert.Contains(_harness.Events(), e => (string?)e["reason"] == "UninstallFailed" && (string?)e["type"] == "Warning");
+        await _harness.EventRecorded("UninstallFailed", "Warning");
 
         // It stays while the database is away (retried with backoff), and goes once the uninstall can run.
         await Task.Delay(1000);
@@ -245,6 +246,6 @@ public sealed class ControllerContractTests : IAsyncLifetime
 
         await ControllerHarness.WaitFor(() => ControllerHarness.Condition(_harness.Find(), "Ready", "reason") == "InvalidSpec", "Ready False InvalidSpec");
         Assert.Null(_harness.Deployment());
-        Assert.Contains(_harness.Events(), e => (string?)e["reason"] == "InvalidSpec" && (string?)e["type"] == "Warning");
+        await _harness.EventRecorded("InvalidSpec", "Warning");
     }
 }

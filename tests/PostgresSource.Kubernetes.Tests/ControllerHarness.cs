@@ -160,6 +160,10 @@ internal sealed class ControllerHarness : IAsyncDisposable
 
     public IReadOnlyList<JsonObject> Events() => Server.All("events.k8s.io", "events");
 
+    /// <summary>Waits for an Event: the controller records it after the status write a test usually waits for.</summary>
+    public Task EventRecorded(string reason, string? type = null) =>
+        WaitFor(() => Events().Any(e => (string?)e["reason"] == reason && (type is null || (string?)e["type"] == type)), $"an Event {reason} {type}");
+
     public static async Task WaitFor(Func<bool> condition, string what, double seconds = 15)
     {
         var deadline = DateTime.UtcNow.AddSeconds(seconds);

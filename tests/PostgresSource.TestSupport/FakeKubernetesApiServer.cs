@@ -757,10 +757,11 @@ public sealed partial class FakeKubernetesApiServer : IDisposable
         _stop.Cancel();
         try
         {
-            _listener.Stop();
+            // Close alone: Stop then Close makes the managed listener bind the port again to unbind it, which
+            // fails when another test has taken the port meanwhile.
             _listener.Close();
         }
-        catch (ObjectDisposedException)
+        catch (Exception ex) when (ex is ObjectDisposedException or HttpListenerException)
         {
         }
         try
