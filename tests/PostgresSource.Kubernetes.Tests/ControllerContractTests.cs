@@ -129,6 +129,23 @@ public sealed class ControllerContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BrokerAddressChangeIsFollowedAtOnceNotAtTheNextResync()
+    {
+        // A resync far away: only the watch on the Broker can bring the change.
+        var controller = _harness.Start(adjust: options => options with { ResyncInterval = TimeSpan.FromHours(1) });
+        await AppliedAndDeployedAsync();
+        await ControllerHarness.WaitFor(() => Server.OpenWatches >= 2, "the controller watches PostgresSources and Brokers");
+        const string moved = "http://broker-ingress.knative-eventing.svc.cluster.local/default/moved-at-once";
+
+        Server.SetStatus("eventing.knative.dev", "brokers", "default", "default", new JsonObject { ["address"] = new JsonObject { ["url"] = moved } });
+
+        await ControllerHarness.WaitFor(() => ControllerHarness.Env(_harness.Deployment(), "K_SINK") == moved, "K_SINK follows the Broker without a resync", 10);
+        Assert.Contains(Server.Requests, r => r.Path == "/apis/eventing.knative.dev/v1/brokers" && r.Query.GetValueOrDefault("watch") == "true");
+        Assert.Equal(0, controller.Host.Metrics.ReconcileErrors);
+        AssertNoViolations();
+    }
+
+    [Fact]
     public async Task DeleteStopsTheAdapterRunsTheUninstallJobThenReleasesTheFinalizer()
     {
         _harness.Start();

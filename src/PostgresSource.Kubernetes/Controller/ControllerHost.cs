@@ -4,14 +4,14 @@ namespace PostgresSource.Kubernetes.Controller;
 
 /// <summary>
 /// The controller's run: elect a leader; while leading, watch the PostgresSources of the configured namespaces (one
-/// informer each, or one for all), queue every changed key, and reconcile with a few workers. Every source is looked
-/// at again each resync interval (sink addresses and the adapter's state change without the resource changing);
+/// informer each, or one for all), and the objects their sinks address; queue every changed key, and reconcile with
+/// a few workers. Every source is looked at again each resync interval (sink addresses and the adapter's state change without the resource changing);
 /// failures wait with a growing backoff. Cancelling stops the workers after the reconcile in hand, then hands the
 /// Lease back.
 /// </summary>
 internal sealed class ControllerHost(IClusterApi api, ControllerOptions options, HttpClient http, Func<DateTimeOffset> clock, JsonLog log)
 {
-    private readonly List<SourceInformer> _informers = [];
+    private readonly List<ResourceInformer> _informers = [];
     private WorkQueue? _queue;
     private EventRecorder? _events;
 
@@ -41,19 +41,21 @@ internal sealed class ControllerHost(IClusterApi api, ControllerOptions options,
         lock (_informers)
         {
             _informers.Clear();
-            _informers.AddRange(namespaces.Select(ns => new SourceInformer(api, ns, queue.Add, log, options.RetryInterval)));
+            _informers.AddRange(namespaces.Select(ns => new ResourceInformer(api, ResourceType.PostgresSource, ns, queue.Add, log, options.RetryInterval)));
         }
         (_queue, _events) = (queue, events);
+        var sinks = new SinkWatcher(api, namespaces, queue.Add, log, options.RetryInterval, cancellationToken);
 
         var watching = _informers.Select(i => Task.Run(() => i.RunAsync(cancellationToken), CancellationToken.None)).ToList();
         var workers = Enumerable.Range(0, Math.Max(1, options.Workers))
-            .Select(_ => Task.Run(() => WorkAsync(queue, controller, cancellationToken), CancellationToken.None)).ToList();
+            .Select(_ => Task.Run(() => WorkAsync(queue, controller, sinks, cancellationToken), CancellationToken.None)).ToList();
         var resync = Task.Run(() => ResyncAsync(queue, cancellationToken), CancellationToken.None);
         await Task.WhenAll([.. watching, .. workers, resync]).ConfigureAwait(false);
+        await sinks.Stopped.ConfigureAwait(false);
         log.Info("Stopped reconciling.", ("identity", options.Identity), ("reconciles", Metrics.Reconciles));
     }
 
-    private async Task WorkAsync(WorkQueue queue, SourceController controller, CancellationToken cancellationToken)
+    private async Task WorkAsync(WorkQueue queue, SourceController controller, SinkWatcher sinks, CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
         {
@@ -68,7 +70,9 @@ internal sealed class ControllerHost(IClusterApi api, ControllerOptions options,
             }
             try
             {
-                if (Find(key) is not { } current)
+                var current = Find(key);
+                sinks.Update(key, current);
+                if (current is null)
                 {
                     queue.Forget(key); // deleted: nothing left to do
                     continue;
