@@ -67,6 +67,7 @@ public sealed class ControllerProcessTests : IAsyncLifetime
     {
         var controller = Start("process-a");
         await WaitFor(async () => (await controller.GetAsync("/readyz"))?.Status == HttpStatusCode.OK, "/readyz answers 200", controller);
+        Assert.Equal(HttpStatusCode.OK, (await controller.GetAsync("/healthz"))?.Status);
 
         Server.Seed(ControllerHarness.Broker());
         Server.UserApply(ControllerHarness.Resource());
