@@ -43,6 +43,9 @@ public sealed partial class FakeKubernetesApiServer : IDisposable
         Register("batch", "v1", "jobs", "Job", true);
         Register("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true);
         Register("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false);
+        Register("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false);
+        Register("rbac.authorization.k8s.io", "v1", "roles", "Role", true);
+        Register("", "v1", "namespaces", "Namespace", false);
         Register("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false);
         Register("eventing.knative.dev", "v1", "brokers", "Broker", true);
         Register("", "v1", "pods", "Pod", true);
