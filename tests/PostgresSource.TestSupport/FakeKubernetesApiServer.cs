@@ -339,7 +339,8 @@ public sealed partial class FakeKubernetesApiServer : IDisposable
         }
 
         string? @namespace = null;
-        if (segments.Length > rest + 1 && segments[rest] == "namespaces")
+        // "namespaces/{name}" alone is a Namespace object; with more after it, the namespace of what follows.
+        if (segments.Length > rest + 2 && segments[rest] == "namespaces")
         {
             @namespace = segments[rest + 1];
             rest += 2;
