@@ -14,8 +14,10 @@ namespace PostgresSource.Kubernetes;
 /// <summary>
 /// Puts sources into a cluster with server-side apply, in a fixed order: the CRD (and adapter ClusterRole) if
 /// missing; per source the PostgresSource, its status, then ServiceAccount, RoleBinding and Deployment; then, with
-/// Prune, removal of what belongs to sources no longer given. Each object is read first and written only when the
-/// apply would change it, so a second run changes nothing, and -WhatIf reads but never writes.
+/// Prune, removal of what belongs to sources no longer given. With InstallController, the controller's installation
+/// (<see cref="ControllerManifests"/>) comes first, in place of the CRD and ClusterRole step. Each object is read
+/// first and written only when the apply would change it, so a second run changes nothing, and -WhatIf reads but
+/// never writes.
 /// </summary>
 internal sealed class ClusterSynchronizer
 {

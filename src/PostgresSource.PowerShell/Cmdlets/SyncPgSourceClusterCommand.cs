@@ -9,7 +9,8 @@ namespace PostgresSource.PowerShell.Cmdlets;
 /// <summary>
 /// Puts sources into a Kubernetes cluster with server-side apply: the CRD (if missing), each PostgresSource, its
 /// status, and its ServiceAccount, RoleBinding and adapter Deployment. Reports one object per row. -WhatIf reads
-/// the cluster and says what would change without writing; -Prune removes what belongs to sources not given.
+/// the cluster and says what would change without writing; -Prune removes what belongs to sources not given;
+/// -InstallController first applies the controller's installation (the objects of deploy/controller.yaml).
 /// </summary>
 [Cmdlet(VerbsData.Sync, "PgSourceCluster", HelpUri = HelpLinks.SyncPgSourceCluster, DefaultParameterSetName = SyncSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(PgSourceClusterChange))]
