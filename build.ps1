@@ -9,6 +9,7 @@
       Pester  - only the Pester suite against out/PostgresSource (needs PGSOURCE_TEST_CONNECTION)
       Package - a Gallery .nupkg of out/PostgresSource in out/package/ (plain: dotnet pack src/PostgresSource.PowerShell)
       Publish - Publish-PSResource of out/PostgresSource (needs -ApiKey)
+      Manifests - regenerates deploy/controller.yaml with the built module (Export-PgSourceManifest -Controller)
 .EXAMPLE
     ./build.ps1 -Task Build
 .EXAMPLE
@@ -16,7 +17,7 @@
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Build', 'Test', 'Pester', 'Package', 'Publish')]
+    [ValidateSet('Build', 'Test', 'Pester', 'Package', 'Publish', 'Manifests')]
     [string[]] $Task = @('Build'),
     [ValidateSet('Debug', 'Release')]
     [string] $Configuration = 'Release',
@@ -50,6 +51,12 @@ foreach ($step in $Task) {
             Invoke-Dotnet @('test', (Join-Path $root 'PostgresSource.sln'), '-c', $Configuration)
         }
         'Pester' { Invoke-PesterSuite }
+        'Manifests' {
+            # The built module (run the Build task first); the test ControllerInstallTests keeps the file equal to this.
+            Import-Module (Join-Path $moduleDir 'PostgresSource.psd1') -Force
+            $written = Export-PgSourceManifest -Controller -Path (Join-Path $root 'deploy/controller.yaml') -Force -Confirm:$false
+            Write-Host "Regenerated $($written.FullName)"
+        }
         'Package' {
             # dotnet pack builds, assembles out/PostgresSource/ and packs it with module/PostgresSource.nuspec.
             Invoke-Dotnet @('pack', (Join-Path $root 'src/PostgresSource.PowerShell/PostgresSource.PowerShell.csproj'), '-c', $Configuration)

@@ -14,8 +14,10 @@ namespace PostgresSource.Kubernetes;
 /// <summary>
 /// Puts sources into a cluster with server-side apply, in a fixed order: the CRD (and adapter ClusterRole) if
 /// missing; per source the PostgresSource, its status, then ServiceAccount, RoleBinding and Deployment; then, with
-/// Prune, removal of what belongs to sources no longer given. Each object is read first and written only when the
-/// apply would change it, so a second run changes nothing, and -WhatIf reads but never writes.
+/// Prune, removal of what belongs to sources no longer given. With InstallController, the controller's installation
+/// (<see cref="ControllerManifests"/>) comes first, in place of the CRD and ClusterRole step. Each object is read
+/// first and written only when the apply would change it, so a second run changes nothing, and -WhatIf reads but
+/// never writes.
 /// </summary>
 internal sealed class ClusterSynchronizer
 {
@@ -57,7 +59,11 @@ internal sealed class ClusterSynchronizer
         (_writer, _reconciler, _uninstall) = Bind(_observer);
         var sources = Prepare(input);
         var crdServed = true;
-        if (_options.ManageClusterResources)
+        if (_options.InstallController)
+        {
+            crdServed = await InstallControllerAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else if (_options.ManageClusterResources)
         {
             crdServed = await EnsureCrdAsync(cancellationToken).ConfigureAwait(false);
             await EnsureClusterRoleAsync(cancellationToken).ConfigureAwait(false);
@@ -195,6 +201,46 @@ internal sealed class ClusterSynchronizer
             return;
         }
         await _writer.ApplyAsync(null, type, JsonTree.ToJson(SourceObjects.AdapterClusterRole()), live, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The controller's objects in their apply order; the CRD and the adapter ClusterRole as without it (someone
+    /// else's are left alone). Returns whether PostgresSources can be read now. A failure is reported like a source's.
+    /// </summary>
+    private async Task<bool> InstallControllerAsync(CancellationToken cancellationToken)
+    {
+        var crdServed = true;
+        try
+        {
+            foreach (var (type, desired) in ControllerManifests.Build(_options.ControllerImage, _options.Image))
+            {
+                var name = ObjectWriter.NameOf(desired);
+                if (type == ResourceType.CustomResourceDefinition)
+                {
+                    crdServed = await EnsureCrdAsync(cancellationToken).ConfigureAwait(false);
+                }
+                else if (type == ResourceType.ClusterRole && name == PgSourceKube.AdapterClusterRole)
+                {
+                    await EnsureClusterRoleAsync(cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    var @namespace = type.Namespaced ? JsonTree.GetString(desired, "metadata", "namespace") : null;
+                    var live = await _api.GetAsync(type, @namespace, name, cancellationToken).ConfigureAwait(false);
+                    if (live is not null && !IsManagedByUs(live))
+                    {
+                        _observer.Report(new ObjectChange(null, type.Kind, @namespace, name, ChangeAction.Unchanged, [], Message: "Not managed by postgressource; left as is."));
+                        continue;
+                    }
+                    await _writer.ApplyAsync(null, type, desired, live, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception ex) when (IsPerSourceFailure(ex))
+        {
+            _observer.Failed($"{PgSourceKube.ControllerNamespace}/{PgSourceKube.ControllerName}", ex);
+        }
+        return crdServed;
     }
 
     // ---- one source ------------------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ internal sealed class KubernetesClusterApi : IClusterApi
                 {
                     { Group: "", Kind: "ServiceAccount" } => await _client.CoreV1.ReadNamespacedServiceAccountAsync(name, @namespace, cancellationToken: cancellationToken).ConfigureAwait(false),
                     { Group: "", Kind: "Service" } => await _client.CoreV1.ReadNamespacedServiceAsync(name, @namespace, cancellationToken: cancellationToken).ConfigureAwait(false),
+                    { Group: "", Kind: "Namespace" } => await _client.CoreV1.ReadNamespaceAsync(name, cancellationToken: cancellationToken).ConfigureAwait(false),
                     { Group: "" } => throw Unsupported(type),
                     { Namespaced: true } => await _client.CustomObjects.GetNamespacedCustomObjectAsync(type.Group, type.Version, @namespace, type.Plural, name, cancellationToken).ConfigureAwait(false),
                     _ => await _client.CustomObjects.GetClusterCustomObjectAsync(type.Group, type.Version, type.Plural, name, cancellationToken).ConfigureAwait(false),
@@ -212,6 +213,7 @@ internal sealed class KubernetesClusterApi : IClusterApi
             {
                 { Group: "", Kind: "ServiceAccount" } => await _client.CoreV1.PatchNamespacedServiceAccountAsync(patch, name, @namespace, fieldManager: PgSourceKube.FieldManager, force: force, cancellationToken: cancellationToken).ConfigureAwait(false),
                 { Group: "", Kind: "Secret" } => await _client.CoreV1.PatchNamespacedSecretAsync(patch, name, @namespace, fieldManager: PgSourceKube.FieldManager, force: force, cancellationToken: cancellationToken).ConfigureAwait(false),
+                { Group: "", Kind: "Namespace" } => await _client.CoreV1.PatchNamespaceAsync(patch, name, fieldManager: PgSourceKube.FieldManager, force: force, cancellationToken: cancellationToken).ConfigureAwait(false),
                 { Group: "" } => throw Unsupported(type),
                 { Namespaced: true } => await _client.CustomObjects.PatchNamespacedCustomObjectAsync(patch, type.Group, type.Version, @namespace, type.Plural, name, fieldManager: PgSourceKube.FieldManager, force: force, cancellationToken: cancellationToken).ConfigureAwait(false),
                 _ => await _client.CustomObjects.PatchClusterCustomObjectAsync(patch, type.Group, type.Version, type.Plural, name, fieldManager: PgSourceKube.FieldManager, force: force, cancellationToken: cancellationToken).ConfigureAwait(false),

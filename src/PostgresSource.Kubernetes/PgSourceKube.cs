@@ -29,6 +29,14 @@ internal static class PgSourceKube
     /// <summary>The ClusterRole every source's RoleBinding points at: read ConfigMaps (logging and observability config).</summary>
     public const string AdapterClusterRole = "postgressource-adapter";
 
+    /// <summary>The controller's namespace (its Lease lives there): what deploy/controller.yaml installs into.</summary>
+    public const string ControllerNamespace = "postgressource-system";
+
+    /// <summary>The controller's Deployment, ServiceAccount, roles and Lease share this name.</summary>
+    public const string ControllerName = "postgressource-controller";
+
+    public const string ControllerComponent = "controller";
+
     public const string ContainerName = "receive-adapter";
     public const int HttpPort = 8080;
     public const string LivenessPath = "/healthz";
@@ -64,6 +72,9 @@ internal static class PgSourceKube
 
     /// <summary>The adapter image used when none is given: ghcr.io/postgressource/adapter:&lt;product version&gt;.</summary>
     public static string DefaultImage { get; } = "ghcr.io/postgressource/adapter:" + ProductVersion;
+
+    /// <summary>The controller image used when none is given: ghcr.io/postgressource/controller:&lt;product version&gt;.</summary>
+    public static string DefaultControllerImage { get; } = "ghcr.io/postgressource/controller:" + ProductVersion;
 
     private static string ReadVersion()
     {

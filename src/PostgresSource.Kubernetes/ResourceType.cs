@@ -29,7 +29,10 @@ internal sealed record ResourceType(string Group, string Version, string Kind, s
     public override string ToString() => Resource;
 
     public static readonly ResourceType CustomResourceDefinition = new("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false);
+    public static readonly ResourceType Namespace = new(string.Empty, "v1", "Namespace", "namespaces", false);
     public static readonly ResourceType ClusterRole = new("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false);
+    public static readonly ResourceType ClusterRoleBinding = new("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", false);
+    public static readonly ResourceType Role = new("rbac.authorization.k8s.io", "v1", "Role", "roles", true);
     public static readonly ResourceType RoleBinding = new("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true);
     public static readonly ResourceType ServiceAccount = new(string.Empty, "v1", "ServiceAccount", "serviceaccounts", true);
     public static readonly ResourceType Service = new(string.Empty, "v1", "Service", "services", true);

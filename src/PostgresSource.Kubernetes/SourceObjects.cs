@@ -324,33 +324,16 @@ internal static class SourceObjects
                     Metadata = new V1ObjectMeta
                     {
                         Labels = labels,
-                        Annotations = new Dictionary<string, string>
-                        {
-                            ["prometheus.io/scrape"] = "true",
-                            ["prometheus.io/port"] = PgSourceKube.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                            ["prometheus.io/path"] = PgSourceKube.MetricsPath,
-                        },
+                        Annotations = ScrapeAnnotations(),
                     },
                     Spec = PodSpec(ServiceAccountName(source), new V1Container
                     {
                         Name = PgSourceKube.ContainerName,
                         Image = image,
                         Env = AdapterEnvironment(source, sinkUri, deadLetterSinkUri),
-                        Ports = [new V1ContainerPort { Name = "http", ContainerPort = PgSourceKube.HttpPort, Protocol = "TCP" }],
-                        LivenessProbe = new V1Probe
-                        {
-                            HttpGet = new V1HTTPGetAction { Path = PgSourceKube.LivenessPath, Port = PgSourceKube.HttpPort },
-                            InitialDelaySeconds = 10,
-                            PeriodSeconds = 10,
-                            TimeoutSeconds = 5,
-                            FailureThreshold = 6,
-                        },
-                        ReadinessProbe = new V1Probe
-                        {
-                            HttpGet = new V1HTTPGetAction { Path = PgSourceKube.ReadinessPath, Port = PgSourceKube.HttpPort },
-                            PeriodSeconds = 5,
-                            TimeoutSeconds = 5,
-                        },
+                        Ports = HttpPorts(),
+                        LivenessProbe = LivenessProbe(),
+                        ReadinessProbe = ReadinessProbe(),
                         Resources = Resources(),
                         SecurityContext = ContainerSecurity(),
                         VolumeMounts = [new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }, .. DatabaseCaMounts(source.DatabaseCaCert is not null)],
@@ -449,7 +432,35 @@ internal static class SourceObjects
         ? [new V1VolumeMount { Name = DatabaseCaVolumeName, MountPath = Path.GetDirectoryName(DatabaseCaFile)!, ReadOnlyProperty = true }]
         : [];
 
-    private static V1PodSpec PodSpec(string? serviceAccountName, V1Container container, string? restartPolicy, V1Volume? extraVolume = null) => new()
+    /// <summary>Prometheus scrape annotations for a pod serving /metrics on the HTTP port (the adapter, the controller).</summary>
+    public static Dictionary<string, string> ScrapeAnnotations() => new()
+    {
+        ["prometheus.io/scrape"] = "true",
+        ["prometheus.io/port"] = PgSourceKube.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["prometheus.io/path"] = PgSourceKube.MetricsPath,
+    };
+
+    /// <summary>The one container port, named "http", of the adapter and the controller.</summary>
+    public static List<V1ContainerPort> HttpPorts() => [new V1ContainerPort { Name = "http", ContainerPort = PgSourceKube.HttpPort, Protocol = "TCP" }];
+
+    public static V1Probe LivenessProbe() => new()
+    {
+        HttpGet = new V1HTTPGetAction { Path = PgSourceKube.LivenessPath, Port = PgSourceKube.HttpPort },
+        InitialDelaySeconds = 10,
+        PeriodSeconds = 10,
+        TimeoutSeconds = 5,
+        FailureThreshold = 6,
+    };
+
+    public static V1Probe ReadinessProbe() => new()
+    {
+        HttpGet = new V1HTTPGetAction { Path = PgSourceKube.ReadinessPath, Port = PgSourceKube.HttpPort },
+        PeriodSeconds = 5,
+        TimeoutSeconds = 5,
+    };
+
+    /// <summary>A restricted-profile pod (non-root 65532, RuntimeDefault seccomp) with a writable /tmp and the given container.</summary>
+    public static V1PodSpec PodSpec(string? serviceAccountName, V1Container container, string? restartPolicy, V1Volume? extraVolume = null) => new()
     {
         ServiceAccountName = serviceAccountName,
         RestartPolicy = restartPolicy,
@@ -466,13 +477,14 @@ internal static class SourceObjects
             : [new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }, extraVolume],
     };
 
-    private static V1ResourceRequirements Resources() => new()
+    public static V1ResourceRequirements Resources() => new()
     {
         Requests = new Dictionary<string, ResourceQuantity> { ["cpu"] = new("50m"), ["memory"] = new("64Mi") },
         Limits = new Dictionary<string, ResourceQuantity> { ["memory"] = new("256Mi") },
     };
 
-    private static V1SecurityContext ContainerSecurity() => new()
+    /// <summary>No privilege escalation, read-only root filesystem, non-root, every capability dropped.</summary>
+    public static V1SecurityContext ContainerSecurity() => new()
     {
         AllowPrivilegeEscalation = false,
         ReadOnlyRootFilesystem = true,

@@ -99,6 +99,12 @@ internal sealed record SyncOptions
     /// <summary>Install the CRD and the adapter ClusterRole when missing (needs cluster-scope rights).</summary>
     public bool ManageClusterResources { get; init; } = true;
 
+    /// <summary>Install the controller first (namespace, CRD, RBAC, Deployment: <see cref="Manifests.ControllerManifests"/>).</summary>
+    public bool InstallController { get; init; }
+
+    /// <summary>The controller Deployment's image, with <see cref="InstallController"/>; its adapter image is <see cref="Image"/>.</summary>
+    public string ControllerImage { get; init; } = PgSourceKube.DefaultControllerImage;
+
     public TimeSpan UninstallTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
     public TimeSpan CrdEstablishTimeout { get; init; } = TimeSpan.FromSeconds(60);

@@ -228,4 +228,56 @@ public sealed class ClusterCmdletTests : IDisposable
         Assert.Empty(overridden.Errors);
         Assert.Contains("value: http://events-kn-channel.default.svc.cluster.local", (string)overridden.Output[0].BaseObject);
     }
+    [Fact]
+    public void ExportControllerWritesTheCheckedInInstallation()
+    {
+        using var ps = PowerShellSession.Open();
+
+        var result = ps.Run("Export-PgSourceManifest -Controller", Vars());
+        Assert.Empty(result.Errors);
+        var yaml = (string)Assert.Single(result.Output).BaseObject;
+        // deploy/controller.yaml is this output (ControllerInstallTests keeps the exporter and the file equal).
+        Assert.Equal(File.ReadAllText(Path.Combine(ModuleLayout.RepositoryRoot, "deploy", "controller.yaml")).ReplaceLineEndings("\n"), yaml);
+
+        var images = ps.Run($"{NewOrders} | Export-PgSourceManifest -Controller -ControllerImage example.test/c:1 -Image example.test/a:1", Vars());
+        Assert.Empty(images.Errors);
+        var both = (string)Assert.Single(images.Output).BaseObject;
+        Assert.Contains("image: example.test/c:1\n", both);
+        Assert.Contains("value: example.test/a:1\n", both); // PGSOURCE_ADAPTER_IMAGE
+        Assert.Contains("name: postgressource-orders\n", both);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(both, "kind: CustomResourceDefinition"));
+    }
+
+    [Fact]
+    public void SyncInstallControllerAppliesTheInstallationOnceAndHonoursWhatIf()
+    {
+        using var ps = PowerShellSession.Open();
+
+        var whatIf = ps.Run("Sync-PgSourceCluster -InstallController -Kubeconfig $kc -WhatIf", Vars());
+        Assert.Empty(whatIf.Errors);
+        Assert.Empty(_server.Writes);
+        Assert.Equal(10, whatIf.Output.Count);
+        Assert.All(whatIf.Output, o => Assert.Equal("WouldCreate", o.Properties["Action"].Value.ToString()));
+
+        var first = ps.Run($"{NewOrders} | Sync-PgSourceCluster -InstallController -Kubeconfig $kc -Confirm:$false", Vars());
+        Assert.Empty(first.Errors);
+        Assert.Null(first.Terminating);
+        Assert.Equal(
+        [
+            "Namespace Created", "CustomResourceDefinition Created", "ClusterRole Created", "ClusterRole Created", "ClusterRole Created",
+            "ServiceAccount Created", "ClusterRoleBinding Created", "Role Created", "RoleBinding Created", "Deployment Created",
+            "PostgresSource Created", "PostgresSource/status Created", "ServiceAccount Created", "RoleBinding Created", "Deployment Created",
+        ], Rows(first));
+        Assert.Empty(_server.Violations);
+
+        _server.ClearRequests();
+        var second = ps.Run("Sync-PgSourceCluster -InstallController -Kubeconfig $kc -Confirm:$false", Vars());
+        Assert.Empty(second.Errors);
+        Assert.All(second.Output, o => Assert.Equal("Unchanged", o.Properties["Action"].Value.ToString()));
+        Assert.Empty(_server.Writes);
+
+        // -SkipClusterResources belongs to the other parameter set.
+        var both = ps.Run("Sync-PgSourceCluster -InstallController -SkipClusterResources -Kubeconfig $kc -WhatIf", Vars());
+        Assert.Equal("AmbiguousParameterSet,PostgresSource.PowerShell.Cmdlets.SyncPgSourceClusterCommand", OnlyError(both).FullyQualifiedErrorId);
+    }
 }

@@ -3,7 +3,7 @@ namespace PostgresSource.PowerShell.Tests;
 /// <summary>Where the built module and the repository are, found from the test assembly's folder.</summary>
 internal static class ModuleLayout
 {
-    public static string RepositoryRoot { get; } = FindRoot();
+    public static string RepositoryRoot => PostgresSource.TestSupport.RepositoryLayout.Root;
 
     public static string ModuleDirectory => Path.Combine(RepositoryRoot, "out", "PostgresSource");
 
@@ -13,15 +13,4 @@ internal static class ModuleLayout
     public static string Configuration =>
         new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
 
-    private static string FindRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "PostgresSource.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-        throw new InvalidOperationException("Cannot find the repository root (PostgresSource.sln) above " + AppContext.BaseDirectory);
-    }
 }

@@ -43,6 +43,9 @@ public sealed partial class FakeKubernetesApiServer : IDisposable
         Register("batch", "v1", "jobs", "Job", true);
         Register("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true);
         Register("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false);
+        Register("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", false);
+        Register("rbac.authorization.k8s.io", "v1", "roles", "Role", true);
+        Register("", "v1", "namespaces", "Namespace", false);
         Register("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false);
         Register("eventing.knative.dev", "v1", "brokers", "Broker", true);
         Register("", "v1", "pods", "Pod", true);
@@ -336,7 +339,8 @@ public sealed partial class FakeKubernetesApiServer : IDisposable
         }
 
         string? @namespace = null;
-        if (segments.Length > rest + 1 && segments[rest] == "namespaces")
+        // "namespaces/{name}" alone is a Namespace object; with more after it, the namespace of what follows.
+        if (segments.Length > rest + 2 && segments[rest] == "namespaces")
         {
             @namespace = segments[rest + 1];
             rest += 2;

@@ -219,3 +219,18 @@ Describe 'Backfilling a running source' -Tag Installed -Skip:$skip {
         $failures2[0].FullyQualifiedErrorId | Should -BeLike 'PgSource.InvalidSource,*'
     }
 }
+
+Describe 'Export-PgSourceManifest -Controller' -Tag Installed {
+    It 'writes exactly deploy/controller.yaml, the file users kubectl apply' {
+        $checkedIn = Get-Content -Raw (Join-Path $PSScriptRoot '../../deploy/controller.yaml')
+        $file = Join-Path ([IO.Path]::GetTempPath()) "pgsource-controller-$([guid]::NewGuid().ToString('N')).yaml"
+        try {
+            Export-PgSourceManifest -Controller -Path $file -Confirm:$false | Should -BeOfType ([IO.FileInfo])
+            Get-Content -Raw $file | Should -BeExactly $checkedIn -Because 'regenerate with: ./build.ps1 -Task Manifests (see docs/controller-install.md)'
+        }
+        finally {
+            Remove-Item $file -ErrorAction SilentlyContinue
+        }
+        (Export-PgSourceManifest -Controller -ControllerImage example.test/c:1) | Should -Match 'image: example\.test/c:1'
+    }
+}

@@ -14,7 +14,7 @@ internal sealed record ControllerOptions
 
     public string LeaseNamespace { get; init; } = DefaultNamespace;
 
-    public string LeaseName { get; init; } = "postgressource-controller";
+    public string LeaseName { get; init; } = PgSourceKube.ControllerName;
 
     /// <summary>How long a Lease holds without renewal; another replica takes over after it.</summary>
     public TimeSpan LeaseDuration { get; init; } = TimeSpan.FromSeconds(15);
@@ -48,7 +48,7 @@ internal sealed record ControllerOptions
     /// <summary>Reconciles that run at once (each source is only ever reconciled by one at a time).</summary>
     public int Workers { get; init; } = 4;
 
-    public const string DefaultNamespace = "postgressource-system";
+    public const string DefaultNamespace = PgSourceKube.ControllerNamespace;
 }
 
 /// <summary>The way to an adapter pod's HTTP port.</summary>

@@ -42,6 +42,16 @@ public sealed class ExportPgSourceManifestCommand : PgSourceCmdlet
     [Parameter]
     public SwitchParameter IncludeClusterRole { get; set; }
 
+    /// <summary>Also write the controller's installation, first: its namespace, the CRD, the adapter ClusterRole, RBAC and Deployment.</summary>
+    [Parameter]
+    public SwitchParameter Controller { get; set; }
+
+    /// <summary>The image of the controller's Deployment (with -Controller).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string ControllerImage { get; set; } = PgSourceKube.DefaultControllerImage;
+
+    /// <summary>The adapter image: the sources' Deployments run it, and with -Controller the controller deploys it.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string Image { get; set; } = PgSourceKube.DefaultImage;
@@ -88,6 +98,8 @@ public sealed class ExportPgSourceManifestCommand : PgSourceCmdlet
             Image = Image,
             IncludeCrd = IncludeCrd,
             IncludeClusterRole = IncludeClusterRole,
+            Controller = Controller,
+            ControllerImage = ControllerImage,
             Namespace = Namespace,
             SinkUri = SinkUri?.OriginalString,
             IncludeSecret = IncludeSecret,
@@ -110,7 +122,7 @@ public sealed class ExportPgSourceManifestCommand : PgSourceCmdlet
             return;
         }
 
-        var yaml = ManifestYaml.Write(result.Documents, ManifestExporter.Header(definitions));
+        var yaml = ManifestYaml.Write(result.Documents, ManifestExporter.Header(definitions, Controller));
         if (ParameterSetName != PathSet)
         {
             WriteObject(yaml);

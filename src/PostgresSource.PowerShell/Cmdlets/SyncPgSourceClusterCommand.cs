@@ -9,12 +9,15 @@ namespace PostgresSource.PowerShell.Cmdlets;
 /// <summary>
 /// Puts sources into a Kubernetes cluster with server-side apply: the CRD (if missing), each PostgresSource, its
 /// status, and its ServiceAccount, RoleBinding and adapter Deployment. Reports one object per row. -WhatIf reads
-/// the cluster and says what would change without writing; -Prune removes what belongs to sources not given.
+/// the cluster and says what would change without writing; -Prune removes what belongs to sources not given;
+/// -InstallController first applies the controller's installation (the objects of deploy/controller.yaml).
 /// </summary>
-[Cmdlet(VerbsData.Sync, "PgSourceCluster", HelpUri = HelpLinks.SyncPgSourceCluster, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsData.Sync, "PgSourceCluster", HelpUri = HelpLinks.SyncPgSourceCluster, DefaultParameterSetName = SyncSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(PgSourceClusterChange))]
 public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
 {
+    private const string SyncSet = "Sync";
+    private const string InstallControllerSet = "InstallController";
     private readonly List<PgSource> _sources = [];
 
     [Parameter(Position = 0, ValueFromPipeline = true)]
@@ -57,8 +60,17 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
     public SwitchParameter Force { get; set; }
 
     /// <summary>Do not read or install the CRD and the adapter ClusterRole (for identities without cluster-scope rights).</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = SyncSet)]
     public SwitchParameter SkipClusterResources { get; set; }
+
+    /// <summary>First install the controller (its namespace, the CRD, RBAC and Deployment), then sync any sources given.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = InstallControllerSet)]
+    public SwitchParameter InstallController { get; set; }
+
+    /// <summary>The controller Deployment's image (with -InstallController); default ghcr.io/postgressource/controller:&lt;module version&gt;.</summary>
+    [Parameter(ParameterSetName = InstallControllerSet)]
+    [ValidateNotNullOrEmpty]
+    public string ControllerImage { get; set; } = PgSourceKube.DefaultControllerImage;
 
     protected override void BeginProcessing()
     {
@@ -74,7 +86,7 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
 
     protected override void EndProcessing()
     {
-        if (_sources.Count == 0 && !Prune)
+        if (_sources.Count == 0 && !Prune && !InstallController)
         {
             WriteVerbose("No sources were given; nothing to sync.");
             return;
@@ -105,6 +117,8 @@ public sealed class SyncPgSourceClusterCommand : PgSourceCmdlet
                 UninstallTimeout = UninstallTimeout,
                 Force = Force,
                 ManageClusterResources = !SkipClusterResources,
+                InstallController = InstallController,
+                ControllerImage = ControllerImage,
             };
             var observer = new Observer(this, _sources);
             var engine = new ClusterSynchronizer(api, options, observer);
