@@ -107,6 +107,8 @@ public sealed class ControllerContractTests : IAsyncLifetime
         Server.UserApply(ControllerHarness.Resource("public.orders", "public.invoices"));
 
         await ControllerHarness.WaitFor(() => JsonTree.GetInt64(_harness.Find(), "status", "observedGeneration") == 2, "observedGeneration 2");
+        // The status is written first (it says the Deployment is progressing), the Deployment right after.
+        await ControllerHarness.WaitFor(() => _harness.Deployment()!["spec"]!["template"]!.ToJsonString().Contains("invoices", StringComparison.Ordinal), "the Deployment rolled");
         var after = _harness.Deployment()!;
         Assert.NotEqual(before["spec"]!["template"]!.ToJsonString(), after["spec"]!["template"]!.ToJsonString());
         Assert.Contains("invoices", after["spec"]!["template"]!.ToJsonString());

@@ -84,6 +84,7 @@ public sealed class ControllerProcessTests : IAsyncLifetime
         // kubectl apply with another table: the Deployment's pod template changes.
         Server.UserApply(ControllerHarness.Resource("public.orders", "public.invoices"));
         await WaitFor(() => JsonTree.GetInt64(_harness.Find(), "status", "observedGeneration") == 2, "observedGeneration 2", controller);
+        await WaitFor(() => _harness.Deployment()!["spec"]!["template"]!.ToJsonString().Contains("invoices", StringComparison.Ordinal), "the Deployment rolled", controller);
         var rolled = _harness.Deployment()!;
         Assert.NotEqual(first["spec"]!["template"]!.ToJsonString(), rolled["spec"]!["template"]!.ToJsonString());
         Assert.Contains("invoices", rolled["spec"]!["template"]!.ToJsonString(), StringComparison.Ordinal);

@@ -71,11 +71,11 @@ internal static class ControllerManifests
         // The adapter's pods, to ask each for its state (GET /state on the pod IP).
         Rule(string.Empty, "pods", "list"),
         Rule("events.k8s.io", "events", "create"),
-        // Sinks: a Service's existence, an Addressable's status.address.url.
+        // Sinks: a Service's existence, an Addressable's status.address.url, watched so a new address is followed at once.
         Rule(string.Empty, "services", "get"),
-        Rule("eventing.knative.dev", "brokers", "get"),
-        Rule("messaging.knative.dev", "channels", "get"),
-        Rule("serving.knative.dev", "services", "get"),
+        Rule("eventing.knative.dev", "brokers", "get", "list", "watch"),
+        Rule("messaging.knative.dev", "channels", "get", "list", "watch"),
+        Rule("serving.knative.dev", "services", "get", "list", "watch"),
         // RoleBindings to the adapter's ClusterRole without holding its rights (RBAC escalation check).
         new V1PolicyRule { ApiGroups = [RbacGroup], Resources = ["clusterroles"], ResourceNames = [PgSourceKube.AdapterClusterRole], Verbs = ["bind"] },
     ];
