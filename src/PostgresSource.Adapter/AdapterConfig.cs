@@ -150,16 +150,26 @@ internal sealed record AdapterConfig
         {
             throw S.MaxInFlight.Error("commit order allows one delivery in flight; set PGSOURCE_ORDERING=key or unordered for more.");
         }
+        var http = new HttpSinkOptions
+        {
+            ContentMode = S.ContentMode.Read(env),
+            CaCertificateFile = S.CaFile.Read(env),
+            CaCertificates = S.CaCerts.Read(env),
+            TokenFile = S.SinkTokenFile.Read(env),
+            RequestTimeout = S.DeliveryTimeout.Read(env),
+        };
+        if (S.Audience.Read(env) is not null && http.TokenFile is null)
+        {
+            // Knative adapters fetch the token themselves; this one reads the token the kubelet projects for the audience.
+            throw S.Audience.Error($"an OIDC audience needs {S.SinkTokenFile.Variable}: a file with a service account token for that audience.");
+        }
         var settings = new ListenerSettings
         {
             Sink = sink,
             DeadLetterSink = S.DeadLetterSink.Read(env),
-            Http = new HttpSinkOptions
-            {
-                ContentMode = S.ContentMode.Read(env),
-                CaCertificateFile = S.CaFile.Read(env),
-                RequestTimeout = S.DeliveryTimeout.Read(env),
-            },
+            Http = http,
+            // The dead-letter sink trusts PGSOURCE_CA_FILE too, but only its own CACerts, and gets only its own token.
+            DeadLetterHttp = http with { CaCertificates = S.DeadLetterSinkCaCerts.Read(env), TokenFile = S.DeadLetterSinkTokenFile.Read(env) },
             Retry = new RetryPolicy { InitialDelay = S.DeliveryBackoffDelay.Read(env), MaxDelay = S.DeliveryMaxBackoffDelay.Read(env) },
             Delivery = new DeliveryChoices
             {

@@ -9,13 +9,23 @@ namespace PostgresSource.Kubernetes;
 /// Turns a source's sink into the URL the adapter sends to (K_SINK), as Knative's resolver does: a URI as is;
 /// a Kubernetes Service to its cluster-local URL; any other reference to the Addressable's status.address.url.
 /// A relative sink.uri next to a reference is resolved against the reference's URL. The same rules resolve
-/// spec.delivery.deadLetterSink (PGSOURCE_DEAD_LETTER_SINK).
+/// spec.delivery.deadLetterSink (PGSOURCE_DEAD_LETTER_SINK). The sink's CA certificates and OIDC audience come with the
+/// URL: the Destination's CACerts and audience, else the Addressable's status.address.CACerts and .audience.
 /// </summary>
 internal sealed class SinkResolver(IClusterApi api)
 {
     private IReadOnlyDictionary<string, string>? _preferredVersions;
 
-    public sealed record Resolution(string Uri, string? Warning);
+    /// <summary>
+    /// A resolved Destination: the URL, and the sink's TLS CA certificates (PEM) and OIDC audience when known
+    /// (the Destination's own CACerts and audience, else the Addressable's status.address.CACerts and .audience).
+    /// </summary>
+    public sealed record Resolution(string Uri, string? Warning, string? CaCerts = null, string? Audience = null)
+    {
+        /// <summary>A Destination's own CACerts and audience win; the addressed object's fill what it leaves out.</summary>
+        public static Resolution Of(string uri, string? warning, SinkReference sink, string? addressCaCerts = null, string? addressAudience = null) =>
+            new(uri, warning, sink.CaCerts ?? addressCaCerts, sink.Audience ?? addressAudience);
+    }
 
     /// <summary>The dead-letter sink's role in messages ("The dead-letter sink of default/orders does not resolve: ...").</summary>
     public const string DeadLetterSinkRole = "dead-letter sink";
@@ -28,7 +38,7 @@ internal sealed class SinkResolver(IClusterApi api)
     {
         if (!sink.IsRef)
         {
-            return new Resolution(AbsoluteUri(source, sink, role), null);
+            return Resolution.Of(AbsoluteUri(source, sink, role), null, sink);
         }
 
         var @namespace = sink.RefNamespace ?? source.Namespace;
@@ -40,7 +50,7 @@ internal sealed class SinkResolver(IClusterApi api)
             {
                 throw new SinkResolutionException($"The {role} of {source.EventSource} does not resolve: the Service {@namespace}/{sink.RefName} does not exist.");
             }
-            return new Resolution(Combine(ServiceUrl(sink.RefName!, @namespace), sink.Uri), null);
+            return Resolution.Of(Combine(ServiceUrl(sink.RefName!, @namespace), sink.Uri), null, sink);
         }
 
         var type = ResourceType.ForReference(sink.RefApiVersion!, sink.RefKind!);
@@ -77,7 +87,8 @@ internal sealed class SinkResolver(IClusterApi api)
             throw new SinkResolutionException(
                 $"The {role} of {source.EventSource} does not resolve: {description} has no status.address.url (it is not ready yet, or not Addressable).");
         }
-        return new Resolution(Combine(url, sink.Uri), warning);
+        return Resolution.Of(Combine(url, sink.Uri), warning, sink,
+            NonEmpty(JsonTree.GetString(target, "status", "address", "CACerts")), NonEmpty(JsonTree.GetString(target, "status", "address", "audience")));
     }
 
     /// <summary>
@@ -96,19 +107,20 @@ internal sealed class SinkResolver(IClusterApi api)
     {
         if (!sink.IsRef)
         {
-            return new Resolution(AbsoluteUri(source, sink, role), null);
+            return Resolution.Of(AbsoluteUri(source, sink, role), null, sink);
         }
         var @namespace = sink.RefNamespace ?? source.Namespace;
         if (IsCoreService(sink))
         {
-            return new Resolution(Combine(ServiceUrl(sink.RefName!, @namespace), sink.Uri), null);
+            return Resolution.Of(Combine(ServiceUrl(sink.RefName!, @namespace), sink.Uri), null, sink);
         }
         if (sink.RefKind == "Broker" && sink.RefApiVersion?.StartsWith("eventing.knative.dev/", StringComparison.Ordinal) == true)
         {
             var url = $"http://broker-ingress.knative-eventing.svc.cluster.local/{@namespace}/{sink.RefName}";
             var variable = role == "sink" ? AdapterSettings.Sink.Variable : role == DeadLetterSinkRole ? AdapterSettings.DeadLetterSink.Variable : "its URL";
-            return new Resolution(Combine(url, sink.Uri),
-                $"The {role} of {source.EventSource} is Broker {@namespace}/{sink.RefName}: {variable} is set to {url}, the ingress of the default (MT channel-based) broker class. Sync-PgSourceCluster reads the Broker's real address instead.");
+            return Resolution.Of(Combine(url, sink.Uri),
+                $"The {role} of {source.EventSource} is Broker {@namespace}/{sink.RefName}: {variable} is set to {url}, the ingress of the default (MT channel-based) broker class. Sync-PgSourceCluster reads the Broker's real address instead.",
+                sink);
         }
         throw new SinkResolutionException(
             $"The {role} of {source.EventSource} ({sink.RefKind} {@namespace}/{sink.RefName}) cannot be resolved without a cluster: {hint}")
@@ -116,6 +128,8 @@ internal sealed class SinkResolver(IClusterApi api)
             Remedy = remedy,
         };
     }
+
+    private static string? NonEmpty(string? text) => string.IsNullOrWhiteSpace(text) ? null : text;
 
     private static bool IsCoreService(SinkReference sink) => sink.RefKind == "Service" && sink.RefApiVersion == "v1";
 

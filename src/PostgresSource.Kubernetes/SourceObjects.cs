@@ -133,6 +133,14 @@ internal static class SourceObjects
         {
             node["uri"] = sink.Uri.OriginalString;
         }
+        if (sink.CaCerts is not null)
+        {
+            node["CACerts"] = sink.CaCerts;
+        }
+        if (sink.Audience is not null)
+        {
+            node["audience"] = sink.Audience;
+        }
         return node;
     }
 
@@ -208,9 +216,25 @@ internal static class SourceObjects
     /// 'connectionstr' key, never its value.
     /// </summary>
     /// <param name="deadLetterSinkUri">spec.delivery.deadLetterSink resolved (PGSOURCE_DEAD_LETTER_SINK); null when the source has none.</param>
-    public static List<V1EnvVar> AdapterEnvironment(SourceDefinition source, string sinkUri, string? deadLetterSinkUri = null)
+    public static List<V1EnvVar> AdapterEnvironment(SourceDefinition source, string sinkUri, string? deadLetterSinkUri = null) =>
+        AdapterEnvironment(source, new SinkResolver.Resolution(sinkUri, null), deadLetterSinkUri is null ? null : new SinkResolver.Resolution(deadLetterSinkUri, null));
+
+    /// <summary>
+    /// The adapter's environment from the resolved sinks: with the sink's CA certificates K_CA_CERTS, with its OIDC
+    /// audience K_AUDIENCE and the projected token's file (see <see cref="SinkTokenVolume"/>); the dead-letter sink's likewise.
+    /// </summary>
+    public static List<V1EnvVar> AdapterEnvironment(SourceDefinition source, SinkResolver.Resolution sink, SinkResolver.Resolution? deadLetterSink)
     {
-        var env = new List<V1EnvVar> { Env(AdapterSettings.Sink.Variable, sinkUri) };
+        var env = new List<V1EnvVar> { Env(AdapterSettings.Sink.Variable, sink.Uri) };
+        if (sink.CaCerts is not null)
+        {
+            env.Add(Env(AdapterSettings.CaCerts.Variable, sink.CaCerts));
+        }
+        if (sink.Audience is not null)
+        {
+            env.Add(Env(AdapterSettings.Audience.Variable, sink.Audience));
+            env.Add(Env(AdapterSettings.SinkTokenFile.Variable, SinkTokenFile));
+        }
         if (source.CeOverrideExtensions.Count > 0)
         {
             env.Add(Env(AdapterSettings.CeOverrides.Variable, CeOverridesJson(source)));
@@ -233,7 +257,7 @@ internal static class SourceObjects
         {
             env.Add(Env(AdapterSettings.EventType.Variable, source.EventType));
         }
-        env.AddRange(DeliveryEnvironment(source.Delivery, deadLetterSinkUri));
+        env.AddRange(DeliveryEnvironment(source.Delivery, deadLetterSink));
         env.Add(new V1EnvVar
         {
             Name = AdapterSettings.Connection.Variable,
@@ -254,16 +278,24 @@ internal static class SourceObjects
     /// The adapter variables for spec.delivery, each only when its field is set (the adapter's defaults otherwise).
     /// retry counts retries, as Knative's; PGSOURCE_DELIVERY_ATTEMPTS counts attempts in all, so it is retry + 1.
     /// </summary>
-    public static IEnumerable<V1EnvVar> DeliveryEnvironment(SourceDelivery? delivery, string? deadLetterSinkUri)
+    public static IEnumerable<V1EnvVar> DeliveryEnvironment(SourceDelivery? delivery, SinkResolver.Resolution? deadLetterSink)
     {
-        if (delivery?.DeadLetterSink is not null && deadLetterSinkUri is null)
+        if (delivery?.DeadLetterSink is not null && deadLetterSink is null)
         {
-            throw new ArgumentNullException(nameof(deadLetterSinkUri), "The source has a dead-letter sink: resolve it first.");
+            throw new ArgumentNullException(nameof(deadLetterSink), "The source has a dead-letter sink: resolve it first.");
         }
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
-        if (deadLetterSinkUri is not null)
+        if (deadLetterSink is not null)
         {
-            yield return Env(AdapterSettings.DeadLetterSink.Variable, deadLetterSinkUri);
+            yield return Env(AdapterSettings.DeadLetterSink.Variable, deadLetterSink.Uri);
+            if (deadLetterSink.CaCerts is not null)
+            {
+                yield return Env(AdapterSettings.DeadLetterSinkCaCerts.Variable, deadLetterSink.CaCerts);
+            }
+            if (deadLetterSink.Audience is not null)
+            {
+                yield return Env(AdapterSettings.DeadLetterSinkTokenFile.Variable, DeadLetterSinkTokenFile);
+            }
         }
         if (delivery is null)
         {
@@ -298,8 +330,16 @@ internal static class SourceObjects
             ["extensions"] = new(source.CeOverrideExtensions.ToDictionary(p => p.Key, p => p.Value), StringComparer.Ordinal),
         });
 
-    public static V1Deployment Deployment(SourceDefinition source, string sinkUri, string image, string? deadLetterSinkUri = null)
+    public static V1Deployment Deployment(SourceDefinition source, string sinkUri, string image, string? deadLetterSinkUri = null) =>
+        Deployment(source, new SinkResolver.Resolution(sinkUri, null), image, deadLetterSinkUri is null ? null : new SinkResolver.Resolution(deadLetterSinkUri, null));
+
+    /// <summary>
+    /// The adapter Deployment for the resolved sinks. A sink's CA certificates or audience is in the pod template (env, and
+    /// the projected token's audience), so a change of either rolls the Deployment.
+    /// </summary>
+    public static V1Deployment Deployment(SourceDefinition source, SinkResolver.Resolution sink, string image, SinkResolver.Resolution? deadLetterSink)
     {
+        var tokens = SinkTokenVolume(sink.Audience, deadLetterSink?.Audience);
         var labels = Labels(source.Name);
         return new V1Deployment
         {
@@ -330,14 +370,18 @@ internal static class SourceObjects
                     {
                         Name = PgSourceKube.ContainerName,
                         Image = image,
-                        Env = AdapterEnvironment(source, sinkUri, deadLetterSinkUri),
+                        Env = AdapterEnvironment(source, sink, deadLetterSink),
                         Ports = HttpPorts(),
                         LivenessProbe = LivenessProbe(),
                         ReadinessProbe = ReadinessProbe(),
                         Resources = Resources(),
                         SecurityContext = ContainerSecurity(),
-                        VolumeMounts = [new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }, .. DatabaseCaMounts(source.DatabaseCaCert is not null)],
-                    }, restartPolicy: null, DatabaseCaVolume(source.DatabaseCaCert)),
+                        VolumeMounts =
+                        [
+                            new V1VolumeMount { Name = "tmp", MountPath = "/tmp" }, .. DatabaseCaMounts(source.DatabaseCaCert is not null),
+                            .. tokens is null ? [] : new[] { new V1VolumeMount { Name = SinkTokenVolumeName, MountPath = SinkTokenDirectory, ReadOnlyProperty = true } },
+                        ],
+                    }, restartPolicy: null, DatabaseCaVolume(source.DatabaseCaCert), tokens),
                 },
             },
         };
@@ -460,7 +504,50 @@ internal static class SourceObjects
     };
 
     /// <summary>A restricted-profile pod (non-root 65532, RuntimeDefault seccomp) with a writable /tmp and the given container.</summary>
-    public static V1PodSpec PodSpec(string? serviceAccountName, V1Container container, string? restartPolicy, V1Volume? extraVolume = null) => new()
+    /// <summary>The projected volume with the sinks' service account tokens.</summary>
+    public const string SinkTokenVolumeName = "sink-token";
+
+    /// <summary>Where the projected tokens are mounted; the kubelet keeps them fresh there.</summary>
+    public const string SinkTokenDirectory = "/var/run/secrets/pgsource/sink";
+
+    /// <summary>The token for the sink's audience (PGSOURCE_SINK_TOKEN_FILE).</summary>
+    public const string SinkTokenFile = SinkTokenDirectory + "/token";
+
+    /// <summary>The token for the dead-letter sink's audience (PGSOURCE_DEAD_LETTER_SINK_TOKEN_FILE).</summary>
+    public const string DeadLetterSinkTokenFile = SinkTokenDirectory + "/dead-letter-token";
+
+    /// <summary>How long a projected token is valid; the kubelet replaces it well before (at 80 % of this).</summary>
+    public const long SinkTokenExpirationSeconds = 3600;
+
+    /// <summary>
+    /// A projected volume with a service account token per audience (the pod's ServiceAccount, audience-bound), or null
+    /// when no sink has an audience. The kubelet requests and rotates the tokens, so the adapter needs no RBAC for it.
+    /// </summary>
+    public static V1Volume? SinkTokenVolume(string? sinkAudience, string? deadLetterSinkAudience)
+    {
+        var sources = new List<V1VolumeProjection>();
+        if (sinkAudience is not null)
+        {
+            sources.Add(TokenProjection(sinkAudience, SinkTokenFile));
+        }
+        if (deadLetterSinkAudience is not null)
+        {
+            sources.Add(TokenProjection(deadLetterSinkAudience, DeadLetterSinkTokenFile));
+        }
+        return sources.Count == 0 ? null : new V1Volume { Name = SinkTokenVolumeName, Projected = new V1ProjectedVolumeSource { Sources = sources } };
+    }
+
+    private static V1VolumeProjection TokenProjection(string audience, string file) => new()
+    {
+        ServiceAccountToken = new V1ServiceAccountTokenProjection
+        {
+            Audience = audience,
+            ExpirationSeconds = SinkTokenExpirationSeconds,
+            Path = Path.GetFileName(file),
+        },
+    };
+
+    public static V1PodSpec PodSpec(string? serviceAccountName, V1Container container, string? restartPolicy, params V1Volume?[] extraVolumes) => new()
     {
         ServiceAccountName = serviceAccountName,
         RestartPolicy = restartPolicy,
@@ -472,9 +559,7 @@ internal static class SourceObjects
             SeccompProfile = new V1SeccompProfile { Type = "RuntimeDefault" },
         },
         Containers = [container],
-        Volumes = extraVolume is null
-            ? [new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }]
-            : [new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }, extraVolume],
+        Volumes = [new V1Volume { Name = "tmp", EmptyDir = new V1EmptyDirVolumeSource() }, .. extraVolumes.OfType<V1Volume>()],
     };
 
     public static V1ResourceRequirements Resources() => new()

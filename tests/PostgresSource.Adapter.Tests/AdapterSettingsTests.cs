@@ -11,6 +11,13 @@ public sealed class AdapterSettingsTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     private readonly string _pemFile = Path.GetTempFileName();
+    private static readonly string CaPem = CreateCaPem();
+
+    private static string CreateCaPem()
+    {
+        using var certificates = PostgresSource.TestReceivers.TestCertificates.Create();
+        return certificates.AuthorityPem;
+    }
 
     /// <summary>A run configuration that sets every variable the table has (so every row is read), connecting through the libpq variables.</summary>
     private Dictionary<string, string> FullEnvironment() => new()
@@ -21,7 +28,8 @@ public sealed class AdapterSettingsTests : IDisposable
         ["PGSOURCE_INSTALL"] = "false", ["PGSOURCE_SNAPSHOT"] = "true", ["PGSOURCE_DB_ROOT_CERT"] = _pemFile,
         ["PGSOURCE_SINGLE_ACTIVE"] = "false", ["PGSOURCE_POLL_INTERVAL"] = "250ms",
         ["K_SINK"] = "http://127.0.0.1:9/", ["PGSOURCE_DEAD_LETTER_SINK"] = "http://127.0.0.1:9/dead", ["PGSOURCE_CONTENT_MODE"] = "structured",
-        ["PGSOURCE_CA_FILE"] = _pemFile, ["PGSOURCE_ON_UNDELIVERABLE"] = "skip", ["PGSOURCE_ORDERING"] = "key", ["PGSOURCE_MAX_IN_FLIGHT"] = "8",
+        ["PGSOURCE_CA_FILE"] = _pemFile, ["K_CA_CERTS"] = CaPem, ["K_AUDIENCE"] = "broker-audience", ["PGSOURCE_SINK_TOKEN_FILE"] = _pemFile,
+        ["PGSOURCE_DEAD_LETTER_SINK_CA_CERTS"] = CaPem, ["PGSOURCE_DEAD_LETTER_SINK_TOKEN_FILE"] = _pemFile, ["PGSOURCE_ON_UNDELIVERABLE"] = "skip", ["PGSOURCE_ORDERING"] = "key", ["PGSOURCE_MAX_IN_FLIGHT"] = "8",
         ["PGSOURCE_DELIVERY_ATTEMPTS"] = "5", ["PGSOURCE_DELIVERY_MAX_RETRY_TIME"] = "PT2M", ["PGSOURCE_DELIVERY_TIMEOUT"] = "10s",
         ["PGSOURCE_DELIVERY_BACKOFF_DELAY"] = "100ms", ["PGSOURCE_DELIVERY_MAX_BACKOFF_DELAY"] = "5s", ["PGSOURCE_QUEUE_CAPACITY"] = "50",
         ["PGSOURCE_DRAIN_TIMEOUT"] = "3s", ["PGSOURCE_HTTP_PORT"] = "8181",
@@ -46,6 +54,9 @@ public sealed class AdapterSettingsTests : IDisposable
         Assert.Equal(TimeSpan.FromMilliseconds(250), config.Listener.Capture.JournalPollInterval);
         Assert.Equal(5, config.Listener.Delivery.MaxAttempts);
         Assert.Equal(8181, config.HttpPort);
+        Assert.Equal(CaPem, config.Listener.Http.CaCertificates);
+        Assert.Equal(_pemFile, config.Listener.Http.TokenFile);
+        Assert.Equal(CaPem, config.Listener.DeadLetterHttp!.CaCertificates);
         // Trimmed: untrimmed, PGSSLMODE " require " would have been a configuration error and the host "db.example\n" wrong.
         Assert.Equal("db.example", config.Connection.Host);
 
@@ -94,13 +105,18 @@ public sealed class AdapterSettingsTests : IDisposable
                 OnUndeliverable = UndeliverableAction.Skip, Ordering = DeliveryOrder.Key, MaxInFlight = 6, Retry = 4, RetryTime = TimeSpan.FromMinutes(3),
             },
         }.Validate();
-        var env = SourceObjects.AdapterEnvironment(source, "http://broker.example/shop/default", "http://dead.example/");
+        var env = SourceObjects.AdapterEnvironment(source, new SinkResolver.Resolution("https://broker.example/shop/default", null, CaPem, "broker-audience"),
+            new SinkResolver.Resolution("http://dead.example/", null, CaPem, "dead-audience"));
         var rows = AdapterSettings.All.Select(s => s.Variable).ToHashSet();
         Assert.All(env, variable => Assert.Contains(variable.Name, rows));
 
         // What the writer formats, the reader parses to the same values.
         var values = env.Where(e => e.Value is not null).ToDictionary(e => e.Name, e => e.Value);
         values["PGSOURCE_CONNECTION"] = "Host=db.example;Database=shop;Username=app";
+        // The projected token files exist only in the pod.
+        Assert.Equal(SourceObjects.SinkTokenFile, values["PGSOURCE_SINK_TOKEN_FILE"]);
+        Assert.Equal(SourceObjects.DeadLetterSinkTokenFile, values["PGSOURCE_DEAD_LETTER_SINK_TOKEN_FILE"]);
+        values["PGSOURCE_SINK_TOKEN_FILE"] = values["PGSOURCE_DEAD_LETTER_SINK_TOKEN_FILE"] = _pemFile;
         var config = AdapterConfig.Load([], name => values.GetValueOrDefault(name));
         Assert.Equal(source.Tables, config.Source.Tables);
         Assert.Equal(source.Uid, config.Source.Uid);
@@ -110,6 +126,8 @@ public sealed class AdapterSettingsTests : IDisposable
         Assert.Equal(source.Delivery!.MaxAttempts, config.Listener.Delivery.MaxAttempts);
         Assert.Equal(TimeSpan.FromMinutes(3), config.Listener.Delivery.MaxRetryTime);
         Assert.Equal(new Uri("http://dead.example/"), config.Listener.DeadLetterSink);
+        Assert.Equal(CaPem, config.Listener.Http.CaCertificates);
+        Assert.Equal("broker-audience", values["K_AUDIENCE"]);
     }
 
     private static string RepositoryRoot()

@@ -391,6 +391,11 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         { "PGSOURCE_CONTENT_MODE", "xml", "PGSOURCE_CONTENT_MODE" },
         { "PGSOURCE_INSTALL", "maybe", "PGSOURCE_INSTALL" },
         { "PGSOURCE_CA_FILE", "/no/such/ca.pem", "PGSOURCE_CA_FILE" },
+        { "K_CA_CERTS", "not a certificate", "K_CA_CERTS" },
+        { "K_CA_CERTS", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----", "K_CA_CERTS" },
+        { "PGSOURCE_DEAD_LETTER_SINK_CA_CERTS", "not a certificate", "PGSOURCE_DEAD_LETTER_SINK_CA_CERTS" },
+        { "K_AUDIENCE", "broker-audience", "K_AUDIENCE" },
+        { "PGSOURCE_SINK_TOKEN_FILE", "/no/such/token", "PGSOURCE_SINK_TOKEN_FILE" },
         { "PGSOURCE_CONNECTION", null, "PGSOURCE_CONNECTION" },
         { "PGSOURCE_CONNECTION", "postgres://user:" + Password + "@host:notaport/db", "PGSOURCE_CONNECTION" },
         { "PGSOURCE_CONNECTION_FILE", "/no/such/secret", "PGSOURCE_CONNECTION_FILE" },
@@ -431,6 +436,11 @@ public sealed partial class AdapterTests(DatabaseFixture database, ITestOutputHe
         Assert.StartsWith($"pgsource-adapter: configuration error: {named}:", line);
         Assert.Empty(adapter.Stdout);
         Assert.DoesNotContain(Password, line);
+        if (variable.EndsWith("_CA_CERTS", StringComparison.Ordinal))
+        {
+            // What is wrong with the PEM, never the PEM itself.
+            Assert.All(value!.Split('\n').Where(part => !part.StartsWith("-----", StringComparison.Ordinal)), part => Assert.DoesNotContain(part, line));
+        }
         output.WriteLine(line);
     }
 

@@ -148,6 +148,27 @@ public sealed class ControllerContractTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ABrokersNewCaCertsAndAudienceAreFollowedByTheDeploymentAndTheStatus()
+    {
+        _harness.Start();
+        await AppliedAndDeployedAsync();
+        Assert.Null(ControllerHarness.Env(_harness.Deployment(), "K_CA_CERTS"));
+        const string pem = "-----BEGIN CERTIFICATE-----\nQlJPS0VS\n-----END CERTIFICATE-----\n";
+
+        Server.SetStatus("eventing.knative.dev", "brokers", "default", "default", new JsonObject
+        {
+            ["address"] = new JsonObject { ["url"] = ControllerHarness.BrokerUrl, ["CACerts"] = pem, ["audience"] = "broker-audience" },
+        });
+
+        await ControllerHarness.WaitFor(() => ControllerHarness.Env(_harness.Deployment(), "K_AUDIENCE") == "broker-audience", "K_AUDIENCE follows the Broker");
+        Assert.Equal(pem, ControllerHarness.Env(_harness.Deployment(), "K_CA_CERTS"));
+        Assert.Equal(SourceObjects.SinkTokenFile, ControllerHarness.Env(_harness.Deployment(), "PGSOURCE_SINK_TOKEN_FILE"));
+        await ControllerHarness.WaitFor(() => JsonTree.GetString(_harness.Find(), "status", "sinkAudience") == "broker-audience", "status.sinkAudience follows");
+        Assert.Equal(pem, JsonTree.GetString(_harness.Find(), "status", "sinkCACerts"));
+        AssertNoViolations();
+    }
+
+    [Fact]
     public async Task DeleteStopsTheAdapterRunsTheUninstallJobThenReleasesTheFinalizer()
     {
         _harness.Start();

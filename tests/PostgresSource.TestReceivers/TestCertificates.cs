@@ -22,7 +22,11 @@ public sealed class TestCertificates : IDisposable
     /// <summary>The authority's certificate as a PEM file (what a user passes as the custom CA).</summary>
     public string AuthorityPemFile { get; }
 
-    public static TestCertificates Create()
+    /// <summary>The authority's certificate as PEM text (what Knative passes as CACerts, K_CA_CERTS).</summary>
+    public string AuthorityPem => File.ReadAllText(AuthorityPemFile);
+
+    /// <param name="serverDnsName">null: the server certificate is for 127.0.0.1 and localhost; else for this DNS name only.</param>
+    public static TestCertificates Create(string? serverDnsName = null)
     {
         using var authorityKey = RSA.Create(2048);
         var authorityRequest = new CertificateRequest("CN=PostgresSource Test CA", authorityKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -33,10 +37,17 @@ public sealed class TestCertificates : IDisposable
         var authority = authorityRequest.CreateSelfSigned(now.AddDays(-1), now.AddDays(30));
 
         using var serverKey = RSA.Create(2048);
-        var serverRequest = new CertificateRequest("CN=127.0.0.1", serverKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var serverRequest = new CertificateRequest("CN=" + (serverDnsName ?? "127.0.0.1"), serverKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddDnsName("localhost");
+        if (serverDnsName is null)
+        {
+            names.AddIpAddress(IPAddress.Loopback);
+            names.AddDnsName("localhost");
+        }
+        else
+        {
+            names.AddDnsName(serverDnsName);
+        }
         serverRequest.CertificateExtensions.Add(names.Build());
         serverRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
         serverRequest.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, true));

@@ -28,6 +28,7 @@ internal sealed class HttpEventSink : IEventSink
     private readonly HttpSinkOptions _options;
     private readonly HttpClient _client;
     private readonly ContentMode _mode;
+    private readonly BearerTokenFile? _token;
 
     public HttpEventSink(Uri target, HttpSinkOptions? options = null)
     {
@@ -45,14 +46,23 @@ internal sealed class HttpEventSink : IEventSink
             AutomaticDecompression = DecompressionMethods.None,
             UseCookies = false,
         };
+        var authorities = new X509Certificate2Collection();
         if (!string.IsNullOrWhiteSpace(_options.CaCertificateFile))
         {
-            var authorities = LoadCertificates(_options.CaCertificateFile);
+            authorities.AddRange(LoadCertificates(_options.CaCertificateFile));
+        }
+        if (!string.IsNullOrWhiteSpace(_options.CaCertificates))
+        {
+            authorities.AddRange(ParsePemCertificates(_options.CaCertificates));
+        }
+        if (authorities.Count > 0)
+        {
             handler.SslOptions = new SslClientAuthenticationOptions
             {
                 RemoteCertificateValidationCallback = (_, certificate, _, errors) => TrustedByCustomAuthority(certificate, errors, authorities),
             };
         }
+        _token = string.IsNullOrWhiteSpace(_options.TokenFile) ? null : new BearerTokenFile(_options.TokenFile);
         _client = new HttpClient(handler, disposeHandler: true) { Timeout = Timeout.InfiniteTimeSpan };
         _client.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("PostgresSource", typeof(HttpEventSink).Assembly.GetName().Version?.ToString(3) ?? "0"));
         Description = Describe(target);
@@ -88,6 +98,11 @@ internal sealed class HttpEventSink : IEventSink
                         ? BinaryModeContent.Create(cloudEvent, PayloadJsonFormatter.Instance)
                         : cloudEvent.ToHttpContent(_mode, PayloadJsonFormatter.Instance),
                 };
+                if (_token is not null && SameOrigin(target, _target))
+                {
+                    // The token is for the sink's audience: never sent to another origin a redirect points at.
+                    request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token.Read());
+                }
                 using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attempt.Token).ConfigureAwait(false);
                 var status = (int)response.StatusCode;
                 if (RetryPolicy.IsSuccessStatus(status))
@@ -145,7 +160,16 @@ internal sealed class HttpEventSink : IEventSink
             Forget(remembered);
             return new SendResult(false, true, null, NetworkError(ex));
         }
+        catch (SinkTokenException ex)
+        {
+            // The token file is missing or empty for a moment (being replaced): retried like a network error.
+            return new SendResult(false, true, null, ex.Message);
+        }
     }
+
+    private static bool SameOrigin(Uri a, Uri b) =>
+        string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase) &&
+        string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;
 
     /// <summary>Where a 308 (permanent redirect) chain last led, or null: later attempts start there.</summary>
     public Uri? PermanentRedirect => Volatile.Read(ref _permanent);
@@ -239,6 +263,26 @@ internal sealed class HttpEventSink : IEventSink
             throw new InvalidDataException($"The CA certificate file '{path}' holds no certificate.");
         }
         return certificates;
+    }
+
+    /// <summary>
+    /// The certificates of PEM text (K_CA_CERTS). The message of a failure says what is wrong, never the text itself.
+    /// </summary>
+    /// <exception cref="FormatException">No certificate in it, or one that cannot be read.</exception>
+    internal static X509Certificate2Collection ParsePemCertificates(string pem)
+    {
+        var certificates = new X509Certificate2Collection();
+        try
+        {
+            certificates.ImportFromPem(pem);
+        }
+        catch (System.Security.Cryptography.CryptographicException ex)
+        {
+            throw new FormatException($"a PEM certificate in it cannot be read ({ex.Message.TrimEnd('.')}).", ex);
+        }
+        return certificates.Count > 0
+            ? certificates
+            : throw new FormatException("holds no PEM certificate (a -----BEGIN CERTIFICATE----- ... -----END CERTIFICATE----- block).");
     }
 
     /// <summary>Valid for the system, or: the name matches and the chain ends at one of the given authorities.</summary>

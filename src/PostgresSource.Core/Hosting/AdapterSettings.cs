@@ -90,6 +90,22 @@ internal static class AdapterSettings
     public static readonly AdapterSetting<string?> CaFile = new("PGSOURCE_CA_FILE", DeliverySection, "a PEM file with the CA certificate(s) of an https sink",
         OrNull(ExistingFile), null);
 
+    public static readonly AdapterSetting<string?> CaCerts = new("K_CA_CERTS", DeliverySection,
+        "PEM CA certificate(s) the sink's TLS certificate may chain to, besides the system's roots (Knative: the sink's CACerts)",
+        OrNull(PemCertificates), null);
+
+    public static readonly AdapterSetting<string?> Audience = new("K_AUDIENCE", DeliverySection,
+        "the sink's OIDC audience (Knative); needs PGSOURCE_SINK_TOKEN_FILE, a token for that audience", OrNull(Text), null);
+
+    public static readonly AdapterSetting<string?> SinkTokenFile = new("PGSOURCE_SINK_TOKEN_FILE", DeliverySection,
+        "a file with the token sent to the sink as Authorization: Bearer (read again when it changes)", OrNull(ExistingFile), null);
+
+    public static readonly AdapterSetting<string?> DeadLetterSinkCaCerts = new("PGSOURCE_DEAD_LETTER_SINK_CA_CERTS", DeliverySection,
+        "PEM CA certificate(s) for the dead-letter sink's TLS, besides the system's roots", OrNull(PemCertificates), null);
+
+    public static readonly AdapterSetting<string?> DeadLetterSinkTokenFile = new("PGSOURCE_DEAD_LETTER_SINK_TOKEN_FILE", DeliverySection,
+        "a file with the token sent to the dead-letter sink as Authorization: Bearer", OrNull(ExistingFile), null);
+
     public static readonly AdapterSetting<UndeliverableAction> OnUndeliverable = new("PGSOURCE_ON_UNDELIVERABLE", DeliverySection,
         "a change nobody takes: stop (it stays unacknowledged) or skip it", Choice(("stop", UndeliverableAction.Stop), ("skip", UndeliverableAction.Skip)),
         UndeliverableAction.Stop);
@@ -130,7 +146,7 @@ internal static class AdapterSettings
         Action, BackfillTables, Name, Namespace, Uid, Tables, TableFilters, Mode, EventType, EventSource, CeOverrides, Channel, Install,
         Connection, ConnectionFile, DatabaseRootCertificate,
         Snapshot, SingleActive, PollInterval,
-        Sink, DeadLetterSink, ContentMode, CaFile, OnUndeliverable, Ordering, MaxInFlight, DeliveryAttempts, DeliveryMaxRetryTime,
+        Sink, DeadLetterSink, ContentMode, CaFile, CaCerts, Audience, SinkTokenFile, DeadLetterSinkCaCerts, DeadLetterSinkTokenFile, OnUndeliverable, Ordering, MaxInFlight, DeliveryAttempts, DeliveryMaxRetryTime,
         DeliveryTimeout, DeliveryBackoffDelay, DeliveryMaxBackoffDelay, QueueCapacity, DrainTimeout,
         HttpPort,
     ];

@@ -64,6 +64,16 @@ internal static class SettingParsers
         ? path
         : throw new FormatException($"the file '{path}' does not exist."), "a file path");
 
+    /// <summary>PEM text with at least one certificate; the text is returned as given, and never shown in a message.</summary>
+    public static SettingParser<string> PemCertificates { get; } = new(text =>
+    {
+        foreach (var certificate in HttpEventSink.ParsePemCertificates(text))
+        {
+            certificate.Dispose();
+        }
+        return text;
+    }, "PEM certificates");
+
     public static string FormatDuration(TimeSpan value) =>
         value.TotalMilliseconds < 1000 || value.Milliseconds != 0 ? $"{value.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)}ms"
         : value.TotalSeconds < 60 || value.Seconds != 0 ? $"{value.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s"

@@ -62,7 +62,7 @@ internal static class ListenerBuilder
 
         // The sinks first: a CA file that cannot be read fails here, before a capture exists to be cleaned up.
         var sink = sinkUri is null ? inProcessSink! : new HttpEventSink(sinkUri, settings.Http);
-        var deadLetter = deadLetterUri is null ? null : new HttpEventSink(deadLetterUri, settings.Http);
+        var deadLetter = deadLetterUri is null ? null : new HttpEventSink(deadLetterUri, settings.DeadLetterHttp ?? settings.Http);
         IChangeCapture? capture = null;
         try
         {

@@ -18,6 +18,9 @@ internal sealed record ListenerSettings
 
     public HttpSinkOptions Http { get; init; } = HttpSinkOptions.Default;
 
+    /// <summary>How the dead-letter sink is reached (its own CA certificates and token); null: as <see cref="Http"/>.</summary>
+    public HttpSinkOptions? DeadLetterHttp { get; init; }
+
     /// <summary>The delays; the limits come from <see cref="Delivery"/> over the source's spec.delivery.</summary>
     public RetryPolicy Retry { get; init; } = RetryPolicy.Default;
 

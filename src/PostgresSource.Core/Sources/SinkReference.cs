@@ -9,6 +9,12 @@ internal sealed record SinkReference
     public string? RefName { get; init; }
     public string? RefNamespace { get; init; }
 
+    /// <summary>Destination.CACerts: PEM CA certificates of the sink's TLS; they win over the Addressable's status.address.CACerts.</summary>
+    public string? CaCerts { get; init; }
+
+    /// <summary>Destination.audience: the sink's OIDC audience; it wins over the Addressable's status.address.audience.</summary>
+    public string? Audience { get; init; }
+
     public bool IsRef => RefName is not null;
 
     public static SinkReference FromUri(Uri uri) => new() { Uri = uri };

@@ -79,27 +79,28 @@ internal static class ManifestExporter
             try
             {
                 source.Validate();
-                string sinkUri;
+                SinkResolver.Resolution sink;
                 if (options.SinkUri is not null)
                 {
-                    sinkUri = options.SinkUri;
+                    // The given URL replaces spec.sink's address; its CACerts and audience, when written, still apply.
+                    sink = source.Sink is { } written ? SinkResolver.Resolution.Of(options.SinkUri, null, written) : new SinkResolver.Resolution(options.SinkUri, null);
                 }
                 else
                 {
                     var resolution = SinkResolver.ResolveOffline(source);
-                    sinkUri = resolution.Uri;
+                    sink = resolution;
                     if (resolution.Warning is not null)
                     {
                         warnings.Add(resolution.Warning);
                     }
                 }
 
-                string? deadLetterSinkUri = null;
+                SinkResolver.Resolution? deadLetter = null;
                 if (source.Delivery?.DeadLetterSink is { } deadLetterSink)
                 {
                     var resolution = SinkResolver.ResolveOffline(source, deadLetterSink, SinkResolver.DeadLetterSinkRole,
                         "give spec.delivery.deadLetterSink an absolute uri, or use Sync-PgSourceCluster, which reads its status.address.url.");
-                    deadLetterSinkUri = resolution.Uri;
+                    deadLetter = resolution;
                     if (resolution.Warning is not null)
                     {
                         warnings.Add(resolution.Warning);
@@ -128,7 +129,7 @@ internal static class ManifestExporter
                     perSource.Add(JsonTree.ToJson(serviceAccount));
                 }
                 perSource.Add(JsonTree.ToJson(SourceObjects.RoleBinding(source)));
-                perSource.Add(JsonTree.ToJson(SourceObjects.Deployment(source, sinkUri, options.Image, deadLetterSinkUri)));
+                perSource.Add(JsonTree.ToJson(SourceObjects.Deployment(source, sink, options.Image, deadLetter)));
                 documents.AddRange(perSource);
             }
             catch (Exception ex) when (ex is SourceValidationException or SinkResolutionException or ConnectionStringException)

@@ -247,8 +247,10 @@ internal static class PostgresSourceCrd
             ["annotations"] = new V1JSONSchemaProps { Type = "object", AdditionalProperties = String(null) },
             ["sinkUri"] = String(null),
             ["deadLetterSinkUri"] = String("spec.delivery.deadLetterSink resolved."),
-            ["sinkCACerts"] = String(null),
-            ["sinkAudience"] = String(null),
+            ["sinkCACerts"] = String("The sink's PEM CA certificates (spec.sink.CACerts, else the Addressable's status.address.CACerts); passed to the adapter as K_CA_CERTS."),
+            ["sinkAudience"] = String("The sink's OIDC audience (spec.sink.audience, else the Addressable's status.address.audience); the adapter sends a token for it."),
+            ["deadLetterSinkCACerts"] = String("The dead-letter sink's PEM CA certificates."),
+            ["deadLetterSinkAudience"] = String("The dead-letter sink's OIDC audience."),
             ["ceAttributes"] = new V1JSONSchemaProps
             {
                 Type = "array",

@@ -194,6 +194,9 @@ internal static class SourceManifestReader
         {
             throw error(field + ".uri", $"'{uriText}' is not a URI.");
         }
+        // Knative's Destination spells the CA certificates "CACerts".
+        var caCerts = Scalar(sink, "CACerts");
+        var audience = Scalar(sink, "audience");
         if (Child(sink, "ref") is YamlMappingNode reference)
         {
             return new SinkReference
@@ -203,13 +206,15 @@ internal static class SourceManifestReader
                 RefKind = Scalar(reference, "kind") ?? throw error(field + ".ref.kind", "is missing."),
                 RefName = Scalar(reference, "name") ?? throw error(field + ".ref.name", "is missing."),
                 RefNamespace = Scalar(reference, "namespace"),
+                CaCerts = caCerts,
+                Audience = audience,
             };
         }
         if (uri is null || !uri.IsAbsoluteUri)
         {
             throw error(field, "needs 'ref' or an absolute 'uri'.");
         }
-        return SinkReference.FromUri(uri);
+        return SinkReference.FromUri(uri) with { CaCerts = caCerts, Audience = audience };
     }
 
     private static readonly string[] DeliveryFields = ["onUndeliverable", "ordering", "maxInFlight", "retry", "retryTime", "deadLetterSink"];

@@ -28,12 +28,12 @@ internal sealed class SourceReconciler(ObjectWriter writer, SinkResolver sinks, 
         var api = writer.Api;
         var uid = placed.Uid;
 
-        string? sinkUri = null;
+        SinkResolver.Resolution? sink = null;
         SinkResolutionException? sinkError = null;
         try
         {
             var resolution = await sinks.ResolveAsync(placed, cancellationToken).ConfigureAwait(false);
-            sinkUri = resolution.Uri;
+            sink = resolution;
             if (resolution.Warning is not null)
             {
                 observer.Warn(resolution.Warning);
@@ -47,14 +47,14 @@ internal sealed class SourceReconciler(ObjectWriter writer, SinkResolver sinks, 
         // spec.delivery.deadLetterSink resolves by the same rules; the adapter is not deployed without it, since it
         // would then stop (or skip) where the user asked for dead-lettering.
         var deadLetterSink = placed.Delivery?.DeadLetterSink;
-        string? deadLetterSinkUri = null;
+        SinkResolver.Resolution? deadLetter = null;
         SinkResolutionException? deadLetterError = null;
         if (deadLetterSink is not null)
         {
             try
             {
                 var resolution = await sinks.ResolveAsync(placed, deadLetterSink, SinkResolver.DeadLetterSinkRole, cancellationToken).ConfigureAwait(false);
-                deadLetterSinkUri = resolution.Uri;
+                deadLetter = resolution;
                 if (resolution.Warning is not null)
                 {
                     observer.Warn(resolution.Warning);
@@ -67,8 +67,7 @@ internal sealed class SourceReconciler(ObjectWriter writer, SinkResolver sinks, 
         }
 
         // The per-source objects, read before anything is written so the status can say what will be.
-        var desiredChildren = DesiredChildren(placed, sinkUri, deadLetterSink is null || deadLetterSinkUri is not null ? deadLetterSinkUri : null,
-            deployable: sinkUri is not null && (deadLetterSink is null || deadLetterSinkUri is not null));
+        var desiredChildren = DesiredChildren(placed, sink, deadLetter, deployable: sink is not null && (deadLetterSink is null || deadLetter is not null));
         var children = new List<(ResourceType Type, JsonObject Desired, JsonObject? Live)>();
         foreach (var (type, desired) in desiredChildren)
         {
@@ -86,7 +85,7 @@ internal sealed class SourceReconciler(ObjectWriter writer, SinkResolver sinks, 
         var ready = new Condition("Ready", "Unknown", null, null);
         if (current is not null)
         {
-            var status = SourceStatus.Build(new SourceStatus.Inputs(placed, current, sinkUri, sinkError, deadLetterSink is not null, deadLetterSinkUri, deadLetterError,
+            var status = SourceStatus.Build(new SourceStatus.Inputs(placed, current, sink, sinkError, deadLetterSink is not null, deadLetter, deadLetterError,
                 liveDeployment, deployment is not null, deploymentChanges, adapter, clock()));
             ready = status.Ready;
             wrote |= await WriteStatusAsync(placed, status, resourceAction, cancellationToken).ConfigureAwait(false);
@@ -122,11 +121,12 @@ internal sealed class SourceReconciler(ObjectWriter writer, SinkResolver sinks, 
         {
             throw deadLetterError;
         }
-        return new Outcome(sinkUri, ready, wrote);
+        return new Outcome(sink?.Uri, ready, wrote);
     }
 
     /// <summary>The per-source objects in the order they are applied; the Deployment only when it can run.</summary>
-    public List<(ResourceType Type, JsonObject Desired)> DesiredChildren(SourceDefinition placed, string? sinkUri, string? deadLetterSinkUri, bool deployable)
+    public List<(ResourceType Type, JsonObject Desired)> DesiredChildren(SourceDefinition placed, SinkResolver.Resolution? sink, SinkResolver.Resolution? deadLetter,
+        bool deployable)
     {
         var desired = new List<(ResourceType, JsonObject)>();
         if (SourceObjects.ServiceAccount(placed) is { } serviceAccount)
@@ -134,9 +134,9 @@ internal sealed class SourceReconciler(ObjectWriter writer, SinkResolver sinks, 
             desired.Add((ResourceType.ServiceAccount, JsonTree.ToJson(serviceAccount)));
         }
         desired.Add((ResourceType.RoleBinding, JsonTree.ToJson(SourceObjects.RoleBinding(placed))));
-        if (deployable && sinkUri is not null)
+        if (deployable && sink is not null)
         {
-            desired.Add((ResourceType.Deployment, JsonTree.ToJson(SourceObjects.Deployment(placed, sinkUri, image, deadLetterSinkUri))));
+            desired.Add((ResourceType.Deployment, JsonTree.ToJson(SourceObjects.Deployment(placed, sink, image, deadLetter))));
         }
         return desired;
     }

@@ -22,10 +22,10 @@ internal static class SourceStatus
     public sealed record Inputs(
         SourceDefinition Source,
         JsonObject Current,
-        string? SinkUri,
+        SinkResolver.Resolution? Sink,
         Exception? SinkError,
         bool HasDeadLetterSink,
-        string? DeadLetterSinkUri,
+        SinkResolver.Resolution? DeadLetterSink,
         Exception? DeadLetterError,
         JsonObject? LiveDeployment,
         bool DeploymentWanted,
@@ -102,16 +102,13 @@ internal static class SourceStatus
             status["observedGeneration"] = generation;
         }
         status["conditions"] = conditions;
-        if (input.SinkUri is not null)
-        {
-            status["sinkUri"] = input.SinkUri;
-        }
-        Compare(changes, "status.sinkUri", JsonTree.GetString(liveStatus, "sinkUri"), input.SinkUri);
-        if (input.DeadLetterSinkUri is not null)
-        {
-            status["deadLetterSinkUri"] = input.DeadLetterSinkUri;
-        }
-        Compare(changes, "status.deadLetterSinkUri", JsonTree.GetString(liveStatus, "deadLetterSinkUri"), input.DeadLetterSinkUri);
+        // Knative's SourceStatus (sinkUri, sinkCACerts, sinkAudience) and DeliveryStatus (deadLetterSink*) fields.
+        Set(status, changes, liveStatus, "sinkUri", input.Sink?.Uri);
+        Set(status, changes, liveStatus, "sinkCACerts", input.Sink?.CaCerts);
+        Set(status, changes, liveStatus, "sinkAudience", input.Sink?.Audience);
+        Set(status, changes, liveStatus, "deadLetterSinkUri", input.DeadLetterSink?.Uri);
+        Set(status, changes, liveStatus, "deadLetterSinkCACerts", input.DeadLetterSink?.CaCerts);
+        Set(status, changes, liveStatus, "deadLetterSinkAudience", input.DeadLetterSink?.Audience);
         if (JsonTree.GetInt64(liveStatus, "observedGeneration") != generation)
         {
             changes.Add("status.observedGeneration");
@@ -141,11 +138,16 @@ internal static class SourceStatus
         return new Result(status, ready, changes, liveConditions.Count > 0);
     }
 
-    private static void Compare(List<string> changes, string field, string? live, string? desired)
+    /// <summary>Sets status.<paramref name="field"/> when there is a value, and lists it when it differs from the live one.</summary>
+    private static void Set(JsonObject status, List<string> changes, JsonObject? liveStatus, string field, string? desired)
     {
-        if (live != desired)
+        if (desired is not null)
         {
-            changes.Add(field);
+            status[field] = desired;
+        }
+        if (JsonTree.GetString(liveStatus, field) != desired)
+        {
+            changes.Add("status." + field);
         }
     }
 
