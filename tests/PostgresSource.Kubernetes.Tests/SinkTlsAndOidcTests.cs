@@ -195,4 +195,17 @@ public sealed class SinkTlsAndOidcTests : IDisposable
         Assert.Equal(sink.CaCerts, env.Single(e => e.Name == "K_CA_CERTS").Value);
         Assert.Equal("sink-audience", env.Single(e => e.Name == "K_AUDIENCE").Value);
     }
+
+    [Fact]
+    public void WhatIfForANewSourceNamesTheSinkTlsAndAudienceStatusFields()
+    {
+        SeedBroker("default", BrokerPem, "broker-audience");
+
+        var whatIf = _harness.Sync([SyncHarness.Source(sink: SyncHarness.BrokerRef())], answer: Approval.WhatIf);
+
+        var status = Assert.Single(whatIf.Changes, c => c.Kind == "PostgresSource" && c.Subresource == "status");
+        Assert.Contains("status.sinkCACerts", status.Changes);
+        Assert.Contains("status.sinkAudience", status.Changes);
+        Assert.Empty(Server.Writes);
+    }
 }

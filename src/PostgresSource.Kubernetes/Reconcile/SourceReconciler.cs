@@ -92,8 +92,9 @@ internal sealed class SourceReconciler(ObjectWriter writer, SinkResolver sinks, 
         }
         else
         {
-            writer.ReportPlanned(placed.EventSource, ResourceType.PostgresSource.Kind, placed.Namespace, placed.Name, ChangeVerb.Create,
-                ["status.conditions", "status.sinkUri", "status.observedGeneration"], "status");
+            List<string> planned = ["status.conditions", "status.sinkUri", "status.observedGeneration"];
+            planned.AddRange(new[] { ("status.sinkCACerts", sink?.CaCerts), ("status.sinkAudience", sink?.Audience) }.Where(f => f.Item2 is not null).Select(f => f.Item1));
+            writer.ReportPlanned(placed.EventSource, ResourceType.PostgresSource.Kind, placed.Namespace, placed.Name, ChangeVerb.Create, planned, "status");
         }
 
         foreach (var (type, desired, live) in children)
